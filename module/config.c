@@ -1,0 +1,418 @@
+/* Module arguments: one table of keys with types, ranges, defaults and docs.
+ *
+ * Nested objects are flattened into dotted keys, so `audio = { rate = 16000 }`
+ * and `audio.rate = 16000` mean the same. Every error names the full key
+ * (e.g. `taps[1].mode`) and the reason, in one line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <spa/debug/types.h>
+#include <spa/param/audio/type-info.h>
+#include <spa/utils/defs.h>
+#include <spa/utils/json.h>
+#include <spa/utils/string.h>
+
+enum opt_type {
+	OPT_UINT,
+	OPT_STRING,
+	OPT_MODE,
+	OPT_POSITION,
+	OPT_MATCH,
+	OPT_TAPS,
+};
+
+struct opt {
+	const char *key;
+	enum opt_type type;
+	size_t offset;
+	size_t size;		/* OPT_STRING: capacity */
+	int64_t min, max;	/* OPT_UINT: inclusive range */
+	const char *def;	/* SPA-JSON text, applied before parsing; NULL = none */
+	const char *doc;
+};
+
+#define G(f)	offsetof(struct transcribe_config, f)
+#define T(f)	offsetof(struct tap_config, f)
+#define S(f)	sizeof(((struct tap_config *)0)->f)
+
+static const struct opt global_opts[] = {
+	{ "audio.rate", OPT_UINT, G(rate), 0, 8000, 48000, "16000",
+	  "sample rate (Hz) of the audio sent to the service; PipeWire resamples to it" },
+	{ "audio.channels", OPT_UINT, G(channels), 0, 1, 8, "1",
+	  "channels sent to the service; PipeWire downmixes to them" },
+	{ "buffer.ring-ms", OPT_UINT, G(ring_ms), 0, 200, 60000, "2000",
+	  "size of the RT-to-worker ring; audio beyond it while the worker is stalled is dropped and counted" },
+	{ "buffer.wake-ms", OPT_UINT, G(wake_ms), 0, 1, 500, "20",
+	  "audio that collects in the ring before the RT thread wakes the worker" },
+	{ "taps", OPT_TAPS, 0, 0, 0, 0, NULL,
+	  "list of taps; default: one sink tap `captions` described \"Live transcription\"" },
+};
+
+static const struct opt tap_opts[] = {
+	{ "name", OPT_STRING, T(name), S(name), 0, 0, NULL,
+	  "required; letters, digits, '-', '_' and '.'; the node is named transcribe.<name>" },
+	{ "mode", OPT_MODE, T(mode), 0, 0, 0, "tap",
+	  "tap (an app's output or a sink's monitor), sink (a virtual sink that plays through) or source (a microphone)" },
+	{ "target", OPT_STRING, T(target), S(target), 0, 0, "\"\"",
+	  "tap/source: node.name or object.serial to capture from; sink: node to play through to (default output if empty)" },
+	{ "match", OPT_MATCH, 0, 0, 0, 0, NULL,
+	  "tap/source: node properties that pick what to capture, e.g. { application.name = \"Firefox\" }" },
+	{ "description", OPT_STRING, T(description), S(description), 0, 0, "\"\"",
+	  "node description shown in pavucontrol and patchbays; default \"Transcribe: <name>\"" },
+	{ "capture.position", OPT_POSITION, 0, 0, 0, 0, "[ FL FR ]",
+	  "input ports of the tap node; PipeWire downmixes them to audio.channels" },
+	{ "debug.record-file", OPT_STRING, T(record_file), S(record_file), 0, 0, "\"\"",
+	  "write the audio the worker receives to this WAV file (debugging aid)" },
+};
+
+static const char *const mode_names[] = {
+	[TAP_MODE_TAP] = "tap",
+	[TAP_MODE_SINK] = "sink",
+	[TAP_MODE_SOURCE] = "source",
+};
+
+struct parser {
+	struct transcribe_config *cfg;
+	char *err;
+	size_t err_size;
+};
+
+static int fail(struct parser *p, const char *key, const char *fmt, ...)
+	SPA_PRINTF_FUNC(3, 4);
+
+static int fail(struct parser *p, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(p->err, p->err_size, "%s: ", key);
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < p->err_size)
+		vsnprintf(p->err + n, p->err_size - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+const char *config_mode_name(enum tap_mode mode)
+{
+	return mode < SPA_N_ELEMENTS(mode_names) ? mode_names[mode] : "unknown";
+}
+
+/* A value token as text for messages (bounded, never the whole document). */
+static const char *shown(const char *val, int len, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.*s%s", SPA_MIN(len, 40), val, len > 40 ? "…" : "");
+	return buf;
+}
+
+static int set_uint(struct parser *p, const struct opt *o, const char *key,
+		void *base, const char *val, int len)
+{
+	char tmp[64];
+	int v;
+
+	if (spa_json_is_container(val, len) || !spa_json_parse_int(val, len, &v))
+		return fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
+	if (v < o->min || v > o->max)
+		return fail(p, key, "%d is out of range %" PRIi64 "..%" PRIi64, v, o->min, o->max);
+	*(uint32_t *)SPA_PTROFF(base, o->offset, void) = (uint32_t)v;
+	return 0;
+}
+
+static int parse_string(struct parser *p, const char *key, const char *val, int len,
+		char *dst, size_t size)
+{
+	char tmp[64];
+
+	if (spa_json_is_container(val, len) || spa_json_is_null(val, len))
+		return fail(p, key, "expected a string, got %s", shown(val, len, tmp, sizeof(tmp)));
+	if (spa_json_parse_stringn(val, len, dst, (int)size) <= 0)
+		return fail(p, key, "longer than %zu characters", size - 1);
+	return 0;
+}
+
+static int set_mode(struct parser *p, const char *key, struct tap_config *tap,
+		const char *val, int len)
+{
+	char s[32];
+	uint32_t i;
+
+	if (parse_string(p, key, val, len, s, sizeof(s)) < 0)
+		return fail(p, key, "expected one of tap, sink, source");
+	for (i = 0; i < SPA_N_ELEMENTS(mode_names); i++) {
+		if (spa_streq(s, mode_names[i])) {
+			tap->mode = (enum tap_mode)i;
+			return 0;
+		}
+	}
+	return fail(p, key, "\"%s\" is not one of tap, sink, source", s);
+}
+
+static int set_position(struct parser *p, const char *key, struct tap_config *tap,
+		const char *val, int len)
+{
+	struct spa_json it[2];
+	char name[16];
+	uint32_t ch;
+
+	if (!spa_json_is_array(val, len))
+		return fail(p, key, "expected an array of channel names such as [ FL FR ]");
+	spa_json_init(&it[0], val, len);
+	spa_json_enter_array(&it[0], &it[1]);
+	tap->n_position = 0;
+	while (spa_json_get_string(&it[1], name, sizeof(name)) > 0) {
+		ch = spa_debug_type_find_type_short(spa_type_audio_channel, name);
+		if (ch == SPA_ID_INVALID || ch == SPA_AUDIO_CHANNEL_UNKNOWN)
+			return fail(p, key, "\"%s\" is not a channel name (FL, FR, MONO, FC, …)", name);
+		if (tap->n_position == SPA_AUDIO_MAX_CHANNELS)
+			return fail(p, key, "more than %d channels", SPA_AUDIO_MAX_CHANNELS);
+		tap->position[tap->n_position++] = ch;
+	}
+	if (tap->n_position == 0)
+		return fail(p, key, "needs at least one channel");
+	return 0;
+}
+
+static int set_match(struct parser *p, const char *key, struct tap_config *tap,
+		const char *val, int len)
+{
+	struct spa_json it[2];
+	const char *v;
+	char sub[CONFIG_STR_MAX + 16];
+	int l;
+
+	if (!spa_json_is_object(val, len))
+		return fail(p, key, "expected an object of node properties, e.g. { application.name = \"Firefox\" }");
+	spa_json_init(&it[0], val, len);
+	spa_json_enter_object(&it[0], &it[1]);
+	tap->n_match = 0;
+	while (tap->n_match < CONFIG_MAX_MATCH) {
+		struct config_match *m = &tap->match[tap->n_match];
+		if (spa_json_get_string(&it[1], m->key, sizeof(m->key)) <= 0)
+			break;
+		snprintf(sub, sizeof(sub), "%s.%s", key, m->key);
+		if ((l = spa_json_next(&it[1], &v)) <= 0)
+			return fail(p, sub, "missing value");
+		if (parse_string(p, sub, v, l, m->value, sizeof(m->value)) < 0)
+			return -EINVAL;
+		tap->n_match++;
+	}
+	if (spa_json_next(&it[1], &v) > 0)
+		return fail(p, key, "more than %d properties", CONFIG_MAX_MATCH);
+	if (tap->n_match == 0)
+		return fail(p, key, "is empty; give at least one property");
+	return 0;
+}
+
+static int parse_taps(struct parser *p, const char *key, const char *val, int len);
+
+static int set_value(struct parser *p, const struct opt *o, const char *key,
+		void *base, const char *val, int len)
+{
+	switch (o->type) {
+	case OPT_UINT:
+		return set_uint(p, o, key, base, val, len);
+	case OPT_STRING:
+		return parse_string(p, key, val, len, SPA_PTROFF(base, o->offset, char), o->size);
+	case OPT_MODE:
+		return set_mode(p, key, base, val, len);
+	case OPT_POSITION:
+		return set_position(p, key, base, val, len);
+	case OPT_MATCH:
+		return set_match(p, key, base, val, len);
+	case OPT_TAPS:
+		return parse_taps(p, key, val, len);
+	}
+	return -EINVAL;
+}
+
+static const struct opt *find_opt(const struct opt *opts, size_t n, const char *flat)
+{
+	for (size_t i = 0; i < n; i++)
+		if (spa_streq(opts[i].key, flat))
+			return &opts[i];
+	return NULL;
+}
+
+static bool is_prefix_of_opt(const struct opt *opts, size_t n, const char *flat)
+{
+	size_t l = strlen(flat);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(opts[i].key, flat, l) == 0 && opts[i].key[l] == '.')
+			return true;
+	return false;
+}
+
+/* Walks one object; `prefix` is the flattened key so far ("" at the top),
+ * `where` the user-visible path prefix for messages ("" or "taps[2]."). */
+static int parse_object(struct parser *p, const struct opt *opts, size_t n_opts,
+		void *base, const char *where, const char *prefix,
+		const char *text, int text_len)
+{
+	struct spa_json it[2];
+	char key[CONFIG_STR_MAX], flat[CONFIG_STR_MAX * 2], shown_key[CONFIG_STR_MAX * 3];
+	const char *val;
+	const struct opt *o;
+	int len, res;
+
+	spa_json_init(&it[0], text, text_len);
+	if (spa_json_enter_object(&it[0], &it[1]) <= 0)
+		spa_json_init(&it[1], text, text_len);
+
+	while (spa_json_get_string(&it[1], key, sizeof(key)) > 0) {
+		snprintf(flat, sizeof(flat), "%s%s%s", prefix, *prefix ? "." : "", key);
+		snprintf(shown_key, sizeof(shown_key), "%s%s", where, flat);
+		if ((len = spa_json_next(&it[1], &val)) <= 0)
+			return fail(p, shown_key, "missing value");
+		if (spa_json_is_container(val, len))
+			len = spa_json_container_len(&it[1], val, len);
+
+		if ((o = find_opt(opts, n_opts, flat)) != NULL) {
+			if ((res = set_value(p, o, shown_key, base, val, len)) < 0)
+				return res;
+		} else if (spa_json_is_object(val, len) && is_prefix_of_opt(opts, n_opts, flat)) {
+			if ((res = parse_object(p, opts, n_opts, base, where, flat, val, len)) < 0)
+				return res;
+		} else {
+			return fail(p, shown_key, "unknown key (see the module's documentation for the keys)");
+		}
+	}
+	return 0;
+}
+
+static int apply_defaults(struct parser *p, const struct opt *opts, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (opts[i].def == NULL)
+			continue;
+		if (set_value(p, &opts[i], opts[i].key, base, opts[i].def, (int)strlen(opts[i].def)) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+static int check_tap(struct parser *p, uint32_t idx)
+{
+	struct tap_config *tap = &p->cfg->taps[idx];
+	char where[32];
+
+	snprintf(where, sizeof(where), "taps[%u]", idx);
+	if (tap->name[0] == '\0')
+		return fail(p, where, "needs a name");
+	if (!valid_name(tap->name))
+		return fail(p, where, "name \"%s\" may only have letters, digits, '-', '_' and '.'", tap->name);
+	for (uint32_t i = 0; i < idx; i++)
+		if (spa_streq(p->cfg->taps[i].name, tap->name))
+			return fail(p, where, "name \"%s\" is used by taps[%u] too", tap->name, i);
+	if (tap->mode == TAP_MODE_TAP && tap->target[0] == '\0' && tap->n_match == 0)
+		return fail(p, where, "mode tap needs a target (node.name or object.serial) or match "
+				"rules; for a node you link yourself use mode source");
+	if (tap->mode == TAP_MODE_SINK && tap->n_match > 0)
+		return fail(p, where, "match is for modes tap and source; a sink receives what is routed to it");
+	if (tap->target[0] != '\0' && tap->n_match > 0)
+		return fail(p, where, "give either target or match, not both");
+	if (tap->description[0] == '\0') {
+		char d[sizeof(tap->description)];
+		snprintf(d, sizeof(d), "Transcribe: %s", tap->name);
+		memcpy(tap->description, d, sizeof(d));
+	}
+	return 0;
+}
+
+static int parse_taps(struct parser *p, const char *key, const char *val, int len)
+{
+	struct spa_json it[2];
+	const char *item;
+	char where[64];
+	int l, res;
+
+	if (!spa_json_is_array(val, len))
+		return fail(p, key, "expected an array of tap objects");
+	spa_json_init(&it[0], val, len);
+	spa_json_enter_array(&it[0], &it[1]);
+	p->cfg->n_taps = 0;
+	while ((l = spa_json_next(&it[1], &item)) > 0) {
+		uint32_t idx = p->cfg->n_taps;
+		struct tap_config *tap = &p->cfg->taps[idx];
+
+		snprintf(where, sizeof(where), "%s[%u]", key, idx);
+		if (idx == CONFIG_MAX_TAPS)
+			return fail(p, key, "more than %d taps", CONFIG_MAX_TAPS);
+		if (!spa_json_is_object(item, l))
+			return fail(p, where, "expected an object { name = … mode = … }");
+		l = spa_json_container_len(&it[1], item, l);
+		memset(tap, 0, sizeof(*tap));
+		if ((res = apply_defaults(p, tap_opts, SPA_N_ELEMENTS(tap_opts), tap)) < 0)
+			return res;
+		strcat(where, ".");
+		if ((res = parse_object(p, tap_opts, SPA_N_ELEMENTS(tap_opts), tap,
+						where, "", item, l)) < 0)
+			return res;
+		p->cfg->n_taps++;
+		if ((res = check_tap(p, idx)) < 0)
+			return res;
+	}
+	if (p->cfg->n_taps == 0)
+		return fail(p, key, "is empty; leave it out for the default sink tap");
+	return 0;
+}
+
+static void default_tap(struct parser *p)
+{
+	struct tap_config *tap = &p->cfg->taps[0];
+
+	memset(tap, 0, sizeof(*tap));
+	apply_defaults(p, tap_opts, SPA_N_ELEMENTS(tap_opts), tap);
+	snprintf(tap->name, sizeof(tap->name), "captions");
+	snprintf(tap->description, sizeof(tap->description), "Live transcription");
+	tap->mode = TAP_MODE_SINK;
+	p->cfg->n_taps = 1;
+}
+
+int config_parse(const char *args, struct transcribe_config *cfg,
+		char *err, size_t err_size)
+{
+	struct parser p = { .cfg = cfg, .err = err, .err_size = err_size };
+	int res;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (err_size > 0)
+		err[0] = '\0';
+	if ((res = apply_defaults(&p, global_opts, SPA_N_ELEMENTS(global_opts), cfg)) < 0)
+		return res;
+	if (args != NULL && *args != '\0' &&
+	    (res = parse_object(&p, global_opts, SPA_N_ELEMENTS(global_opts), cfg,
+				"", "", args, (int)strlen(args))) < 0)
+		return res;
+	if (cfg->n_taps == 0)
+		default_tap(&p);
+	return 0;
+}
+
+static void print_table(FILE *f, const char *prefix, const struct opt *opts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %s%-22s default %-12s %s\n", prefix, opts[i].key,
+				opts[i].def ? opts[i].def : "-", opts[i].doc);
+}
+
+void config_print_reference(FILE *f)
+{
+	print_table(f, "", global_opts, SPA_N_ELEMENTS(global_opts));
+	print_table(f, "taps[].", tap_opts, SPA_N_ELEMENTS(tap_opts));
+}

@@ -1,0 +1,46 @@
+/* SPSC audio ring between the RT process() callback and the worker.
+ *
+ * One producer (the PipeWire data thread, through tap_push()) and one
+ * consumer (the worker thread, through ring_read()). Storage is allocated
+ * once in ring_new(); nothing on the producer side allocates, locks, logs or
+ * blocks. The only syscall the producer makes is a non-blocking eventfd
+ * write, and only when enough audio has piled up to be worth a wake-up.
+ */
+#ifndef TRANSCRIBE_RING_H
+#define TRANSCRIBE_RING_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct tap_ring;
+
+/* Setup (any non-RT thread). capacity_frames is rounded up to a power of two.
+ * wake_fd is an eventfd owned by the caller (or -1: the consumer polls);
+ * the producer writes it once wake_frames are pending and the consumer has
+ * re-armed the wake-up with ring_read(). Returns NULL with errno set. */
+struct tap_ring *ring_new(uint32_t capacity_frames, uint32_t frame_bytes,
+		uint32_t wake_frames, int wake_fd);
+void ring_free(struct tap_ring *r);
+
+/* RT producer. Copies n_bytes (a whole number of frames) into the ring.
+ * If they do not all fit, nothing is written (the new block is dropped, the
+ * read index never moves) and the dropped frames are counted.
+ * Returns 0 or -ENOSPC (dropped) / -EINVAL (partial frame). */
+int tap_push(struct tap_ring *r, const void *data, uint32_t n_bytes);
+
+/* Consumer. Re-arms the wake-up, then copies up to max_bytes of whole
+ * frames into dst. Returns the bytes copied. */
+uint32_t ring_read(struct tap_ring *r, void *dst, uint32_t max_bytes);
+
+/* Consumer: frames the producer dropped since the ring was created. A drop
+ * only happens while the ring is full, so it sits right after the data that
+ * is readable at the time this is read (exact to one RT block). */
+uint64_t ring_dropped_frames(struct tap_ring *r);
+
+/* Consumer: frames currently readable. */
+uint32_t ring_readable_frames(struct tap_ring *r);
+
+uint32_t ring_capacity_frames(const struct tap_ring *r);
+uint32_t ring_frame_bytes(const struct tap_ring *r);
+
+#endif
