@@ -28,6 +28,9 @@
 
 #include "../module/config.h"
 
+/* The virtual sink follows the graph rate; this only satisfies audioconvert. */
+#define SINK_PORT_RATE	48000u
+
 struct tap_stream {
 	struct tap_ring *ring;
 	const struct tap_stream_events *events;
@@ -163,9 +166,11 @@ static void positions_json(char *buf, size_t size, const uint32_t *pos, uint32_t
 }
 
 /* DSP ports (one per channel) in the given layout, optionally with monitor
- * ports: what a session manager would configure, set up front instead. */
+ * ports: what a session manager would configure, set up front instead.
+ * audioconvert wants a rate here but DSP ports run at the graph rate; like
+ * adapter.auto-port-config we pass the stream's own. */
 static void set_port_config(struct pw_properties *props, const char *direction,
-		bool monitor, const uint32_t *pos, uint32_t n)
+		bool monitor, uint32_t rate, const uint32_t *pos, uint32_t n)
 {
 	char p[SPA_AUDIO_MAX_CHANNELS * 8];
 
@@ -173,8 +178,8 @@ static void set_port_config(struct pw_properties *props, const char *direction,
 	pw_properties_setf(props, "node.param.PortConfig",
 			"{ direction = %s mode = dsp monitor = %s format = { "
 			"mediaType = audio mediaSubtype = raw format = F32P "
-			"channels = %u position = [ %s ] } }",
-			direction, monitor ? "true" : "false", n, p);
+			"rate = %u channels = %u position = [ %s ] } }",
+			direction, monitor ? "true" : "false", rate, n, p);
 }
 
 static void service_layout(struct spa_audio_info_raw *info, uint32_t rate, uint32_t channels)
@@ -221,8 +226,8 @@ static int connect_stream(struct pw_stream *s, enum pw_direction dir,
 			params, 1);
 }
 
-static struct pw_properties *capture_props(const struct tap_config *cfg, bool passive,
-		const char *description)
+static struct pw_properties *capture_props(const struct tap_config *cfg, uint32_t rate,
+		bool passive, const char *description)
 {
 	struct pw_properties *p = pw_properties_new(
 			PW_KEY_MEDIA_TYPE, "Audio",
@@ -234,7 +239,7 @@ static struct pw_properties *capture_props(const struct tap_config *cfg, bool pa
 			NULL);
 	if (p == NULL)
 		return NULL;
-	set_port_config(p, "input", false, cfg->position, cfg->n_position);
+	set_port_config(p, "Input", false, rate, cfg->position, cfg->n_position);
 	return p;
 }
 
@@ -242,7 +247,7 @@ static int setup_capture(struct tap_stream *ts, struct pw_core *core,
 		const struct tap_config *cfg, const struct spa_audio_info_raw *info,
 		bool passive, bool autoconnect, const char *description)
 {
-	struct pw_properties *p = capture_props(cfg, passive, description);
+	struct pw_properties *p = capture_props(cfg, info->rate, passive, description);
 
 	if (p == NULL)
 		return -errno;
@@ -278,7 +283,7 @@ static int setup_sink(struct tap_stream *ts, struct pw_core *core,
 		return -errno;
 	if (cfg->target[0] != '\0')
 		pw_properties_set(p, PW_KEY_TARGET_OBJECT, cfg->target);
-	set_port_config(p, "output", false, cfg->position, cfg->n_position);
+	set_port_config(p, "Output", false, SINK_PORT_RATE, cfg->position, cfg->n_position);
 	ts->playback = new_stream(ts, core, ts->playback_name, p,
 			&ts->playback_listener, &playback_events);
 	if (ts->playback == NULL)
@@ -293,7 +298,7 @@ static int setup_sink(struct tap_stream *ts, struct pw_core *core,
 			PW_KEY_NODE_VIRTUAL, "true", NULL);
 	if (p == NULL)
 		return -errno;
-	set_port_config(p, "input", true, cfg->position, cfg->n_position);
+	set_port_config(p, "Input", true, SINK_PORT_RATE, cfg->position, cfg->n_position);
 	ts->sink = new_stream(ts, core, ts->sink_name, p, &ts->sink_listener, &sink_events);
 	if (ts->sink == NULL)
 		return -errno;
@@ -346,25 +351,24 @@ struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_config 
 	return ts;
 }
 
-static void destroy_stream(struct pw_stream **s, struct spa_hook *listener)
-{
-	if (*s == NULL)
-		return;
-	/* Deactivate first: after this process() is not called any more. */
-	pw_stream_set_active(*s, false);
-	pw_stream_disconnect(*s);
-	spa_hook_remove(listener);
-	pw_stream_destroy(*s);
-	*s = NULL;
-}
-
 void tap_stream_destroy(struct tap_stream *ts)
 {
+	struct pw_stream **streams[] = { &ts->sink, &ts->playback, &ts->capture };
+	uint32_t i;
+
 	if (ts == NULL)
 		return;
-	destroy_stream(&ts->sink, &ts->sink_listener);
-	destroy_stream(&ts->playback, &ts->playback_listener);
-	destroy_stream(&ts->capture, &ts->capture_listener);
+	/* Deactivate all first: from here no process() runs, the sink cannot
+	 * trigger a half-destroyed playback and nothing writes the ring. */
+	for (i = 0; i < SPA_N_ELEMENTS(streams); i++)
+		if (*streams[i] != NULL)
+			pw_stream_set_active(*streams[i], false);
+	/* pw_stream_destroy() disconnects and drops our listeners itself. */
+	for (i = 0; i < SPA_N_ELEMENTS(streams); i++) {
+		if (*streams[i] != NULL)
+			pw_stream_destroy(*streams[i]);
+		*streams[i] = NULL;
+	}
 	free(ts);
 }
 

@@ -1,0 +1,114 @@
+/* Ring → timeline (→ debug WAV). The session will consume from here. */
+#include "capture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pipewire/log.h>
+#include <spa/utils/result.h>
+
+#include "wav-writer.h"
+
+PW_LOG_TOPIC_EXTERN(mod_topic);
+#define PW_LOG_TOPIC_DEFAULT mod_topic
+
+#define CAPTURE_CHUNK_BYTES	(16u * 1024u)
+
+struct capture {
+	char name[64];
+	struct tap_ring *ring;
+	uint32_t rate;
+	uint32_t channels;
+	struct wav_writer *wav;
+	struct capture_stats stats;
+	uint8_t chunk[CAPTURE_CHUNK_BYTES];
+};
+
+struct capture *capture_new(const char *tap_name, struct tap_ring *ring,
+		uint32_t rate, uint32_t channels, const char *record_file)
+{
+	struct capture *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	snprintf(c->name, sizeof(c->name), "%s", tap_name);
+	c->ring = ring;
+	c->rate = rate;
+	c->channels = channels;
+	if (record_file != NULL && record_file[0] != '\0') {
+		if ((c->wav = wav_writer_open(record_file, rate, channels)) == NULL) {
+			int res = errno;
+			free(c);
+			errno = res;
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void record(struct capture *c, const void *data, uint32_t bytes, uint64_t silence)
+{
+	int res = 0;
+
+	if (c->wav == NULL)
+		return;
+	if (bytes > 0)
+		res = wav_writer_write(c->wav, data, bytes);
+	if (res == 0 && silence > 0)
+		res = wav_writer_write_silence(c->wav, silence);
+	if (res < 0) {
+		pw_log_warn("tap=%s debug recording stopped: %s", c->name, spa_strerror(res));
+		wav_writer_close(c->wav);
+		c->wav = NULL;
+	}
+}
+
+uint64_t capture_drain(struct capture *c)
+{
+	uint64_t before = c->stats.frames, dropped, gap;
+	uint32_t frame_bytes = ring_frame_bytes(c->ring), n;
+
+	while ((n = ring_read(c->ring, c->chunk, sizeof(c->chunk))) > 0) {
+		c->stats.frames += n / frame_bytes;
+		record(c, c->chunk, n, 0);
+	}
+	/* Drops happen only while the ring is full, i.e. right after what was
+	 * just read: the gap goes here, keeping later audio on time. */
+	dropped = ring_dropped_frames(c->ring);
+	if (dropped > c->stats.dropped_frames) {
+		gap = dropped - c->stats.dropped_frames;
+		pw_log_warn("tap=%s ring overflow: %" PRIu64 " frames (%" PRIu64 " ms) dropped at "
+				"stream time %" PRIu64 " ms; the worker fell behind",
+				c->name, gap, gap * 1000 / c->rate, c->stats.frames * 1000 / c->rate);
+		c->stats.dropped_frames = dropped;
+		c->stats.frames += gap;
+		record(c, NULL, 0, gap);
+	}
+	c->stats.drains++;
+	return c->stats.frames - before;
+}
+
+void capture_get_stats(const struct capture *c, struct capture_stats *stats)
+{
+	*stats = c->stats;
+}
+
+uint32_t capture_rate(const struct capture *c)
+{
+	return c->rate;
+}
+
+const char *capture_name(const struct capture *c)
+{
+	return c->name;
+}
+
+void capture_destroy(struct capture *c)
+{
+	if (c == NULL)
+		return;
+	wav_writer_close(c->wav);
+	free(c);
+}

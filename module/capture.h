@@ -1,0 +1,32 @@
+/* A tap's worker-side capture: drains its ring onto the tap's timeline.
+ *
+ * Worker thread only (after creation). The timeline ("stream time") counts
+ * frames since the tap started, dropped frames included, so every later
+ * timestamp stays aligned with the audio as it was played.
+ */
+#ifndef TRANSCRIBE_CAPTURE_H
+#define TRANSCRIBE_CAPTURE_H
+
+#include <stdint.h>
+
+#include "../spa-node/ring.h"
+
+struct capture;
+
+struct capture_stats {
+	uint64_t frames;	/* stream time in frames */
+	uint64_t dropped_frames;	/* of which lost to ring overflow */
+	uint64_t drains;
+};
+
+/* record_file may be NULL or "" (no recording). Returns NULL with errno set. */
+struct capture *capture_new(const char *tap_name, struct tap_ring *ring,
+		uint32_t rate, uint32_t channels, const char *record_file);
+/* Reads everything readable; returns frames appended to the timeline. */
+uint64_t capture_drain(struct capture *c);
+void capture_get_stats(const struct capture *c, struct capture_stats *stats);
+uint32_t capture_rate(const struct capture *c);
+const char *capture_name(const struct capture *c);
+void capture_destroy(struct capture *c);
+
+#endif

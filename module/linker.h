@@ -1,0 +1,32 @@
+/* Links chosen nodes into a tap, with or without a session manager.
+ *
+ * Main thread only. Watches the registry; whenever a node matching a rule
+ * and the rule's destination node both have ports, it creates the missing
+ * links (link-factory, not lingering, so they go when the module goes).
+ * A source that is a sink is tapped on its monitor ports. Channels pair by
+ * name; a MONO side, or a channel the other side lacks, links to all.
+ */
+#ifndef TRANSCRIBE_LINKER_H
+#define TRANSCRIBE_LINKER_H
+
+#include <stdint.h>
+
+#include <pipewire/pipewire.h>
+
+#include "config.h"
+
+struct linker;
+
+struct linker *linker_new(struct pw_core *core);
+/* Links the output ports of every node whose properties equal all of
+ * match[] into the input ports of the node named to_node. */
+int linker_add_rule(struct linker *l, const char *tap_name,
+		const struct config_match *match, uint32_t n_match, const char *to_node);
+/* Fills match[0] for a `target` value: all digits → object.serial, else
+ * node.name. */
+void linker_target_match(const char *target, struct config_match *match);
+/* Links currently held (for tests and logs). */
+uint32_t linker_n_links(const struct linker *l);
+void linker_destroy(struct linker *l);
+
+#endif

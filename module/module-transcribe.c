@@ -1,0 +1,337 @@
+/* libpipewire-module-transcribe: live speech-to-text taps.
+ *
+ * ## Module arguments (SPA-JSON; nested objects and dotted keys are equal)
+ *
+ *   audio.rate               16000   Hz sent to the service (PipeWire resamples)
+ *   audio.channels           1       channels sent to the service (PipeWire downmixes)
+ *   buffer.ring-ms           2000    RT→worker ring; overflow is dropped and counted
+ *   buffer.wake-ms           20      audio collected before the RT thread wakes the worker
+ *   taps                     [ … ]   default: one sink tap `captions`, "Live transcription"
+ *     name                   -       required; the node is transcribe.<name>
+ *     mode                   tap     tap | sink | source
+ *     target                 ""      tap/source: node.name or object.serial to capture;
+ *                                    sink: node to play through to (default output)
+ *     match                  -       tap/source: node properties to capture, all must equal
+ *     description            "Transcribe: <name>"
+ *     capture.position       [ FL FR ]  input ports of the tap node
+ *     debug.record-file      ""      write what the worker receives to this WAV file
+ *
+ * A tap with target/match is linked by the module itself (and relinked when
+ * the app comes back), with or without a session manager.
+ *
+ * ## Example (~/.config/pipewire/pipewire.conf.d/transcribe.conf)
+ *
+ *   context.modules = [
+ *     { name = libpipewire-module-transcribe
+ *       args = {
+ *         audio = { rate = 16000 channels = 1 }
+ *         taps = [
+ *           { name = browser  mode = tap   match = { application.name = "Firefox" } }
+ *           { name = captions mode = sink  description = "Live transcription" }
+ *         ]
+ *       }
+ *     }
+ *   ]
+ *
+ * Threads: the PipeWire main thread (this file, streams, linker), the data
+ * thread (process() in spa-node/, ring writes only) and the worker
+ * (module/worker.c: drains rings, owns network and files).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <spa/utils/result.h>
+#include <pipewire/impl.h>
+#include <pipewire/pipewire.h>
+
+#include "capture.h"
+#include "config.h"
+#include "linker.h"
+#include "worker.h"
+#include "../spa-node/ring.h"
+#include "../spa-node/tap-stream.h"
+
+PW_LOG_TOPIC(mod_topic, "mod.transcribe");
+#define PW_LOG_TOPIC_DEFAULT mod_topic
+
+#define WORKER_POLL_MS		100u
+#define WORKER_STATS_MS		10000u
+
+static const struct spa_dict_item module_props[] = {
+	{ PW_KEY_MODULE_AUTHOR, "pipewire-transcribe developers" },
+	{ PW_KEY_MODULE_DESCRIPTION, "Live speech-to-text for PipeWire streams" },
+	{ PW_KEY_MODULE_USAGE, "{ audio = { rate = 16000 channels = 1 } "
+		"taps = [ { name = <name> mode = tap|sink|source target = <node> "
+		"match = { <prop> = <value> } } ] }" },
+	{ PW_KEY_MODULE_VERSION, "0.1.0" },
+};
+
+struct tap {
+	const struct tap_config *cfg;
+	struct tap_ring *ring;		/* shared: data thread writes, worker reads */
+	struct capture *capture;	/* worker thread */
+	struct tap_stream *stream;	/* main thread */
+};
+
+/* main thread only */
+struct impl {
+	struct pw_context *context;
+	struct spa_hook context_listener;
+	struct pw_impl_module *module;
+	struct spa_hook module_listener;
+	bool graph_released;
+
+	struct pw_core *core;
+	struct spa_hook core_listener;
+	struct spa_hook core_proxy_listener;
+	bool do_disconnect;
+
+	struct transcribe_config cfg;
+	struct worker *worker;
+	struct linker *linker;
+	uint32_t n_taps;
+	struct tap taps[CONFIG_MAX_TAPS];
+};
+
+/* Everything that lives on the PipeWire connection: links, then streams
+ * (deactivated before they are destroyed, so after this no process() runs
+ * and no ring is written), then our own connection. Idempotent. */
+static void release_graph(struct impl *impl)
+{
+	uint32_t i;
+
+	if (impl->graph_released)
+		return;
+	impl->graph_released = true;
+	linker_destroy(impl->linker);
+	impl->linker = NULL;
+	for (i = 0; i < impl->n_taps; i++) {
+		tap_stream_destroy(impl->taps[i].stream);
+		impl->taps[i].stream = NULL;
+	}
+	if (impl->core != NULL) {
+		spa_hook_remove(&impl->core_listener);
+		spa_hook_remove(&impl->core_proxy_listener);
+		if (impl->do_disconnect)
+			pw_core_disconnect(impl->core);
+		impl->core = NULL;
+	}
+}
+
+static void impl_destroy(struct impl *impl)
+{
+	uint32_t i;
+
+	spa_hook_remove(&impl->context_listener);
+	release_graph(impl);
+	/* One last drain, then the thread is joined. */
+	worker_destroy(impl->worker);
+	for (i = 0; i < impl->n_taps; i++) {
+		capture_destroy(impl->taps[i].capture);
+		ring_free(impl->taps[i].ring);
+	}
+	free(impl);
+}
+
+/* pw_context_destroy() tells its listeners before it disconnects the
+ * cores and destroys modules: release our streams while the core that
+ * carries them is still intact. */
+static void context_destroy(void *data)
+{
+	release_graph(data);
+}
+
+static const struct pw_context_events context_events = {
+	PW_VERSION_CONTEXT_EVENTS,
+	.destroy = context_destroy,
+};
+
+static void module_destroy(void *data)
+{
+	struct impl *impl = data;
+
+	spa_hook_remove(&impl->module_listener);
+	impl_destroy(impl);
+}
+
+static const struct pw_impl_module_events module_events = {
+	PW_VERSION_IMPL_MODULE_EVENTS,
+	.destroy = module_destroy,
+};
+
+static void core_error(void *data, uint32_t id, int seq, int res, const char *message)
+{
+	struct impl *impl = data;
+
+	pw_log(res == -ENOENT ? SPA_LOG_LEVEL_INFO : SPA_LOG_LEVEL_WARN,
+			"error id:%u seq:%d res:%d (%s): %s", id, seq, res, spa_strerror(res), message);
+	if (id == PW_ID_CORE && res == -EPIPE)
+		pw_impl_module_schedule_destroy(impl->module);
+}
+
+static const struct pw_core_events core_events = {
+	PW_VERSION_CORE_EVENTS,
+	.error = core_error,
+};
+
+/* The core went away (daemon gone, context shutting down): it destroyed
+ * every proxy with it, so only the module itself is left to unload. */
+static void core_proxy_destroy(void *data)
+{
+	struct impl *impl = data;
+
+	pw_log_info("connection to PipeWire closed; unloading");
+	spa_hook_remove(&impl->core_listener);
+	spa_hook_remove(&impl->core_proxy_listener);
+	impl->core = NULL;
+	pw_impl_module_schedule_destroy(impl->module);
+}
+
+static const struct pw_proxy_events core_proxy_events = {
+	PW_VERSION_PROXY_EVENTS,
+	.destroy = core_proxy_destroy,
+};
+
+static void stream_state_changed(void *data, const char *node, enum pw_stream_state state,
+		const char *error)
+{
+	struct tap *tap = data;
+
+	if (state == PW_STREAM_STATE_ERROR)
+		pw_log_error("tap=%s node=%s stream error: %s", tap->cfg->name, node,
+				error ? error : "unknown");
+	else
+		pw_log_debug("tap=%s node=%s state=%s", tap->cfg->name, node,
+				pw_stream_state_as_string(state));
+}
+
+static const struct tap_stream_events tap_stream_events = {
+	.state_changed = stream_state_changed,
+};
+
+static int connect_core(struct impl *impl)
+{
+	impl->core = pw_context_get_object(impl->context, PW_TYPE_INTERFACE_Core);
+	if (impl->core == NULL) {
+		impl->core = pw_context_connect(impl->context, NULL, 0);
+		impl->do_disconnect = true;
+	}
+	if (impl->core == NULL)
+		return -errno;
+	pw_proxy_add_listener((struct pw_proxy *)impl->core, &impl->core_proxy_listener,
+			&core_proxy_events, impl);
+	pw_core_add_listener(impl->core, &impl->core_listener, &core_events, impl);
+	return 0;
+}
+
+static int add_links(struct impl *impl, struct tap *tap)
+{
+	const struct tap_config *c = tap->cfg;
+	struct config_match m;
+	const char *sink = tap_stream_sink_node(tap->stream);
+	int res = 0;
+
+	if (sink != NULL) {
+		/* Sink mode: hear the sink's monitor; play through to target. */
+		linker_target_match(sink, &m);
+		res = linker_add_rule(impl->linker, c->name, &m, 1, tap_stream_capture_node(tap->stream));
+		if (res == 0 && c->target[0] != '\0') {
+			const char *playback = tap_stream_playback_node(tap->stream);
+			struct config_match from;
+			linker_target_match(playback, &from);
+			res = linker_add_rule(impl->linker, c->name, &from, 1, c->target);
+		}
+	} else if (c->n_match > 0) {
+		res = linker_add_rule(impl->linker, c->name, c->match, c->n_match,
+				tap_stream_capture_node(tap->stream));
+	} else if (c->target[0] != '\0') {
+		linker_target_match(c->target, &m);
+		res = linker_add_rule(impl->linker, c->name, &m, 1, tap_stream_capture_node(tap->stream));
+	}
+	return res;
+}
+
+static int setup_tap(struct impl *impl, struct tap *tap, const struct tap_config *c)
+{
+	const struct transcribe_config *g = &impl->cfg;
+	uint32_t frame_bytes = g->channels * sizeof(int16_t);
+
+	tap->cfg = c;
+	tap->ring = ring_new(g->ring_ms * g->rate / 1000, frame_bytes,
+			g->wake_ms * g->rate / 1000, worker_wake_fd(impl->worker));
+	if (tap->ring == NULL)
+		return -errno;
+	tap->capture = capture_new(c->name, tap->ring, g->rate, g->channels, c->record_file);
+	if (tap->capture == NULL) {
+		int res = -errno;
+		pw_log_error("taps: %s: debug.record-file \"%s\": %s", c->name, c->record_file,
+				spa_strerror(res));
+		return res;
+	}
+	worker_add_capture(impl->worker, tap->capture);
+	tap->stream = tap_stream_new(impl->core, c, g->rate, g->channels, tap->ring,
+			&tap_stream_events, tap);
+	if (tap->stream == NULL)
+		return -errno;
+	pw_log_info("tap=%s mode=%s node=%s rate=%u channels=%u ring_ms=%u", c->name,
+			config_mode_name(c->mode), tap_stream_capture_node(tap->stream),
+			g->rate, g->channels, g->ring_ms);
+	return add_links(impl, tap);
+}
+
+SPA_EXPORT int pipewire__module_init(struct pw_impl_module *module, const char *args);
+
+SPA_EXPORT
+int pipewire__module_init(struct pw_impl_module *module, const char *args)
+{
+	struct pw_context *context = pw_impl_module_get_context(module);
+	char err[512];
+	struct impl *impl;
+	uint32_t i;
+	int res;
+
+	PW_LOG_TOPIC_INIT(mod_topic);
+
+	if ((impl = calloc(1, sizeof(*impl))) == NULL)
+		return -errno;
+	impl->module = module;
+	impl->context = context;
+	pw_context_add_listener(context, &impl->context_listener, &context_events, impl);
+
+	if ((res = config_parse(args, &impl->cfg, err, sizeof(err))) < 0) {
+		pw_log_error("invalid argument %s", err);
+		goto error;
+	}
+	if ((impl->worker = worker_new(WORKER_POLL_MS, WORKER_STATS_MS, err, sizeof(err))) == NULL) {
+		pw_log_error("%s", err);
+		res = -ENOMEM;
+		goto error;
+	}
+	if ((res = connect_core(impl)) < 0) {
+		pw_log_error("cannot connect to PipeWire: %s", spa_strerror(res));
+		goto error;
+	}
+	if ((impl->linker = linker_new(impl->core)) == NULL) {
+		res = -errno;
+		goto error;
+	}
+	for (i = 0; i < impl->cfg.n_taps; i++) {
+		impl->n_taps++;
+		if ((res = setup_tap(impl, &impl->taps[i], &impl->cfg.taps[i])) < 0) {
+			pw_log_error("tap=%s setup failed: %s", impl->cfg.taps[i].name, spa_strerror(res));
+			goto error;
+		}
+	}
+	if ((res = worker_start(impl->worker)) < 0) {
+		pw_log_error("cannot start the worker thread: %s", spa_strerror(res));
+		goto error;
+	}
+	pw_impl_module_add_listener(module, &impl->module_listener, &module_events, impl);
+	pw_impl_module_update_properties(module, &SPA_DICT_INIT_ARRAY(module_props));
+	return 0;
+
+error:
+	impl_destroy(impl);
+	return res;
+}

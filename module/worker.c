@@ -1,0 +1,207 @@
+/* Worker thread on the libwebsockets service loop. */
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <pipewire/log.h>
+
+#include "capture.h"
+#include "config.h"
+
+PW_LOG_TOPIC_EXTERN(mod_topic);
+#define PW_LOG_TOPIC_DEFAULT mod_topic
+
+struct worker {
+	struct lws_context *ctx;	/* created on main, serviced by the thread */
+	struct lws *wake_wsi;
+	int wake_fd;			/* owned by lws once adopted */
+	pthread_t thread;
+	bool running;			/* main thread only */
+	atomic_bool stopping;
+	lws_sorted_usec_list_t poll_sul;	/* worker thread only */
+	uint32_t poll_ms;
+	uint32_t stats_every;		/* in poll ticks */
+	uint32_t ticks;
+	uint32_t n_captures;
+	struct capture *captures[CONFIG_MAX_TAPS];
+};
+
+static void drain_all(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		capture_drain(w->captures[i]);
+}
+
+static void log_stats(struct worker *w, const char *when)
+{
+	struct capture_stats s;
+
+	for (uint32_t i = 0; i < w->n_captures; i++) {
+		uint32_t rate = capture_rate(w->captures[i]);
+		capture_get_stats(w->captures[i], &s);
+		pw_log_info("tap=%s %s captured_ms=%" PRIu64 " dropped_ms=%" PRIu64 " drains=%" PRIu64,
+				capture_name(w->captures[i]), when, s.frames * 1000 / rate,
+				s.dropped_frames * 1000 / rate, s.drains);
+	}
+}
+
+static void on_poll_timer(lws_sorted_usec_list_t *sul)
+{
+	struct worker *w = lws_container_of(sul, struct worker, poll_sul);
+
+	drain_all(w);
+	if (w->stats_every > 0 && ++w->ticks % w->stats_every == 0)
+		log_stats(w, "stats");
+	lws_sul_schedule(w->ctx, 0, &w->poll_sul, on_poll_timer,
+			(lws_usec_t)w->poll_ms * LWS_US_PER_MS);
+}
+
+static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		void *user, void *in, size_t len)
+{
+	struct worker *w = lws_context_user(lws_get_context(wsi));
+	uint64_t count;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (read(lws_get_socket_fd(wsi), &count, sizeof(count)) < 0 && errno != EAGAIN)
+			pw_log_warn("worker wake-up read failed: %m");
+		drain_all(w);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "transcribe-wake", wake_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void *worker_thread(void *data)
+{
+	struct worker *w = data;
+
+	pthread_setname_np(pthread_self(), "pw-transcribe");
+	on_poll_timer(&w->poll_sul);
+	while (!atomic_load_explicit(&w->stopping, memory_order_acquire))
+		if (lws_service(w->ctx, 0) < 0)
+			break;
+	lws_sul_cancel(&w->poll_sul);
+	drain_all(w);
+	log_stats(w, "stopped");
+	return NULL;
+}
+
+static void log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && line[n - 1] == '\n')
+		n--;
+	if (level & LLL_ERR)
+		pw_log_error("lws: %.*s", (int)n, line);
+	else if (level & LLL_WARN)
+		pw_log_warn("lws: %.*s", (int)n, line);
+	else
+		pw_log_debug("lws: %.*s", (int)n, line);
+}
+
+struct worker *worker_new(uint32_t poll_ms, uint32_t stats_ms, char *err, size_t err_size)
+{
+	struct lws_context_creation_info info;
+	struct worker *w;
+	lws_sock_file_fd_type fd;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, err_size, "worker: out of memory");
+		return NULL;
+	}
+	w->poll_ms = poll_ms;
+	w->stats_every = poll_ms > 0 ? stats_ms / poll_ms : 0;
+	atomic_init(&w->stopping, false);
+	if ((w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		snprintf(err, err_size, "worker: eventfd: %s", strerror(errno));
+		free(w);
+		return NULL;
+	}
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.user = w;
+	/* Leave the host process's privileges alone (0 = do not change). */
+	info.uid = 0;
+	info.gid = 0;
+	if ((w->ctx = lws_create_context(&info)) == NULL) {
+		snprintf(err, err_size, "worker: libwebsockets context creation failed");
+		close(w->wake_fd);
+		free(w);
+		return NULL;
+	}
+	fd.filefd = w->wake_fd;
+	w->wake_wsi = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(w->ctx, "default"),
+			LWS_ADOPT_RAW_FILE_DESC, fd, protocols[0].name, NULL);
+	if (w->wake_wsi == NULL) {
+		snprintf(err, err_size, "worker: cannot watch the wake-up eventfd");
+		close(w->wake_fd);
+		lws_context_destroy(w->ctx);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int worker_wake_fd(const struct worker *w)
+{
+	return w->wake_fd;
+}
+
+int worker_add_capture(struct worker *w, struct capture *c)
+{
+	if (w->running || w->n_captures == CONFIG_MAX_TAPS)
+		return -EBUSY;
+	w->captures[w->n_captures++] = c;
+	return 0;
+}
+
+int worker_start(struct worker *w)
+{
+	int res;
+
+	if ((res = pthread_create(&w->thread, NULL, worker_thread, w)) != 0)
+		return -res;
+	w->running = true;
+	return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	if (w == NULL || !w->running)
+		return;
+	atomic_store_explicit(&w->stopping, true, memory_order_release);
+	lws_cancel_service(w->ctx);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
+
+void worker_destroy(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	worker_stop(w);
+	/* Closes the adopted eventfd too. */
+	lws_context_destroy(w->ctx);
+	free(w);
+}
