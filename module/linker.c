@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <spa/debug/types.h>
+#include <spa/param/audio/type-info.h>
 #include <spa/utils/list.h>
 #include <spa/utils/string.h>
 
@@ -18,6 +20,8 @@ struct rule {
 	uint32_t n_match;
 	struct config_match match[CONFIG_MAX_MATCH];
 	char to_node[CONFIG_STR_MAX];
+	uint32_t n_position;
+	uint32_t position[SPA_AUDIO_MAX_CHANNELS];
 };
 
 struct node {
@@ -165,11 +169,11 @@ static bool channel_pairs(const struct port *out, const struct port *in, bool in
 	return !in_has_channel && !spa_streq(out->channel, "LFE");
 }
 
-static bool node_has_input_channel(struct linker *l, uint32_t node_id, const char *channel)
+static bool rule_has_channel(const struct rule *r, const char *channel)
 {
-	struct port *p;
-	spa_list_for_each(p, &l->ports, link)
-		if (p->node_id == node_id && !p->output && spa_streq(p->channel, channel))
+	for (uint32_t i = 0; i < r->n_position; i++)
+		if (spa_streq(spa_debug_type_find_short_name(spa_type_audio_channel,
+						r->position[i]), channel))
 			return true;
 	return false;
 }
@@ -184,7 +188,7 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 	spa_list_for_each(out, &l->ports, link) {
 		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
 			continue;
-		bool has = node_has_input_channel(l, to->id, out->channel);
+		bool has = rule_has_channel(r, out->channel);
 		spa_list_for_each(in, &l->ports, link) {
 			if (in->node_id == to->id && !in->output &&
 			    channel_pairs(out, in, has))
@@ -359,12 +363,16 @@ struct linker *linker_new(struct pw_core *core)
 }
 
 int linker_add_rule(struct linker *l, const char *tap_name,
-		const struct config_match *match, uint32_t n_match, const char *to_node)
+		const struct config_match *match, uint32_t n_match, const char *to_node,
+		const uint32_t *to_position, uint32_t n_position)
 {
 	struct rule *r;
 
-	if (n_match == 0 || n_match > CONFIG_MAX_MATCH || (r = calloc(1, sizeof(*r))) == NULL)
+	if (n_match == 0 || n_match > CONFIG_MAX_MATCH || n_position > SPA_AUDIO_MAX_CHANNELS ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
 		return -EINVAL;
+	memcpy(r->position, to_position, n_position * sizeof(uint32_t));
+	r->n_position = n_position;
 	snprintf(r->tap, sizeof(r->tap), "%s", tap_name);
 	snprintf(r->to_node, sizeof(r->to_node), "%s", to_node);
 	memcpy(r->match, match, n_match * sizeof(*match));

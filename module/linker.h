@@ -19,9 +19,12 @@ struct linker;
 
 struct linker *linker_new(struct pw_core *core);
 /* Links the output ports of every node whose properties equal all of
- * match[] into the input ports of the node named to_node. */
+ * match[] into the input ports of the node named to_node, whose channel
+ * layout is to_position[n_position] (so pairing does not depend on the
+ * order in which ports appear). */
 int linker_add_rule(struct linker *l, const char *tap_name,
-		const struct config_match *match, uint32_t n_match, const char *to_node);
+		const struct config_match *match, uint32_t n_match, const char *to_node,
+		const uint32_t *to_position, uint32_t n_position);
 /* Fills match[0] for a `target` value: all digits → object.serial, else
  * node.name. */
 void linker_target_match(const char *target, struct config_match *match);

@@ -228,28 +228,33 @@ static int connect_core(struct impl *impl)
 static int add_links(struct impl *impl, struct tap *tap)
 {
 	const struct tap_config *c = tap->cfg;
-	struct config_match m;
+	const char *capture = tap_stream_capture_node(tap->stream);
 	const char *sink = tap_stream_sink_node(tap->stream);
-	int res = 0;
+	struct config_match m;
+	int res;
 
 	if (sink != NULL) {
-		/* Sink mode: hear the sink's monitor; play through to target. */
+		/* Sink mode: hear the sink's monitor; play through to target
+		 * (else a session manager links to the default output). */
 		linker_target_match(sink, &m);
-		res = linker_add_rule(impl->linker, c->name, &m, 1, tap_stream_capture_node(tap->stream));
-		if (res == 0 && c->target[0] != '\0') {
-			const char *playback = tap_stream_playback_node(tap->stream);
-			struct config_match from;
-			linker_target_match(playback, &from);
-			res = linker_add_rule(impl->linker, c->name, &from, 1, c->target);
-		}
-	} else if (c->n_match > 0) {
-		res = linker_add_rule(impl->linker, c->name, c->match, c->n_match,
-				tap_stream_capture_node(tap->stream));
-	} else if (c->target[0] != '\0') {
-		linker_target_match(c->target, &m);
-		res = linker_add_rule(impl->linker, c->name, &m, 1, tap_stream_capture_node(tap->stream));
+		res = linker_add_rule(impl->linker, c->name, &m, 1, capture,
+				c->position, c->n_position);
+		if (res < 0 || c->target[0] == '\0')
+			return res;
+		/* The play-through ports mirror the sink's layout. */
+		linker_target_match(tap_stream_playback_node(tap->stream), &m);
+		return linker_add_rule(impl->linker, c->name, &m, 1, c->target,
+				c->position, c->n_position);
 	}
-	return res;
+	if (c->n_match > 0)
+		return linker_add_rule(impl->linker, c->name, c->match, c->n_match, capture,
+				c->position, c->n_position);
+	if (c->target[0] != '\0') {
+		linker_target_match(c->target, &m);
+		return linker_add_rule(impl->linker, c->name, &m, 1, capture,
+				c->position, c->n_position);
+	}
+	return 0;
 }
 
 static int setup_tap(struct impl *impl, struct tap *tap, const struct tap_config *c)
