@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -94,6 +95,10 @@ static int fail(struct parser *p, const char *key, const char *fmt, ...)
 	if (n >= 0 && (size_t)n < p->err_size)
 		vsnprintf(p->err + n, p->err_size - n, fmt, ap);
 	va_end(ap);
+	/* User text is quoted in messages: keep them on one line. */
+	for (char *c = p->err; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	return -EINVAL;
 }
 
@@ -112,13 +117,19 @@ static const char *shown(const char *val, int len, char *buf, size_t size)
 static int set_uint(struct parser *p, const struct opt *o, const char *key,
 		void *base, const char *val, int len)
 {
-	char tmp[64];
-	int v;
+	char tmp[64], num[32], *end;
+	long long v;
 
-	if (spa_json_is_container(val, len) || !spa_json_parse_int(val, len, &v))
+	if (spa_json_is_container(val, len) || len <= 0 || len >= (int)sizeof(num))
 		return fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
-	if (v < o->min || v > o->max)
-		return fail(p, key, "%d is out of range %" PRIi64 "..%" PRIi64, v, o->min, o->max);
+	memcpy(num, val, len);
+	num[len] = '\0';
+	errno = 0;
+	v = strtoll(num, &end, 10);
+	if (end == num || *end != '\0')
+		return fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
+	if (errno == ERANGE || v < o->min || v > o->max)
+		return fail(p, key, "%s is out of range %" PRIi64 "..%" PRIi64, num, o->min, o->max);
 	*(uint32_t *)SPA_PTROFF(base, o->offset, void) = (uint32_t)v;
 	return 0;
 }
@@ -127,11 +138,20 @@ static int parse_string(struct parser *p, const char *key, const char *val, int 
 		char *dst, size_t size)
 {
 	char tmp[64];
+	char *s;
 
 	if (spa_json_is_container(val, len) || spa_json_is_null(val, len))
 		return fail(p, key, "expected a string, got %s", shown(val, len, tmp, sizeof(tmp)));
-	if (spa_json_parse_stringn(val, len, dst, (int)size) <= 0)
+	/* The token may carry quotes and escapes: decode, then measure. */
+	if ((s = malloc(len + 1)) == NULL)
+		return fail(p, key, "out of memory");
+	spa_json_parse_stringn(val, len, s, len + 1);
+	if (strlen(s) >= size) {
+		free(s);
 		return fail(p, key, "longer than %zu characters", size - 1);
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	free(s);
 	return 0;
 }
 
@@ -157,14 +177,20 @@ static int set_position(struct parser *p, const char *key, struct tap_config *ta
 {
 	struct spa_json it[2];
 	char name[16];
+	const char *v;
 	uint32_t ch;
+	int l;
 
 	if (!spa_json_is_array(val, len))
 		return fail(p, key, "expected an array of channel names such as [ FL FR ]");
 	spa_json_init(&it[0], val, len);
 	spa_json_enter_array(&it[0], &it[1]);
 	tap->n_position = 0;
-	while (spa_json_get_string(&it[1], name, sizeof(name)) > 0) {
+	while ((l = spa_json_next(&it[1], &v)) > 0) {
+		if (spa_json_is_container(v, l) || l >= (int)sizeof(name))
+			return fail(p, key, "%.*s is not a channel name (FL, FR, MONO, FC, …)",
+					SPA_MIN(l, 40), v);
+		spa_json_parse_stringn(v, l, name, sizeof(name));
 		ch = spa_debug_type_find_type_short(spa_type_audio_channel, name);
 		if (ch == SPA_ID_INVALID || ch == SPA_AUDIO_CHANNEL_UNKNOWN)
 			return fail(p, key, "\"%s\" is not a channel name (FL, FR, MONO, FC, …)", name);
@@ -172,10 +198,15 @@ static int set_position(struct parser *p, const char *key, struct tap_config *ta
 			return fail(p, key, "more than %d channels", SPA_AUDIO_MAX_CHANNELS);
 		tap->position[tap->n_position++] = ch;
 	}
+	if (l < 0)
+		return fail(p, key, "syntax error");
 	if (tap->n_position == 0)
 		return fail(p, key, "needs at least one channel");
 	return 0;
 }
+
+static int next_key(struct parser *p, struct spa_json *it, const char *where,
+		char *key, size_t size);
 
 static int set_match(struct parser *p, const char *key, struct tap_config *tap,
 		const char *val, int len)
@@ -192,7 +223,9 @@ static int set_match(struct parser *p, const char *key, struct tap_config *tap,
 	tap->n_match = 0;
 	while (tap->n_match < CONFIG_MAX_MATCH) {
 		struct config_match *m = &tap->match[tap->n_match];
-		if (spa_json_get_string(&it[1], m->key, sizeof(m->key)) <= 0)
+		if ((l = next_key(p, &it[1], key, m->key, sizeof(m->key))) < 0)
+			return l;
+		if (l == 0)
 			break;
 		snprintf(sub, sizeof(sub), "%s.%s", key, m->key);
 		if ((l = spa_json_next(&it[1], &v)) <= 0)
@@ -247,6 +280,27 @@ static bool is_prefix_of_opt(const struct opt *opts, size_t n, const char *flat)
 	return false;
 }
 
+/* Reads the next key of an object: >0 a key, 0 the end, <0 an error
+ * (already reported) — so broken input is never silently cut short. */
+static int next_key(struct parser *p, struct spa_json *it, const char *where,
+		char *key, size_t size)
+{
+	const char *v;
+	int l = spa_json_next(it, &v);
+
+	if (l == 0)
+		return 0;
+	if (l < 0)
+		return fail(p, *where ? where : "arguments", "syntax error");
+	if (spa_json_is_container(v, l))
+		return fail(p, *where ? where : "arguments", "expected a key, got %.*s",
+				SPA_MIN(l, 40), v);
+	if (l >= (int)size)
+		return fail(p, *where ? where : "arguments", "key %.40s… is too long", v);
+	spa_json_parse_stringn(v, l, key, (int)size);
+	return 1;
+}
+
 /* Walks one object; `prefix` is the flattened key so far ("" at the top),
  * `where` the user-visible path prefix for messages ("" or "taps[2]."). */
 static int parse_object(struct parser *p, const struct opt *opts, size_t n_opts,
@@ -263,7 +317,7 @@ static int parse_object(struct parser *p, const struct opt *opts, size_t n_opts,
 	if (spa_json_enter_object(&it[0], &it[1]) <= 0)
 		spa_json_init(&it[1], text, text_len);
 
-	while (spa_json_get_string(&it[1], key, sizeof(key)) > 0) {
+	while ((len = next_key(p, &it[1], where, key, sizeof(key))) > 0) {
 		snprintf(flat, sizeof(flat), "%s%s%s", prefix, *prefix ? "." : "", key);
 		snprintf(shown_key, sizeof(shown_key), "%s%s", where, flat);
 		if ((len = spa_json_next(&it[1], &val)) <= 0)
@@ -274,14 +328,16 @@ static int parse_object(struct parser *p, const struct opt *opts, size_t n_opts,
 		if ((o = find_opt(opts, n_opts, flat)) != NULL) {
 			if ((res = set_value(p, o, shown_key, base, val, len)) < 0)
 				return res;
-		} else if (spa_json_is_object(val, len) && is_prefix_of_opt(opts, n_opts, flat)) {
+		} else if (is_prefix_of_opt(opts, n_opts, flat)) {
+			if (!spa_json_is_object(val, len))
+				return fail(p, shown_key, "expected an object { … }");
 			if ((res = parse_object(p, opts, n_opts, base, where, flat, val, len)) < 0)
 				return res;
 		} else {
 			return fail(p, shown_key, "unknown key (see the module's documentation for the keys)");
 		}
 	}
-	return 0;
+	return len;
 }
 
 static int apply_defaults(struct parser *p, const struct opt *opts, size_t n, void *base)
@@ -327,9 +383,9 @@ static int check_tap(struct parser *p, uint32_t idx)
 	if (tap->target[0] != '\0' && tap->n_match > 0)
 		return fail(p, where, "give either target or match, not both");
 	if (tap->description[0] == '\0') {
-		char d[sizeof(tap->description)];
-		snprintf(d, sizeof(d), "Transcribe: %s", tap->name);
-		memcpy(tap->description, d, sizeof(d));
+		char name[sizeof(tap->name)];
+		memcpy(name, tap->name, sizeof(name));
+		snprintf(tap->description, sizeof(tap->description), "Transcribe: %s", name);
 	}
 	return 0;
 }

@@ -48,7 +48,8 @@ struct tap_ring *ring_new(uint32_t capacity_frames, uint32_t frame_bytes,
 	}
 	spa_ringbuffer_init(&r->rb);
 	r->frame_bytes = frame_bytes;
-	r->wake_bytes = SPA_MAX(wake_frames, 1u) * frame_bytes;
+	/* A threshold above capacity would never be reached. */
+	r->wake_bytes = SPA_CLAMP(wake_frames, 1u, r->size / frame_bytes) * frame_bytes;
 	r->wake_fd = wake_fd;
 	atomic_init(&r->wake_armed, true);
 	atomic_init(&r->dropped_frames, 0);
@@ -83,7 +84,8 @@ int tap_push(struct tap_ring *r, const void *data, uint32_t n_bytes)
 		return -EINVAL;
 
 	filled = spa_ringbuffer_get_write_index(&r->rb, &index);
-	if (SPA_UNLIKELY(filled < 0 || (uint32_t)filled + n_bytes > r->size)) {
+	/* Written so that a huge n_bytes cannot wrap the comparison. */
+	if (SPA_UNLIKELY(filled < 0 || n_bytes > r->size - (uint32_t)filled)) {
 		atomic_fetch_add_explicit(&r->dropped_frames,
 				n_bytes / r->frame_bytes, memory_order_release);
 		return -ENOSPC;
@@ -92,6 +94,10 @@ int tap_push(struct tap_ring *r, const void *data, uint32_t n_bytes)
 			index & (r->size - 1), data, n_bytes);
 	spa_ringbuffer_write_update(&r->rb, index + n_bytes);
 
+	/* Pairs with the fence in ring_read(): either the consumer sees this
+	 * write index, or we see its re-arm and wake it. Without it both sides
+	 * may read stale values and the wake-up waits for the next block. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (r->wake_fd >= 0 && (uint32_t)filled + n_bytes >= r->wake_bytes &&
 	    atomic_exchange_explicit(&r->wake_armed, false, memory_order_acq_rel))
 		wake_consumer(r);
@@ -106,6 +112,7 @@ uint32_t ring_read(struct tap_ring *r, void *dst, uint32_t max_bytes)
 	/* Re-arm before reading: audio the producer adds from here on either is
 	 * read below or triggers a fresh wake-up, so no wake-up is lost. */
 	atomic_store_explicit(&r->wake_armed, true, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
 
 	avail = spa_ringbuffer_get_read_index(&r->rb, &index);
 	if (avail <= 0)

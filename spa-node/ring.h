@@ -14,8 +14,10 @@
 
 struct tap_ring;
 
-/* Setup (any non-RT thread). capacity_frames is rounded up to a power of two.
- * wake_fd is an eventfd owned by the caller (or -1: the consumer polls);
+/* Setup (any non-RT thread). The byte size (capacity_frames * frame_bytes)
+ * is rounded up to a power of two. wake_fd is a non-blocking (EFD_NONBLOCK)
+ * eventfd owned by the caller (or -1: the consumer polls); wake_frames is
+ * clamped to the capacity;
  * the producer writes it once wake_frames are pending and the consumer has
  * re-armed the wake-up with ring_read(). Returns NULL with errno set. */
 struct tap_ring *ring_new(uint32_t capacity_frames, uint32_t frame_bytes,

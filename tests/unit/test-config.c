@@ -1,0 +1,434 @@
+/* Unit tests for the module arguments (module/config.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <spa/param/audio/raw.h>
+#include <spa/utils/defs.h>
+
+#include "config.h"
+
+/* Big (tens of KiB each): static rather than on the test's stack. */
+static struct transcribe_config cfg, cfg2;
+/* The message of the last assert_rejected(). */
+static char last_err[512];
+
+static void assert_parses(const char *args, struct transcribe_config *c)
+{
+	char err[256];
+	int res = config_parse(args, c, err, sizeof(err));
+
+	if (res != 0)
+		fail_msg("config_parse(%s) = %d: %s", args, res, err);
+	assert_string_equal(err, "");
+}
+
+/* Asserts args are rejected with one line "<key>: <reason>" whose reason
+ * contains `reason_part`. */
+static void assert_rejected(const char *args, const char *key, const char *reason_part)
+{
+	char *err = last_err, prefix[128];
+	int res = config_parse(args, &cfg, last_err, sizeof(last_err));
+
+	if (res != -EINVAL)
+		fail_msg("config_parse(%s) = %d, want -EINVAL (err: %s)", args, res, err);
+	snprintf(prefix, sizeof(prefix), "%s: ", key);
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("config_parse(%s): error \"%s\" does not start with \"%s\"", args, err, prefix);
+	if (strlen(err) <= strlen(prefix))
+		fail_msg("config_parse(%s): error \"%s\" gives no reason", args, err);
+	if (strstr(err, reason_part) == NULL)
+		fail_msg("config_parse(%s): error \"%s\" does not say \"%s\"", args, err, reason_part);
+	assert_null(strchr(err, '\n'));
+}
+
+static void assert_default_sink_tap(const struct transcribe_config *c)
+{
+	const struct tap_config *tap = &c->taps[0];
+
+	assert_int_equal(c->rate, 16000);
+	assert_int_equal(c->channels, 1);
+	assert_int_equal(c->ring_ms, 2000);
+	assert_int_equal(c->wake_ms, 20);
+	assert_int_equal(c->n_taps, 1);
+	assert_string_equal(tap->name, "captions");
+	assert_int_equal(tap->mode, TAP_MODE_SINK);
+	assert_string_equal(tap->description, "Live transcription");
+	assert_string_equal(tap->target, "");
+	assert_string_equal(tap->record_file, "");
+	assert_int_equal(tap->n_match, 0);
+	assert_int_equal(tap->n_position, 2);
+	assert_int_equal(tap->position[0], SPA_AUDIO_CHANNEL_FL);
+	assert_int_equal(tap->position[1], SPA_AUDIO_CHANNEL_FR);
+}
+
+/* Field by field: strings compare up to their NUL, the bytes after it are
+ * not part of the value. */
+static void assert_config_equal(const struct transcribe_config *a, const struct transcribe_config *b)
+{
+	assert_int_equal(a->rate, b->rate);
+	assert_int_equal(a->channels, b->channels);
+	assert_int_equal(a->ring_ms, b->ring_ms);
+	assert_int_equal(a->wake_ms, b->wake_ms);
+	assert_int_equal(a->n_taps, b->n_taps);
+	for (uint32_t i = 0; i < a->n_taps; i++) {
+		const struct tap_config *x = &a->taps[i], *y = &b->taps[i];
+
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->mode, y->mode);
+		assert_string_equal(x->target, y->target);
+		assert_string_equal(x->description, y->description);
+		assert_string_equal(x->record_file, y->record_file);
+		assert_int_equal(x->n_match, y->n_match);
+		for (uint32_t j = 0; j < x->n_match; j++) {
+			assert_string_equal(x->match[j].key, y->match[j].key);
+			assert_string_equal(x->match[j].value, y->match[j].value);
+		}
+		assert_int_equal(x->n_position, y->n_position);
+		assert_memory_equal(x->position, y->position, x->n_position * sizeof(x->position[0]));
+	}
+}
+
+static void test_missing_args_give_one_default_sink_tap(void **state)
+{
+	assert_parses(NULL, &cfg);
+	assert_default_sink_tap(&cfg);
+	assert_parses("", &cfg);
+	assert_default_sink_tap(&cfg);
+	assert_parses("{ }", &cfg);
+	assert_default_sink_tap(&cfg);
+}
+
+static void test_nested_and_dotted_keys_are_equivalent(void **state)
+{
+	assert_parses("{ audio = { rate = 48000 } }", &cfg);
+	assert_parses("{ audio.rate = 48000 }", &cfg2);
+	assert_int_equal(cfg.rate, 48000);
+	assert_config_equal(&cfg, &cfg2);
+
+	assert_parses("{ audio = { rate = 44100 channels = 2 } buffer = { ring-ms = 500 wake-ms = 5 }"
+			" taps = [ { name = a mode = source capture = { position = [ MONO ] }"
+			" debug = { record-file = \"/tmp/a.wav\" } }"
+			" { name = b mode = tap match = { application.name = x } } ] }", &cfg);
+	assert_parses("{ audio.rate = 44100 audio.channels = 2 buffer.ring-ms = 500 buffer.wake-ms = 5"
+			" taps = [ { name = a mode = source capture.position = [ MONO ]"
+			" debug.record-file = \"/tmp/a.wav\" }"
+			" { name = b mode = tap match = { application.name = x } } ] }", &cfg2);
+	assert_int_equal(cfg.channels, 2);
+	assert_int_equal(cfg.wake_ms, 5);
+	assert_int_equal(cfg.taps[0].position[0], SPA_AUDIO_CHANNEL_MONO);
+	assert_string_equal(cfg.taps[0].record_file, "/tmp/a.wav");
+	assert_config_equal(&cfg, &cfg2);
+}
+
+/* PipeWire passes module args also without the outer braces. */
+static void test_outer_braces_are_optional(void **state)
+{
+	assert_parses("audio.rate = 22050 buffer.ring-ms = 1000", &cfg);
+	assert_parses("{ audio.rate = 22050 buffer.ring-ms = 1000 }", &cfg2);
+	assert_int_equal(cfg.rate, 22050);
+	assert_int_equal(cfg.ring_ms, 1000);
+	assert_config_equal(&cfg, &cfg2);
+}
+
+static void test_full_config_sets_every_field(void **state)
+{
+	const struct tap_config *t;
+
+	assert_parses(
+		"{\n"
+		"  audio.rate = 48000\n"
+		"  audio.channels = 2\n"
+		"  buffer.ring-ms = 5000\n"
+		"  buffer.wake-ms = 40\n"
+		"  taps = [\n"
+		"    { name = meeting mode = tap\n"
+		"      match = { application.name = \"Firefox\" media.role = Communication }\n"
+		"      capture.position = [ FL FR ] }\n"
+		"    { name = speakers mode = tap target = \"alsa_output.pci-0000_00_1f.3.analog-stereo\"\n"
+		"      description = \"Speakers (monitor)\" }\n"
+		"    { name = captions_2 mode = sink target = \"alsa_output.usb\"\n"
+		"      description = \"Captions sink\" capture.position = [ MONO ]\n"
+		"      debug.record-file = \"/tmp/captions.wav\" }\n"
+		"    { name = mic.1 mode = source capture.position = [ FL FR FC LFE ] }\n"
+		"    { name = app-by-serial mode = source match = { object.serial = \"42\" } }\n"
+		"  ]\n"
+		"}\n", &cfg);
+
+	assert_int_equal(cfg.rate, 48000);
+	assert_int_equal(cfg.channels, 2);
+	assert_int_equal(cfg.ring_ms, 5000);
+	assert_int_equal(cfg.wake_ms, 40);
+	assert_int_equal(cfg.n_taps, 5);
+
+	t = &cfg.taps[0];
+	assert_string_equal(t->name, "meeting");
+	assert_int_equal(t->mode, TAP_MODE_TAP);
+	assert_string_equal(t->target, "");
+	assert_string_equal(t->description, "Transcribe: meeting");
+	assert_int_equal(t->n_match, 2);
+	assert_string_equal(t->match[0].key, "application.name");
+	assert_string_equal(t->match[0].value, "Firefox");
+	assert_string_equal(t->match[1].key, "media.role");
+	assert_string_equal(t->match[1].value, "Communication");
+	assert_int_equal(t->n_position, 2);
+	assert_int_equal(t->position[0], SPA_AUDIO_CHANNEL_FL);
+	assert_int_equal(t->position[1], SPA_AUDIO_CHANNEL_FR);
+
+	t = &cfg.taps[1];
+	assert_string_equal(t->name, "speakers");
+	assert_int_equal(t->mode, TAP_MODE_TAP);
+	assert_string_equal(t->target, "alsa_output.pci-0000_00_1f.3.analog-stereo");
+	assert_string_equal(t->description, "Speakers (monitor)");
+	assert_int_equal(t->n_match, 0);
+
+	t = &cfg.taps[2];
+	assert_string_equal(t->name, "captions_2");
+	assert_int_equal(t->mode, TAP_MODE_SINK);
+	assert_string_equal(t->target, "alsa_output.usb");
+	assert_string_equal(t->description, "Captions sink");
+	assert_int_equal(t->n_position, 1);
+	assert_int_equal(t->position[0], SPA_AUDIO_CHANNEL_MONO);
+	assert_string_equal(t->record_file, "/tmp/captions.wav");
+
+	t = &cfg.taps[3];
+	assert_string_equal(t->name, "mic.1");
+	assert_int_equal(t->mode, TAP_MODE_SOURCE);
+	assert_string_equal(t->description, "Transcribe: mic.1");
+	assert_int_equal(t->n_position, 4);
+	assert_int_equal(t->position[2], SPA_AUDIO_CHANNEL_FC);
+	assert_int_equal(t->position[3], SPA_AUDIO_CHANNEL_LFE);
+	assert_string_equal(t->record_file, "");
+
+	t = &cfg.taps[4];
+	assert_int_equal(t->mode, TAP_MODE_SOURCE);
+	assert_int_equal(t->n_match, 1);
+	assert_string_equal(t->match[0].key, "object.serial");
+	assert_string_equal(t->match[0].value, "42");
+	/* Default capture.position of a tap that does not set it. */
+	assert_int_equal(t->n_position, 2);
+
+	assert_string_equal(config_mode_name(TAP_MODE_TAP), "tap");
+	assert_string_equal(config_mode_name(TAP_MODE_SINK), "sink");
+	assert_string_equal(config_mode_name(TAP_MODE_SOURCE), "source");
+}
+
+static void test_range_limits_are_inclusive(void **state)
+{
+	assert_parses("{ audio.rate = 8000 audio.channels = 8 buffer.ring-ms = 200 buffer.wake-ms = 1 }", &cfg);
+	assert_int_equal(cfg.rate, 8000);
+	assert_int_equal(cfg.channels, 8);
+	assert_parses("{ audio.rate = 48000 buffer.ring-ms = 60000 buffer.wake-ms = 500 }", &cfg);
+	assert_int_equal(cfg.ring_ms, 60000);
+}
+
+static void test_unknown_key_is_rejected(void **state)
+{
+	assert_rejected("{ audio.bogus = 1 }", "audio.bogus", "unknown key");
+	assert_rejected("{ audio = { bogus = 1 } }", "audio.bogus", "unknown key");
+	assert_rejected("{ taps = [ { name = a mode = sink volume = 1 } ] }",
+			"taps[0].volume", "unknown key");
+}
+
+static void test_string_for_integer_is_rejected(void **state)
+{
+	assert_rejected("{ audio.rate = \"fast\" }", "audio.rate", "expected an integer");
+	assert_rejected("{ audio.channels = 1.5 }", "audio.channels", "expected an integer");
+	assert_rejected("{ buffer.ring-ms = [ 1 ] }", "buffer.ring-ms", "expected an integer");
+}
+
+static void test_out_of_range_number_is_rejected(void **state)
+{
+	assert_rejected("{ audio.rate = 100 }", "audio.rate", "8000..48000");
+	assert_rejected("{ audio.rate = 48001 }", "audio.rate", "8000..48000");
+	assert_rejected("{ audio.channels = 0 }", "audio.channels", "1..8");
+	assert_rejected("{ buffer.wake-ms = -1 }", "buffer.wake-ms", "1..500");
+}
+
+static void test_unknown_mode_is_rejected(void **state)
+{
+	assert_rejected("{ taps = [ { name = a mode = loud } ] }", "taps[0].mode", "\"loud\"");
+	assert_rejected("{ taps = [ { name = a mode = { } } ] }", "taps[0].mode", "tap, sink, source");
+}
+
+static void test_tap_mode_without_target_is_rejected(void **state)
+{
+	assert_rejected("{ taps = [ { name = a mode = tap } ] }", "taps[0]", "needs a target");
+	/* The default mode is tap, so the same applies when mode is left out. */
+	assert_rejected("{ taps = [ { name = a mode = sink } { name = b } ] }", "taps[1]", "needs a target");
+}
+
+static void test_duplicate_tap_name_is_rejected(void **state)
+{
+	assert_rejected("{ taps = [ { name = a mode = sink } { name = b mode = source }"
+			" { name = a mode = source } ] }", "taps[2]", "\"a\" is used by taps[0]");
+}
+
+static void test_unknown_channel_name_is_rejected(void **state)
+{
+	assert_rejected("{ taps = [ { name = a mode = sink capture.position = [ FL XX ] } ] }",
+			"taps[0].capture.position", "\"XX\" is not a channel name");
+	assert_rejected("{ taps = [ { name = a mode = sink capture.position = [ ] } ] }",
+			"taps[0].capture.position", "at least one channel");
+	assert_rejected("{ taps = [ { name = a mode = sink capture.position = FL } ] }",
+			"taps[0].capture.position", "expected an array");
+}
+
+static void test_taps_that_are_not_an_array_are_rejected(void **state)
+{
+	assert_rejected("{ taps = { name = a mode = sink } }", "taps", "expected an array");
+	assert_rejected("{ taps = [ ] }", "taps", "is empty");
+	assert_rejected("{ taps = [ a ] }", "taps[0]", "expected an object");
+}
+
+static void test_empty_or_misplaced_match_is_rejected(void **state)
+{
+	assert_rejected("{ taps = [ { name = a mode = tap match = { } } ] }", "taps[0].match", "is empty");
+	assert_rejected("{ taps = [ { name = a mode = tap match = x } ] }", "taps[0].match", "expected an object");
+	assert_rejected("{ taps = [ { name = a mode = tap match = { a = { b = c } } } ] }",
+			"taps[0].match.a", "expected a string");
+	assert_rejected("{ taps = [ { name = a mode = sink match = { a = b } } ] }", "taps[0]", "sink");
+	assert_rejected("{ taps = [ { name = a mode = tap target = t match = { a = b } } ] }",
+			"taps[0]", "not both");
+}
+
+static void test_tap_name_with_space_is_rejected(void **state)
+{
+	assert_rejected("{ taps = [ { name = \"my tap\" mode = sink } ] }", "taps[0]", "\"my tap\"");
+	assert_rejected("{ taps = [ { mode = sink } ] }", "taps[0]", "needs a name");
+}
+
+static void test_too_long_string_is_rejected(void **state)
+{
+	char name[CONFIG_NAME_MAX + 1], desc[CONFIG_STR_MAX + 1], args[1024];
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(args, sizeof(args), "{ taps = [ { name = %s mode = sink } ] }", name);
+	assert_rejected(args, "taps[0].name", "longer than 63 characters");
+
+	/* One shorter fits exactly. */
+	name[sizeof(name) - 2] = '\0';
+	snprintf(args, sizeof(args), "{ taps = [ { name = %s mode = sink } ] }", name);
+	assert_parses(args, &cfg);
+	assert_string_equal(cfg.taps[0].name, name);
+
+	memset(desc, 'd', sizeof(desc) - 1);
+	desc[sizeof(desc) - 1] = '\0';
+	snprintf(args, sizeof(args), "{ taps = [ { name = a mode = sink description = %s } ] }", desc);
+	assert_rejected(args, "taps[0].description", "longer than 255 characters");
+}
+
+static void test_more_than_max_taps_is_rejected(void **state)
+{
+	char args[2048];
+	int n = snprintf(args, sizeof(args), "{ taps = [");
+
+	for (int i = 0; i <= CONFIG_MAX_TAPS; i++)
+		n += snprintf(args + n, sizeof(args) - n, " { name = t%d mode = sink }", i);
+	snprintf(args + n, sizeof(args) - n, " ] }");
+	assert_rejected(args, "taps", "more than 16 taps");
+}
+
+/* Messages quote a bad value only up to 40 bytes, so a pasted blob does
+ * not flood the log. */
+static void test_error_quotes_at_most_40_bytes_of_a_value(void **state)
+{
+	char value[201], args[256], shown[64];
+
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	snprintf(args, sizeof(args), "{ audio.rate = %s }", value);
+	snprintf(shown, sizeof(shown), "got %.40s…", value);
+	assert_rejected(args, "audio.rate", shown);
+	snprintf(shown, sizeof(shown), "%.41s", value);
+	assert_null(strstr(last_err, shown));
+}
+
+/* A short err buffer gets a cut-off message, never an overrun. */
+static void test_error_is_cut_to_a_small_buffer(void **state)
+{
+	char err[12];
+
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(config_parse("{ audio.rate = 100 }", &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "audio.rate:");
+	assert_int_equal(config_parse("{ audio.rate = 100 }", &cfg, err, 1), -EINVAL);
+	assert_string_equal(err, "");
+}
+
+static void test_integer_that_overflows_int_is_rejected(void **state)
+{
+	/* strtol into an int once wrapped this to 16000. */
+	assert_rejected("{ audio.rate = 4294983296 }", "audio.rate", "out of range");
+	assert_rejected("{ audio.rate = 0x3E80 }", "audio.rate", "expected an integer");
+}
+
+static void test_broken_json_is_rejected_not_cut_short(void **state)
+{
+	char args[512];
+
+	/* A key too long for the buffer used to end parsing silently, so the
+	 * bad rate after it was never looked at. */
+	memset(args, 0, sizeof(args));
+	strcpy(args, "{ ");
+	memset(args + 2, 'k', 300);
+	strcat(args, " = 1 audio.rate = 100 }");
+	assert_rejected(args, "arguments", "too long");
+	assert_rejected("{ taps = [ { name = a mode = sink capture.position = [ FL XXXXXXXXXXXXXXXXXXXX ] } ] }",
+			"taps[0].capture.position", "not a channel name");
+	assert_rejected("{ audio = 5 }", "audio", "expected an object");
+}
+
+static void test_control_characters_never_break_the_message_line(void **state)
+{
+	assert_rejected("{ taps = [ { name = \"a\\nb\" mode = sink } ] }", "taps[0]", "may only have");
+	assert_rejected("{ taps = [ { name = a mode = \"lo\\nud\" } ] }", "taps[0].mode", "not one of");
+}
+
+static void test_quoted_string_of_max_length_fits(void **state)
+{
+	char args[256], name[64];
+
+	memset(name, 'n', 63);
+	name[63] = '\0';
+	snprintf(args, sizeof(args), "{ taps = [ { name = \"%s\" mode = sink } ] }", name);
+	assert_parses(args, &cfg);
+	assert_string_equal(cfg.taps[0].name, name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_missing_args_give_one_default_sink_tap),
+		cmocka_unit_test(test_nested_and_dotted_keys_are_equivalent),
+		cmocka_unit_test(test_outer_braces_are_optional),
+		cmocka_unit_test(test_full_config_sets_every_field),
+		cmocka_unit_test(test_range_limits_are_inclusive),
+		cmocka_unit_test(test_unknown_key_is_rejected),
+		cmocka_unit_test(test_string_for_integer_is_rejected),
+		cmocka_unit_test(test_out_of_range_number_is_rejected),
+		cmocka_unit_test(test_unknown_mode_is_rejected),
+		cmocka_unit_test(test_tap_mode_without_target_is_rejected),
+		cmocka_unit_test(test_duplicate_tap_name_is_rejected),
+		cmocka_unit_test(test_unknown_channel_name_is_rejected),
+		cmocka_unit_test(test_taps_that_are_not_an_array_are_rejected),
+		cmocka_unit_test(test_empty_or_misplaced_match_is_rejected),
+		cmocka_unit_test(test_tap_name_with_space_is_rejected),
+		cmocka_unit_test(test_too_long_string_is_rejected),
+		cmocka_unit_test(test_more_than_max_taps_is_rejected),
+		cmocka_unit_test(test_error_quotes_at_most_40_bytes_of_a_value),
+		cmocka_unit_test(test_error_is_cut_to_a_small_buffer),
+		cmocka_unit_test(test_integer_that_overflows_int_is_rejected),
+		cmocka_unit_test(test_broken_json_is_rejected_not_cut_short),
+		cmocka_unit_test(test_control_characters_never_break_the_message_line),
+		cmocka_unit_test(test_quoted_string_of_max_length_fits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
