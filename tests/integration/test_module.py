@@ -63,28 +63,23 @@ class TapModesTest(PipeWireTestCase):
         self.assertGreaterEqual(m["correlation"], MIN_CORRELATION, what)
         self.assertLessEqual(abs(m["active_ms"] - CLIP_MS), quantum_ms + 1, what)
 
-    def test_tap_mode_delivers_the_played_clip(self):
+    def check_mode_delivers_the_played_clip(self, mode):
         fx = self.fx
-        rec = fx.path("tap.wav")
-        host = self.start_host("{ name = t mode = tap target = %s debug.record-file = \"%s\" }"
-                               % (fixture.PLAYER, rec))
-        fx.wait_for_ports("transcribe.t", "in", 2)
+        rec = fx.path(mode + ".wav")
+        host = self.start_host("{ name = %s mode = %s target = %s debug.record-file = \"%s\" }"
+                               % (mode, mode, fixture.PLAYER, rec))
+        fx.wait_for_ports("transcribe." + mode, "in", 2)
         # The module links the player into the tap itself; the sink drives.
         ref = self.play_clip_into_sink([(fixture.PLAYER + ":output_FL", fixture.SINK + ":playback_FL"),
                                         (fixture.PLAYER + ":output_FR", fixture.SINK + ":playback_FR")])
         self.stop_host(host)
-        self.assert_same_audio(ref, rec, "tap")
+        self.assert_same_audio(ref, rec, mode)
+
+    def test_tap_mode_delivers_the_played_clip(self):
+        self.check_mode_delivers_the_played_clip("tap")
 
     def test_source_mode_delivers_the_played_clip(self):
-        fx = self.fx
-        rec = fx.path("source.wav")
-        host = self.start_host("{ name = s mode = source target = %s debug.record-file = \"%s\" }"
-                               % (fixture.PLAYER, rec))
-        fx.wait_for_ports("transcribe.s", "in", 2)
-        ref = self.play_clip_into_sink([(fixture.PLAYER + ":output_FL", fixture.SINK + ":playback_FL"),
-                                        (fixture.PLAYER + ":output_FR", fixture.SINK + ":playback_FR")])
-        self.stop_host(host)
-        self.assert_same_audio(ref, rec, "source")
+        self.check_mode_delivers_the_played_clip("source")
 
     def test_sink_mode_transcribes_and_plays_through(self):
         fx = self.fx
