@@ -12,7 +12,9 @@ Everything runs inside a fresh temp dir: XDG_RUNTIME_DIR, HOME, the D-Bus
 socket, the PipeWire socket, configs, logs.  Every child gets that private
 environment and its own process group; stop() kills every group, reaps
 stragglers that carry the private environment, and removes the temp dir.
-The recipe is DESIGN.md section 11 (Debian 12, PipeWire 0.3.65, no session
+The daemon and module hosts are /usr/bin/pipewire started through symlinks
+named pw-it-daemon / pw-it-host, out of reach of a `pkill pipewire` meant for
+another PipeWire on the same machine.  The recipe is DESIGN.md section 11 (Debian 12, PipeWire 0.3.65, no session
 manager).
 
 Environment knobs: TRANSCRIBE_BUILD_DIR (build tree, for <build>/module),
@@ -39,6 +41,10 @@ RECORDER = "test-recorder"
 CMD_TIMEOUT = 10.0      # any short pw-cli/pw-link/sox call
 START_TIMEOUT = 10.0    # daemon up, node or ports appearing
 STOP_TIMEOUT = 5.0      # SIGTERM grace before SIGKILL
+# The daemon and module hosts run /usr/bin/pipewire through these symlinks, so a
+# `pkill -x pipewire` (or -f) aimed at some other PipeWire leaves ours alive.
+DAEMON_EXE = "pw-it-daemon"
+HOST_EXE = "pw-it-host"
 STREAM_PORTS = "adapter.auto-port-config = { mode = dsp monitor = false position = preserve }"
 SINK_PROPS = ("{ factory.name=support.null-audio-sink node.name=%s media.class=Audio/Sink "
               "object.linger=1 audio.position=[FL FR] "
@@ -228,9 +234,13 @@ class PipeWireFixture:
             self.home = self.tmp / "home"
             self.logs = self.tmp / "logs"
             self.conf_dir = self.tmp / "conf"
+            self.bin_dir = self.tmp / "bin"
             for d in (self.runtime_dir, self.home / ".local/state", self.home / ".config",
-                      self.home / ".local/share", self.home / ".cache", self.logs, self.conf_dir):
+                      self.home / ".local/share", self.home / ".cache", self.logs, self.conf_dir,
+                      self.bin_dir):
                 d.mkdir(parents=True, mode=0o700)
+            for exe in (DAEMON_EXE, HOST_EXE):
+                (self.bin_dir / exe).symlink_to(shutil.which("pipewire"))
             self.env = self._base_env()
             self._start_dbus()
             self._start_daemon()
@@ -320,12 +330,12 @@ class PipeWireFixture:
 
     def _start_daemon(self):
         clock = "\n".join("    %s = %s" % kv for kv in self.clock.items())
-        conf = self.conf_dir / "pipewire.conf"
+        conf = self.conf_dir / "daemon.conf"
         conf.write_text(DAEMON_CONF % {"clock": clock})
         env = dict(self.env)
         if self.debug:
             env["PIPEWIRE_DEBUG"] = self.debug
-        self.daemon = self.spawn("pipewire", ["pipewire", "-c", conf], env=env)
+        self.daemon = self.spawn("pipewire", [self.bin_dir / DAEMON_EXE, "-c", conf], env=env)
         wait_for(lambda: self._daemon_answers(), START_TIMEOUT, "pipewire to answer pw-cli info 0",
                  self.daemon.describe)
 
@@ -365,7 +375,7 @@ class PipeWireFixture:
 
     def start_module_host(self, module, args=None, name=None, debug=None, env=None,
                           extra_modules=()):
-        """Run `pipewire -c host.conf` loading `module` with `args` (dict -> SPA-JSON,
+        """Run `pipewire -c <name>.conf` (as pw-it-host) loading `module` with `args` (dict -> SPA-JSON,
         str verbatim) after rt, protocol-native, client-node, adapter, metadata.
         extra_modules: more (name, args) pairs loaded before it. Modules are
         searched in <build>/module first, then the system module dir."""
@@ -377,7 +387,8 @@ class PipeWireFixture:
             lines.append("    { name = %s%s }" % (mod, a))
         conf = self.conf_dir / ("%s.conf" % name)
         conf.write_text(HOST_CONF % {"modules": "\n".join(lines)})
-        return self.spawn(name, ["pipewire", "-c", conf], env=self.module_env(debug, env))
+        return self.spawn(name, [self.bin_dir / HOST_EXE, "-c", conf],
+                          env=self.module_env(debug, env))
 
     def module_env(self, debug=None, extra=None):
         """Environment for any process that loads our module (a module host,
@@ -455,19 +466,25 @@ class PipeWireFixture:
     def unlink(self, out_port, in_port):
         self.run(["pw-link", "-d", out_port, in_port])
 
+    def daemon_gone(self):
+        """'' while the daemon runs, else one line saying how it ended."""
+        daemon = getattr(self, "daemon", None)
+        if daemon is None or daemon.running:
+            return ""
+        rc = daemon.returncode
+        how = ("rc=0: it was sent SIGTERM/SIGINT from outside the fixture, e.g. by a "
+               "`pkill pipewire`" if rc == 0 else
+               "killed by signal %d" % -rc if rc < 0 else "exited rc=%d" % rc)
+        return "the pipewire daemon is gone (%s)" % how
+
     def describe(self):
         """State and log tail of every child, for failure messages."""
-        text = "\n".join(p.describe() for p in self.procs)
-        if not self.daemon.running:
-            text = ("the pipewire daemon is gone (rc=0: it got SIGTERM/SIGINT from outside "
-                    "the fixture, e.g. a `pkill pipewire`)\n" + text)
-        return text
+        return "\n".join([self.daemon_gone()] + [p.describe() for p in self.procs]).strip()
 
     def wait_for(self, predicate, timeout=START_TIMEOUT, what="condition"):
         """wait_for() that also reports when the daemon died meanwhile."""
-        def diagnose():
-            return "" if self.daemon.running else "pipewire died: " + self.daemon.describe()
-        return wait_for(predicate, timeout, what, diagnose)
+        return wait_for(predicate, timeout, what,
+                        lambda: self.describe() if self.daemon_gone() else "")
 
     def wait_for_node(self, name, timeout=START_TIMEOUT):
         """Wait until node `name` exists; returns its properties."""
@@ -475,9 +492,11 @@ class PipeWireFixture:
 
     def wait_for_ports(self, node_name, direction=None, count=1, timeout=START_TIMEOUT):
         """Wait until node has at least `count` ports; returns their names."""
-        return self.wait_for(lambda: (lambda p: p if len(p) >= count else None)(
-            self.ports(node_name, direction)), timeout,
-            "%d %s port(s) on %s" % (count, direction or "any", node_name))
+        def enough():
+            found = self.ports(node_name, direction)
+            return found if len(found) >= count else None
+        return self.wait_for(enough, timeout,
+                             "%d %s port(s) on %s" % (count, direction or "any", node_name))
 
     # -- streams ---------------------------------------------------------
 

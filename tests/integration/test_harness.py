@@ -108,6 +108,24 @@ class FixtureTest(unittest.TestCase):
         with self.assertRaisesRegex(AssertionError, "waiting for the impossible"):
             wait_for(lambda: False, 0.05, "the impossible")
 
+    def test_a_dead_daemon_is_named_in_wait_failures(self):
+        with PipeWireFixture(sink=False) as fx:
+            fx.daemon.terminate()
+            with self.assertRaisesRegex(AssertionError, r"pipewire daemon is gone \(rc=0"):
+                fx.wait_for(lambda: False, 0.05, "anything")
+
+    def test_daemons_are_not_named_pipewire_so_pkill_misses_them(self):
+        with PipeWireFixture() as fx:
+            host = fx.start_module_host("libpipewire-module-loopback", ModuleHostTest.LOOPBACK_ARGS)
+            fx.wait_for_node("test-loop-in")
+            for proc in (fx.daemon, host):
+                with open("/proc/%d/comm" % proc.pid) as f:
+                    comm = f.read().strip()
+                with open("/proc/%d/cmdline" % proc.pid, "rb") as f:
+                    cmdline = f.read().decode()
+                self.assertIn(comm, (fixture.DAEMON_EXE, fixture.HOST_EXE))
+                self.assertNotIn("pipewire", cmdline)
+
     def test_children_see_only_the_private_session(self):
         with PipeWireFixture(sink=False) as fx:
             env = fx.run(["env"]).stdout

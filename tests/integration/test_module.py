@@ -17,15 +17,6 @@ CLIP_MS = 5000
 MODULE = "libpipewire-module-transcribe"
 
 
-def sanitizer_env():
-    """An ASan-built module needs the runtime preloaded into its host."""
-    if os.environ.get("TRANSCRIBE_SANITIZE") != "address":
-        return {}
-    lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                         text=True, check=True).stdout.strip()
-    return {"LD_PRELOAD": lib}
-
-
 def wav_data_bytes(path):
     try:
         return max(Path(path).stat().st_size - 44, 0)
@@ -37,7 +28,7 @@ class TapModesTest(PipeWireTestCase):
 
     def start_host(self, taps):
         return self.fx.start_module_host(MODULE, "{ taps = [ %s ] }" % taps,
-                                         debug="mod.transcribe:4", env=sanitizer_env())
+                                         debug="mod.transcribe:4")
 
     def play_clip_into_sink(self, player_targets):
         """Plays the clip, linked to player_targets, and waits for the player."""
@@ -112,8 +103,7 @@ class TapModesTest(PipeWireTestCase):
 class ModuleLoadTest(PipeWireTestCase):
 
     def test_broken_argument_fails_the_load_naming_the_key(self):
-        host = self.fx.start_module_host(MODULE, "{ taps = [ { name = a mode = loud } ] }",
-                                         env=sanitizer_env())
+        host = self.fx.start_module_host(MODULE, "{ taps = [ { name = a mode = loud } ] }")
         rc = host.wait_exit(timeout=10)
         self.assertNotEqual(rc, 0)
         lines = [l for l in host.log.splitlines() if "taps[0].mode" in l]
@@ -124,9 +114,7 @@ class ModuleLoadTest(PipeWireTestCase):
         """Loads the tap, plays into it, unloads mid-clip; twice, so one-time
         library state (lws, dlopen) is part of the first round's numbers."""
         fx = self.fx
-        env = dict(fx.env)
-        env["PIPEWIRE_MODULE_DIR"] = "%s:%s" % (fx.build_dir / "module", fixture.system_moduledir())
-        env.update(sanitizer_env())
+        env = fx.module_env()
         args = "{ taps = [ { name = u mode = tap target = %s } ] }" % fixture.PLAYER
         cycler = subprocess.Popen([os.environ["MODULE_CYCLER"], args], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
