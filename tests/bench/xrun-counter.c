@@ -1,6 +1,6 @@
 /* Counts graph xruns and cycles through PipeWire's profiler for a while.
  *
- *   xrun-counter SECONDS   →  "cycles=N xruns=N max_cpu_load=F"
+ *   xrun-counter SECONDS   →  "cycles=N xruns=N"
  *
  * pw-profiler 0.3.65 drops the profiler's xrun_count (it parses four of the
  * info fields), and pw-top has no batch mode, so the bench reads it here.
@@ -26,7 +26,6 @@ struct counter {
 	struct spa_hook profiler_listener;
 	uint64_t cycles;
 	int32_t first_xruns, last_xruns;
-	float max_load;
 };
 
 static void on_profile(void *data, const struct spa_pod *pod)
@@ -51,8 +50,6 @@ static void on_profile(void *data, const struct spa_pod *pod)
 			if (c->cycles++ == 0)
 				c->first_xruns = xruns;
 			c->last_xruns = xruns;
-			if (load[0] > c->max_load)
-				c->max_load = load[0];
 		}
 	}
 }
@@ -114,8 +111,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "xrun-counter: no profiler (load libpipewire-module-profiler)\n");
 		return 2;
 	}
-	printf("cycles=%" PRIu64 " xruns=%d max_cpu_load=%.3f\n", c.cycles,
-			c.last_xruns - c.first_xruns, c.max_load);
+	printf("cycles=%" PRIu64 " xruns=%d\n", c.cycles, c.last_xruns - c.first_xruns);
 	pw_proxy_destroy(c.profiler);
 	pw_proxy_destroy((struct pw_proxy *)c.registry);
 	pw_core_disconnect(c.core);
