@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <pipewire/log.h>
+#include <spa/utils/defs.h>
 #include <spa/utils/result.h>
 
 #include "wav-writer.h"
@@ -22,6 +23,8 @@ struct capture {
 	uint32_t rate;
 	uint32_t channels;
 	struct wav_writer *wav;
+	capture_sink_fn sink;
+	void *sink_data;
 	struct capture_stats stats;
 	uint8_t chunk[CAPTURE_CHUNK_BYTES];
 };
@@ -65,6 +68,24 @@ static void record(struct capture *c, const void *data, uint32_t bytes, uint64_t
 	}
 }
 
+void capture_set_sink(struct capture *c, capture_sink_fn fn, void *data)
+{
+	c->sink = fn;
+	c->sink_data = data;
+}
+
+static void sink_silence(struct capture *c, uint64_t frames)
+{
+	uint64_t bytes = frames * ring_frame_bytes(c->ring);
+
+	memset(c->chunk, 0, sizeof(c->chunk));
+	while (c->sink != NULL && bytes > 0) {
+		uint32_t n = (uint32_t)SPA_MIN(bytes, (uint64_t)sizeof(c->chunk));
+		c->sink(c->sink_data, c->chunk, n);
+		bytes -= n;
+	}
+}
+
 uint64_t capture_drain(struct capture *c)
 {
 	uint64_t before = c->stats.frames, dropped, gap;
@@ -73,6 +94,8 @@ uint64_t capture_drain(struct capture *c)
 	while ((n = ring_read(c->ring, c->chunk, sizeof(c->chunk))) > 0) {
 		c->stats.frames += n / frame_bytes;
 		record(c, c->chunk, n, 0);
+		if (c->sink != NULL)
+			c->sink(c->sink_data, c->chunk, n);
 	}
 	/* Drops happen only while the ring is full, i.e. right after what was
 	 * just read: the gap goes here, keeping later audio on time. */
@@ -85,6 +108,7 @@ uint64_t capture_drain(struct capture *c)
 		c->stats.dropped_frames = dropped;
 		c->stats.frames += gap;
 		record(c, NULL, 0, gap);
+		sink_silence(c, gap);
 	}
 	c->stats.drains++;
 	return c->stats.frames - before;

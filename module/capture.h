@@ -22,6 +22,11 @@ struct capture_stats {
 /* record_file may be NULL or "" (no recording). Returns NULL with errno set. */
 struct capture *capture_new(const char *tap_name, struct tap_ring *ring,
 		uint32_t rate, uint32_t channels, const char *record_file);
+/* Everything drained, in stream order; a gap from ring overflow comes as
+ * silence so the consumer's clock stays on the stream's timeline. */
+typedef void (*capture_sink_fn)(void *data, const void *audio, uint32_t bytes);
+void capture_set_sink(struct capture *c, capture_sink_fn fn, void *data);
+
 /* Reads everything readable; returns frames appended to the timeline. */
 uint64_t capture_drain(struct capture *c);
 void capture_get_stats(const struct capture *c, struct capture_stats *stats);

@@ -5,6 +5,7 @@
  * (e.g. `taps[1].mode`) and the reason, in one line.
  */
 #include "config.h"
+#include "url.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +21,9 @@
 
 enum opt_type {
 	OPT_UINT,
+	OPT_BOOL,
 	OPT_STRING,
+	OPT_HINTS,
 	OPT_MODE,
 	OPT_POSITION,
 	OPT_MATCH,
@@ -38,6 +41,8 @@ struct opt {
 };
 
 #define G(f)	offsetof(struct transcribe_config, f)
+#define SV(f)	offsetof(struct transcribe_config, service.f)
+#define SS(f)	sizeof(((struct transcribe_config *)0)->service.f)
 #define T(f)	offsetof(struct tap_config, f)
 #define S(f)	sizeof(((struct tap_config *)0)->f)
 
@@ -50,6 +55,48 @@ static const struct opt global_opts[] = {
 	  "size of the RT-to-worker ring; audio beyond it while the worker is stalled is dropped and counted" },
 	{ "buffer.wake-ms", OPT_UINT, G(wake_ms), 0, 1, 500, "20",
 	  "audio that collects in the ring before the RT thread wakes the worker" },
+	{ "buffer.memory-sec", OPT_UINT, G(memory_sec), 0, 1, 3600, "120",
+	  "audio kept in memory while the service is unreachable, sent in order when it is back" },
+	{ "service.dialect", OPT_STRING, SV(dialect), SS(dialect), 0, 0, "soniox",
+	  "wire protocol of the service: soniox" },
+	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, "\"\"",
+	  "ws:// or wss:// URL of the streaming endpoint; empty: capture only, no transcription" },
+	{ "service.model", OPT_STRING, SV(model), SS(model), 0, 0, "stt-rt-v5",
+	  "model name sent to the service" },
+	{ "service.language.hints", OPT_HINTS, 0, 0, 0, 0, NULL,
+	  "expected languages, e.g. [ en de ]" },
+	{ "service.diarization", OPT_BOOL, SV(diarization), 0, 0, 0, "false",
+	  "ask for speaker labels" },
+	{ "service.language-identification", OPT_BOOL, SV(language_identification), 0, 0, 0, "false",
+	  "ask for a language per token" },
+	{ "service.endpoint-detection", OPT_BOOL, SV(endpoint_detection), 0, 0, 0, "false",
+	  "ask the service to finalize at pauses" },
+	{ "service.api-key.file", OPT_STRING, SV(key_file), SS(key_file), 0, 0, "\"\"",
+	  "file with the API key (must not be readable by group or others)" },
+	{ "service.api-key.env", OPT_STRING, SV(key_env), SS(key_env), 0, 0, "\"\"",
+	  "environment variable with the API key" },
+	{ "service.api-key.command", OPT_STRING, SV(key_command), SS(key_command), 0, 0, "\"\"",
+	  "command whose first output line is the API key" },
+	{ "service.temporary-key.url", OPT_STRING, SV(temporary_key_url), SS(temporary_key_url), 0, 0, "\"\"",
+	  "fetch a short-lived key here before every connect" },
+	{ "service.tls.ca-file", OPT_STRING, SV(ca_file), SS(ca_file), 0, 0, "\"\"",
+	  "extra CA certificate for wss:// (e.g. a test server); verification stays on" },
+	{ "reconnect.fast-attempts", OPT_UINT, G(fast_attempts), 0, 1, 100, "6",
+	  "attempts with exponential backoff before going offline" },
+	{ "reconnect.base-ms", OPT_UINT, G(base_ms), 0, 10, 60000, "1000",
+	  "backoff base: attempt n waits up to base·2^(n−2)" },
+	{ "reconnect.cap-ms", OPT_UINT, G(cap_ms), 0, 100, 600000, "16000",
+	  "longest backoff wait" },
+	{ "reconnect.offline-probe-ms", OPT_UINT, G(offline_probe_ms), 0, 1000, 3600000, "30000",
+	  "mean time between probes when offline (jittered ±50 %)" },
+	{ "liveness.ping-ms", OPT_UINT, G(ping_ms), 0, 1000, 60000, "2000",
+	  "WebSocket ping after this long without traffic (whole seconds on the wire)" },
+	{ "liveness.pong-timeout-ms", OPT_UINT, G(pong_timeout_ms), 0, 1000, 60000, "3000",
+	  "hang up when no pong came this long after a ping" },
+	{ "liveness.connect-timeout-ms", OPT_UINT, G(connect_timeout_ms), 0, 1000, 120000, "10000",
+	  "credentials, DNS, TCP, TLS, upgrade and readiness must finish within this" },
+	{ "liveness.stall-timeout-ms", OPT_UINT, G(stall_timeout_ms), 0, 2000, 600000, "10000",
+	  "no progress from the service for this long while audio flows: reconnect" },
 	{ "taps", OPT_TAPS, 0, 0, 0, 0, NULL,
 	  "list of taps; default: one sink tap `captions` described \"Live transcription\"" },
 };
@@ -132,6 +179,40 @@ static int set_uint(struct parser *p, const struct opt *o, const char *key,
 		return fail(p, key, "%s is out of range %" PRIi64 "..%" PRIi64, num, o->min, o->max);
 	*(uint32_t *)SPA_PTROFF(base, o->offset, void) = (uint32_t)v;
 	return 0;
+}
+
+static int set_bool(struct parser *p, const struct opt *o, const char *key,
+		void *base, const char *val, int len)
+{
+	char tmp[64];
+	bool v;
+
+	if (spa_json_is_container(val, len) || spa_json_parse_bool(val, len, &v) <= 0)
+		return fail(p, key, "expected true or false, got %s", shown(val, len, tmp, sizeof(tmp)));
+	*(bool *)SPA_PTROFF(base, o->offset, void) = v;
+	return 0;
+}
+
+static int set_hints(struct parser *p, const char *key, const char *val, int len)
+{
+	struct service_config *svc = &p->cfg->service;
+	struct spa_json it[2];
+	const char *v;
+	int l;
+
+	if (!spa_json_is_array(val, len))
+		return fail(p, key, "expected an array of language codes such as [ en de ]");
+	spa_json_init(&it[0], val, len);
+	spa_json_enter_array(&it[0], &it[1]);
+	svc->n_hints = 0;
+	while ((l = spa_json_next(&it[1], &v)) > 0) {
+		if (svc->n_hints == CONFIG_MAX_HINTS)
+			return fail(p, key, "more than %d languages", CONFIG_MAX_HINTS);
+		if (spa_json_is_container(v, l) || l >= (int)sizeof(svc->hints[0]))
+			return fail(p, key, "%.*s is not a language code", SPA_MIN(l, 40), v);
+		spa_json_parse_stringn(v, l, svc->hints[svc->n_hints++], sizeof(svc->hints[0]));
+	}
+	return l < 0 ? fail(p, key, "syntax error") : 0;
 }
 
 static int parse_string(struct parser *p, const char *key, const char *val, int len,
@@ -249,6 +330,10 @@ static int set_value(struct parser *p, const struct opt *o, const char *key,
 	switch (o->type) {
 	case OPT_UINT:
 		return set_uint(p, o, key, base, val, len);
+	case OPT_BOOL:
+		return set_bool(p, o, key, base, val, len);
+	case OPT_HINTS:
+		return set_hints(p, key, val, len);
 	case OPT_STRING:
 		return parse_string(p, key, val, len, SPA_PTROFF(base, o->offset, char), o->size);
 	case OPT_MODE:
@@ -428,6 +513,29 @@ static int parse_taps(struct parser *p, const char *key, const char *val, int le
 	return 0;
 }
 
+static int check_service(struct parser *p)
+{
+	const struct service_config *svc = &p->cfg->service;
+	struct url u;
+	char why[256];
+	int n_sources = (svc->key_file[0] != '\0') + (svc->key_env[0] != '\0') +
+		(svc->key_command[0] != '\0');
+
+	if (!spa_streq(svc->dialect, "soniox"))
+		return fail(p, "service.dialect", "\"%s\" is not one of soniox", svc->dialect);
+	if (svc->url[0] != '\0' && url_parse(svc->url, &u, why, sizeof(why)) < 0)
+		return fail(p, "service.url", "%s", why);
+	if (n_sources > 1)
+		return fail(p, "service.api-key", "give only one of file, env and command");
+	if (svc->temporary_key_url[0] != '\0' && n_sources == 0)
+		return fail(p, "service.temporary-key.url", "needs a long-lived key from "
+				"service.api-key.file, .env or .command");
+	if (p->cfg->cap_ms < p->cfg->base_ms)
+		return fail(p, "reconnect.cap-ms", "%u is below reconnect.base-ms %u",
+				p->cfg->cap_ms, p->cfg->base_ms);
+	return 0;
+}
+
 static void default_tap(struct parser *p)
 {
 	struct tap_config *tap = &p->cfg->taps[0];
@@ -457,7 +565,7 @@ int config_parse(const char *args, struct transcribe_config *cfg,
 		return res;
 	if (cfg->n_taps == 0)
 		default_tap(&p);
-	return 0;
+	return check_service(&p);
 }
 
 static void print_table(FILE *f, const char *prefix, const struct opt *opts, size_t n)

@@ -42,11 +42,39 @@ struct tap_config {
 	char record_file[CONFIG_STR_MAX];	/* debug WAV of what the worker drained */
 };
 
+#define CONFIG_MAX_HINTS	8
+
+struct service_config {
+	char dialect[32];
+	char url[CONFIG_STR_MAX * 2];		/* "" = no session (capture only) */
+	char model[64];
+	uint32_t n_hints;
+	char hints[CONFIG_MAX_HINTS][16];
+	bool diarization;
+	bool language_identification;
+	bool endpoint_detection;
+	char key_file[CONFIG_STR_MAX * 2];
+	char key_env[128];
+	char key_command[CONFIG_STR_MAX * 2];
+	char temporary_key_url[CONFIG_STR_MAX * 2];
+	char ca_file[CONFIG_STR_MAX * 2];	/* extra CA for wss:// (test servers) */
+};
+
 struct transcribe_config {
 	uint32_t rate;		/* what the service receives */
 	uint32_t channels;
 	uint32_t ring_ms;
 	uint32_t wake_ms;
+	uint32_t memory_sec;	/* audio kept while the service is away */
+	struct service_config service;
+	uint32_t fast_attempts;
+	uint32_t base_ms;
+	uint32_t cap_ms;
+	uint32_t offline_probe_ms;
+	uint32_t ping_ms;
+	uint32_t pong_timeout_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t stall_timeout_ms;
 	uint32_t n_taps;
 	struct tap_config taps[CONFIG_MAX_TAPS];
 };

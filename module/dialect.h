@@ -30,15 +30,18 @@ struct dialect_params {
 	const char *client_reference_id;	/* may be NULL */
 };
 
-/* One parsed server message. */
+/* One parsed server message. About 90 KB: allocate it, never on a stack. */
 struct dialect_result {
 	uint32_t n_tokens;
+	uint32_t n_dropped;		/* tokens beyond DIALECT_MAX_TOKENS (non-finals go first) */
+	bool saw_fin;			/* a finalize request is complete */
+	bool saw_end;			/* endpoint detection closed an utterance */
 	struct transcript_token tokens[DIALECT_MAX_TOKENS];	/* finals first, then non-finals */
 	int64_t final_audio_proc_ms;	/* -1 when absent */
 	int64_t total_audio_proc_ms;	/* -1 when absent */
 	bool finished;			/* last message after end of stream */
 	bool has_error;
-	int error_code;			/* service's own number (Soniox: HTTP-like) */
+	int error_code;			/* service's own number (Soniox: HTTP-like); 0 when absent */
 	enum err_class error_class;
 	char error_type[64];		/* stable slug when the service gives one */
 	char error_message[DIALECT_MSG_MAX];
@@ -56,14 +59,16 @@ struct dialect_ops {
 	/* True: `streaming` as soon as the config message is written (no ack). */
 	bool ready_without_ack;
 	/* Authorization header value for the upgrade ("Bearer <key>"), or -ENOTSUP
-	 * when the key does not travel in a header. Returns length or -errno. */
+	 * when the key does not travel in a header. Returns length or -errno
+	 * (-EINVAL: empty key or control characters; -ENOSPC: buf wiped). */
 	int (*auth_header)(const char *api_key, char *buf, size_t size);
 	/* First text message (config); returns length, 0 for none, or -errno
 	 * (-ENOSPC when buf is too small). api_key may be NULL. */
 	int (*build_config)(const struct dialect_params *p, const char *api_key,
 			char *buf, size_t size);
 	/* Parses one complete text message. Never crashes on bad input: returns
-	 * 0, or -EINVAL with err filled (the message is then ignored). */
+	 * 0, or -EINVAL with err filled (the message is then ignored). On 0, err
+	 * may still say what was dropped (see n_dropped). */
 	int (*parse)(const char *msg, size_t len, struct dialect_result *out,
 			char *err, size_t err_size);
 	struct dialect_message keepalive;	/* len 0 and data NULL: none */

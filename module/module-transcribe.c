@@ -261,6 +261,8 @@ static int setup_tap(struct impl *impl, struct tap *tap, const struct tap_config
 {
 	const struct transcribe_config *g = &impl->cfg;
 	uint32_t frame_bytes = g->channels * sizeof(int16_t);
+	char err[256];
+	int res;
 
 	tap->cfg = c;
 	tap->ring = ring_new(g->ring_ms * g->rate / 1000, frame_bytes,
@@ -269,12 +271,15 @@ static int setup_tap(struct impl *impl, struct tap *tap, const struct tap_config
 		return -errno;
 	tap->capture = capture_new(c->name, tap->ring, g->rate, g->channels, c->record_file);
 	if (tap->capture == NULL) {
-		int res = -errno;
+		res = -errno;
 		pw_log_error("taps: %s: debug.record-file \"%s\": %s", c->name, c->record_file,
 				spa_strerror(res));
 		return res;
 	}
-	worker_add_capture(impl->worker, tap->capture);
+	if ((res = worker_add_capture(impl->worker, tap->capture, err, sizeof(err))) < 0) {
+		pw_log_error("tap=%s: %s", c->name, err);
+		return res;
+	}
 	tap->stream = tap_stream_new(impl->core, c, g->rate, g->channels, tap->ring,
 			&tap_stream_events, tap);
 	if (tap->stream == NULL)
@@ -308,7 +313,7 @@ int pipewire__module_init(struct pw_impl_module *module, const char *args)
 		pw_log_error("invalid argument %s", err);
 		goto error;
 	}
-	if ((impl->worker = worker_new(WORKER_POLL_MS, WORKER_STATS_MS, err, sizeof(err))) == NULL) {
+	if ((impl->worker = worker_new(&impl->cfg, WORKER_POLL_MS, WORKER_STATS_MS, err, sizeof(err))) == NULL) {
 		pw_log_error("%s", err);
 		res = -ENOMEM;
 		goto error;

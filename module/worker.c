@@ -9,13 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
 #include <pipewire/log.h>
 
+#include "blocking.h"
 #include "capture.h"
 #include "config.h"
+#include "session-shell.h"
+#include "transport.h"
+
+/* Sessions get this long to finalize after a stop before the thread ends. */
+#define WORKER_STOP_GRACE_MS	4000
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
@@ -33,6 +40,9 @@ struct worker {
 	uint32_t ticks;
 	uint32_t n_captures;
 	struct capture *captures[CONFIG_MAX_TAPS];
+	struct shell *shells[CONFIG_MAX_TAPS];	/* NULL: capture only */
+	const struct transcribe_config *cfg;
+	struct blocking *blocking;	/* helper thread */
 };
 
 static void drain_all(struct worker *w)
@@ -59,6 +69,9 @@ static void on_poll_timer(lws_sorted_usec_list_t *sul)
 	struct worker *w = lws_container_of(sul, struct worker, poll_sul);
 
 	drain_all(w);
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL)
+			shell_tick(w->shells[i]);
 	if (w->stats_every > 0 && ++w->ticks % w->stats_every == 0)
 		log_stats(w, "stats");
 	lws_sul_schedule(w->ctx, 0, &w->poll_sul, on_poll_timer,
@@ -77,26 +90,65 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			pw_log_warn("worker wake-up read failed: %m");
 		drain_all(w);
 		break;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* The helper finished a job (or a stop was asked for). */
+		if (w->blocking != NULL)
+			blocking_collect(w->blocking);
+		break;
 	default:
 		break;
 	}
 	return 0;
 }
 
-static const struct lws_protocols protocols[] = {
+static struct lws_protocols protocols[] = {
 	{ "transcribe-wake", wake_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },	/* transport_protocol, set at runtime */
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
+
+static bool all_stopped(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL && !shell_stopped(w->shells[i]))
+			return false;
+	return true;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void *worker_thread(void *data)
 {
 	struct worker *w = data;
 
+	uint64_t deadline = 0;
+
 	pthread_setname_np(pthread_self(), "pw-transcribe");
 	on_poll_timer(&w->poll_sul);
-	while (!atomic_load_explicit(&w->stopping, memory_order_acquire))
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL)
+			shell_start(w->shells[i]);
+	for (;;) {
+		if (atomic_load_explicit(&w->stopping, memory_order_acquire)) {
+			if (deadline == 0) {
+				/* What was said gets finalized before we go. */
+				drain_all(w);
+				for (uint32_t i = 0; i < w->n_captures; i++)
+					if (w->shells[i] != NULL)
+						shell_stop(w->shells[i]);
+				deadline = mono_ms() + WORKER_STOP_GRACE_MS;
+			}
+			if (all_stopped(w) || mono_ms() >= deadline)
+				break;
+		}
 		if (lws_service(w->ctx, 0) < 0)
 			break;
+	}
 	lws_sul_cancel(&w->poll_sul);
 	drain_all(w);
 	log_stats(w, "stopped");
@@ -117,7 +169,14 @@ static void log_emit(int level, const char *line)
 		pw_log_debug("lws: %.*s", (int)n, line);
 }
 
-struct worker *worker_new(uint32_t poll_ms, uint32_t stats_ms, char *err, size_t err_size)
+static void wake_from_helper(void *data)
+{
+	struct worker *w = data;
+	lws_cancel_service(w->ctx);
+}
+
+struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
+		uint32_t stats_ms, char *err, size_t err_size)
 {
 	struct lws_context_creation_info info;
 	struct worker *w;
@@ -127,6 +186,7 @@ struct worker *worker_new(uint32_t poll_ms, uint32_t stats_ms, char *err, size_t
 		snprintf(err, err_size, "worker: out of memory");
 		return NULL;
 	}
+	w->cfg = cfg;
 	w->poll_ms = poll_ms;
 	w->stats_every = poll_ms > 0 ? stats_ms / poll_ms : 0;
 	atomic_init(&w->stopping, false);
@@ -138,8 +198,13 @@ struct worker *worker_new(uint32_t poll_ms, uint32_t stats_ms, char *err, size_t
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
 	memset(&info, 0, sizeof(info));
+	protocols[1] = transport_protocol;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* An extra CA (a test server's); verification itself always stays on. */
+	if (cfg->service.ca_file[0] != '\0')
+		info.client_ssl_ca_filepath = cfg->service.ca_file;
 	info.user = w;
 	/* Leave the host process's privileges alone (0 = do not change). */
 	info.uid = 0;
@@ -160,6 +225,13 @@ struct worker *worker_new(uint32_t poll_ms, uint32_t stats_ms, char *err, size_t
 		free(w);
 		return NULL;
 	}
+	if (cfg->service.url[0] != '\0' &&
+	    (w->blocking = blocking_new(wake_from_helper, w)) == NULL) {
+		snprintf(err, err_size, "worker: cannot start the helper thread: %s", strerror(errno));
+		lws_context_destroy(w->ctx);
+		free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -168,10 +240,26 @@ int worker_wake_fd(const struct worker *w)
 	return w->wake_fd;
 }
 
-int worker_add_capture(struct worker *w, struct capture *c)
+static void feed_shell(void *data, const void *audio, uint32_t bytes)
 {
-	if (w->running || w->n_captures == CONFIG_MAX_TAPS)
+	shell_audio(data, audio, bytes);
+}
+
+int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t err_size)
+{
+	struct shell *sh = NULL;
+
+	if (w->running || w->n_captures == CONFIG_MAX_TAPS) {
+		snprintf(err, err_size, "worker: cannot add a tap now");
 		return -EBUSY;
+	}
+	if (w->blocking != NULL) {
+		sh = shell_new(capture_name(c), w->cfg, w->ctx, w->blocking, err, err_size);
+		if (sh == NULL)
+			return -EINVAL;
+		capture_set_sink(c, feed_shell, sh);
+	}
+	w->shells[w->n_captures] = sh;
 	w->captures[w->n_captures++] = c;
 	return 0;
 }
@@ -201,7 +289,15 @@ void worker_destroy(struct worker *w)
 	if (w == NULL)
 		return;
 	worker_stop(w);
-	/* Closes the adopted eventfd too. */
+	/* Teardown order: the helper (its jobs still point at shells), then
+	 * the shells' timers and sockets, then lws (which closes the adopted
+	 * eventfd and any socket still open), then the shells themselves. */
+	blocking_destroy(w->blocking);
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL)
+			shell_shutdown(w->shells[i]);
 	lws_context_destroy(w->ctx);
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		shell_free(w->shells[i]);
 	free(w);
 }

@@ -1,9 +1,10 @@
 /* The worker thread: owns the network, files and time.
  *
- * Runs the libwebsockets service loop (lws 4.1 cannot run on a foreign loop,
- * so the session's transport will live on this same loop). It wakes on the
- * eventfd the RT side writes and on a fallback timer, and drains every
- * capture. worker_new/add/start/stop/destroy: main thread only.
+ * Runs the libwebsockets service loop (lws 4.1 cannot run on a foreign loop):
+ * it wakes on the eventfd the RT side writes and on a fallback timer, drains
+ * every capture, and runs each tap's session shell. A helper thread does the
+ * calls that block (DNS, credentials). worker_new/add/start/stop/destroy:
+ * main thread only.
  */
 #ifndef TRANSCRIBE_WORKER_H
 #define TRANSCRIBE_WORKER_H
@@ -13,17 +14,22 @@
 
 struct worker;
 struct capture;
+struct transcribe_config;
 
 /* poll_ms: fallback drain period (picks up audio below the wake threshold);
- * stats_ms: how often per-tap capture figures are logged. */
-struct worker *worker_new(uint32_t poll_ms, uint32_t stats_ms, char *err, size_t err_size);
+ * stats_ms: how often per-tap capture figures are logged. cfg must outlive
+ * the worker. */
+struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
+		uint32_t stats_ms, char *err, size_t err_size);
 /* Eventfd the rings write to wake the worker (owned by the worker). */
 int worker_wake_fd(const struct worker *w);
-/* Before worker_start(); the worker drains c until worker_stop(). */
-int worker_add_capture(struct worker *w, struct capture *c);
+/* Before worker_start(): the worker drains c until worker_stop() and, when
+ * a service is configured, streams it to the service. */
+int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t err_size);
 int worker_start(struct worker *w);
-/* Stops and joins the thread after one last drain. Call it only once
- * nothing writes the rings any more (streams deactivated). Idempotent. */
+/* Finalizes and closes the sessions (bounded), then stops and joins the
+ * thread after one last drain. Call it once nothing writes the rings any
+ * more (streams deactivated). Idempotent. */
 void worker_stop(struct worker *w);
 void worker_destroy(struct worker *w);
 

@@ -403,6 +403,47 @@ static void test_quoted_string_of_max_length_fits(void **state)
 	assert_string_equal(cfg.taps[0].name, name);
 }
 
+static void test_service_keys_parse_nested_and_dotted(void **state)
+{
+	assert_parses("{ service = { url = \"wss://stt.example.org:8443/ws?x=1\" model = m1 "
+			"language.hints = [ en de ] diarization = true "
+			"api-key = { file = \"/k\" } } reconnect = { fast-attempts = 3 } "
+			"liveness.ping-ms = 5000 buffer.memory-sec = 30 }", &cfg);
+	assert_string_equal(cfg.service.url, "wss://stt.example.org:8443/ws?x=1");
+	assert_string_equal(cfg.service.model, "m1");
+	assert_int_equal(cfg.service.n_hints, 2);
+	assert_string_equal(cfg.service.hints[1], "de");
+	assert_true(cfg.service.diarization);
+	assert_false(cfg.service.endpoint_detection);
+	assert_string_equal(cfg.service.key_file, "/k");
+	assert_int_equal(cfg.fast_attempts, 3);
+	assert_int_equal(cfg.ping_ms, 5000);
+	assert_int_equal(cfg.memory_sec, 30);
+	assert_int_equal(cfg.cap_ms, 16000);
+}
+
+static void test_no_service_url_means_capture_only(void **state)
+{
+	assert_parses(NULL, &cfg);
+	assert_string_equal(cfg.service.url, "");
+	assert_string_equal(cfg.service.dialect, "soniox");
+}
+
+static void test_bad_service_settings_fail_naming_the_key(void **state)
+{
+	assert_rejected("{ service.url = \"http://example.org\" }", "service.url", "ws://");
+	assert_rejected("{ service.url = \"wss://host:99999/\" }", "service.url", "bad port");
+	assert_rejected("{ service.url = \"ws:///path\" }", "service.url", "host");
+	assert_rejected("{ service.dialect = klingon }", "service.dialect", "not one of");
+	assert_rejected("{ service.api-key = { file = a env = B } }", "service.api-key", "only one");
+	assert_rejected("{ service.temporary-key.url = \"https://x/\" }",
+			"service.temporary-key.url", "long-lived key");
+	assert_rejected("{ service.diarization = maybe }", "service.diarization", "true or false");
+	assert_rejected("{ service.language.hints = en }", "service.language.hints", "array");
+	assert_rejected("{ reconnect = { base-ms = 5000 cap-ms = 1000 } }", "reconnect.cap-ms", "below");
+	assert_rejected("{ liveness.ping-ms = 10 }", "liveness.ping-ms", "out of range");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +470,9 @@ int main(void)
 		cmocka_unit_test(test_broken_json_is_rejected_not_cut_short),
 		cmocka_unit_test(test_control_characters_never_break_the_message_line),
 		cmocka_unit_test(test_quoted_string_of_max_length_fits),
+		cmocka_unit_test(test_service_keys_parse_nested_and_dotted),
+		cmocka_unit_test(test_no_service_url_means_capture_only),
+		cmocka_unit_test(test_bad_service_settings_fail_naming_the_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,717 @@
+/* I/O shell of a tap's session (see session-shell.h). */
+#include "session-shell.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <pipewire/log.h>
+#include <spa/utils/defs.h>
+
+#include "blocking.h"
+#include "creds.h"
+#include "dialect.h"
+#include "transport.h"
+
+PW_LOG_TOPIC_EXTERN(mod_topic);
+#define PW_LOG_TOPIC_DEFAULT mod_topic
+
+#define SHELL_MAX_QUEUED_FRAMES	3	/* audio frames handed to lws at once */
+#define SHELL_FRAME_MS		100	/* audio per WebSocket message */
+#define SHELL_STOP_TIMEOUT_MS	3000
+#define SHELL_TCP_SLACK_MS	1000
+#define SHELL_MAX_MESSAGE	(1u << 20)
+#define SHELL_EVENT_QUEUE	16
+
+struct shell_timer {
+	lws_sorted_usec_list_t sul;
+	struct shell *sh;
+	enum session_timer kind;
+	bool armed;
+};
+
+struct connect_job {
+	struct blocking_job base;
+	struct shell *sh;		/* NULL once the shell is gone */
+	uint64_t attempt;
+	bool refresh;
+	struct creds_config creds;
+	char host[URL_HOST_MAX];
+	uint16_t port;
+	int res;
+	struct creds_secret secret;
+	struct creds_error err;
+	char address[INET6_ADDRSTRLEN];
+};
+
+struct shell {
+	char tap[CONFIG_NAME_MAX];
+	const struct transcribe_config *cfg;
+	struct lws_context *ctx;
+	struct blocking *blocking;
+	const struct dialect_ops *dialect;
+	struct dialect_params params;
+	struct url url;
+	struct creds_config creds;
+
+	struct session *session;
+	struct transport *transport;
+	struct shell_timer timers[SESSION_N_TIMERS];
+	uint32_t n_jobs;		/* connect jobs in flight */
+
+	/* Re-entrancy: events raised while actions run wait their turn. */
+	bool handling;
+	uint32_t n_events;
+	struct session_event events[SHELL_EVENT_QUEUE];
+	char event_text[SHELL_EVENT_QUEUE][SESSION_TEXT_MAX];
+
+	struct creds_secret secret;	/* from the last connect job, until OPEN */
+	char address[INET6_ADDRSTRLEN];
+	char *config_msg;		/* built at OPEN (may hold the key), sent at opened */
+	size_t config_len;
+
+	uint64_t conn;			/* the connection audio goes to */
+	bool streaming;
+	uint64_t last_sent_ms;
+	int64_t last_total_ms;
+
+	/* Audio not yet handed to the service, oldest first. */
+	uint8_t *fifo;
+	size_t fifo_size, fifo_head, fifo_len;
+	uint64_t fifo_dropped_bytes;
+	uint32_t frame_bytes;		/* one audio frame (all channels) */
+	uint32_t chunk_bytes;		/* one WebSocket message of audio */
+	uint8_t *chunk;
+
+	struct dialect_result *result;
+	bool stopped;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void run_actions(struct shell *sh, const struct session_actions *acts);
+
+/* Feeds an event, or queues it when an action is running (an action's own
+ * consequences never re-enter the state machine). */
+static void feed(struct shell *sh, const struct session_event *ev)
+{
+	struct session_actions *acts;
+
+	if (sh->handling) {
+		if (sh->n_events == SHELL_EVENT_QUEUE) {
+			pw_log_error("tap=%s session event queue overflow; event %d lost", sh->tap, ev->type);
+			return;
+		}
+		uint32_t i = sh->n_events++;
+		sh->events[i] = *ev;
+		if (ev->message) {
+			snprintf(sh->event_text[i], SESSION_TEXT_MAX, "%s", ev->message);
+			sh->events[i].message = sh->event_text[i];
+		}
+		return;
+	}
+	if ((acts = malloc(sizeof(*acts))) == NULL)
+		return;
+	sh->handling = true;
+	session_handle(sh->session, now_ms(), ev, acts);
+	run_actions(sh, acts);
+	while (sh->n_events > 0) {
+		struct session_event next = sh->events[0];
+		char text[SESSION_TEXT_MAX];
+		if (next.message) {
+			snprintf(text, sizeof(text), "%s", sh->event_text[0]);
+			next.message = text;
+		}
+		memmove(&sh->events[0], &sh->events[1], --sh->n_events * sizeof(sh->events[0]));
+		memmove(sh->event_text[0], sh->event_text[1], sh->n_events * SESSION_TEXT_MAX);
+		session_handle(sh->session, now_ms(), &next, acts);
+		run_actions(sh, acts);
+	}
+	sh->handling = false;
+	free(acts);
+}
+
+static void feed_simple(struct shell *sh, enum session_event_type type, uint64_t id)
+{
+	struct session_event ev = { .type = type, .id = id, .retry_after_ms = -1 };
+	feed(sh, &ev);
+}
+
+/* ---- connect job: credentials and DNS on the helper thread ---- */
+
+static void resolve(struct connect_job *j)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char port[8];
+	int r;
+
+	snprintf(port, sizeof(port), "%u", j->port);
+	if ((r = getaddrinfo(j->host, port, &hints, &res)) != 0) {
+		j->res = -EHOSTUNREACH;
+		/* The network may just be down: retry, with a message that says so. */
+		j->err.cls = ERR_TRANSIENT;
+		j->err.retry_after_ms = -1;
+		snprintf(j->err.message, sizeof(j->err.message), "cannot resolve %.160s: %s",
+				j->host, gai_strerror(r));
+		return;
+	}
+	if (res->ai_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr,
+				j->address, sizeof(j->address));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
+				j->address, sizeof(j->address));
+	freeaddrinfo(res);
+}
+
+static void connect_job_run(struct blocking_job *base)
+{
+	struct connect_job *j = SPA_CONTAINER_OF(base, struct connect_job, base);
+	struct creds_secret long_key;
+
+	j->err.retry_after_ms = -1;
+	if ((j->res = creds_load(&j->creds, &j->secret, &j->err)) < 0)
+		return;
+	if (j->creds.temporary_key_url[0] != '\0') {
+		long_key = j->secret;
+		creds_wipe(&j->secret);
+		j->res = creds_fetch_temporary(&j->creds, &long_key, &j->secret, &j->err);
+		creds_wipe(&long_key);
+		if (j->res < 0)
+			return;
+	}
+	resolve(j);
+}
+
+static void connect_job_done(struct blocking_job *base)
+{
+	struct connect_job *j = SPA_CONTAINER_OF(base, struct connect_job, base);
+	struct shell *sh = j->sh;
+
+	if (sh != NULL && !base->cancelled) {
+		sh->n_jobs--;
+		if (j->res == 0) {
+			creds_wipe(&sh->secret);
+			sh->secret = j->secret;
+			snprintf(sh->address, sizeof(sh->address), "%s", j->address);
+			feed_simple(sh, SESSION_EV_CREDS_READY, j->attempt);
+			/* OPEN ran inside that event if the attempt was current. */
+			creds_wipe(&sh->secret);
+		} else {
+			struct session_event ev = {
+				.type = SESSION_EV_CREDS_FAILED, .id = j->attempt, .cls = j->err.cls,
+				.retry_after_ms = j->err.retry_after_ms, .message = j->err.message,
+			};
+			feed(sh, &ev);
+		}
+	} else if (sh != NULL) {
+		sh->n_jobs--;
+	}
+	creds_wipe(&j->secret);
+	free(j);
+}
+
+static void fetch_creds(struct shell *sh, uint64_t attempt, bool refresh)
+{
+	struct connect_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		struct session_event ev = { .type = SESSION_EV_CREDS_FAILED, .id = attempt,
+			.cls = ERR_TRANSIENT, .retry_after_ms = -1, .message = "out of memory" };
+		feed(sh, &ev);
+		return;
+	}
+	j->base.run = connect_job_run;
+	j->base.done = connect_job_done;
+	j->sh = sh;
+	j->attempt = attempt;
+	j->refresh = refresh;
+	j->creds = sh->creds;
+	snprintf(j->host, sizeof(j->host), "%s", sh->url.host);
+	j->port = sh->url.port;
+	sh->n_jobs++;
+	blocking_submit(sh->blocking, &j->base);
+}
+
+/* ---- actions ---- */
+
+static void wipe_config_msg(struct shell *sh)
+{
+	if (sh->config_msg == NULL)
+		return;
+	explicit_bzero(sh->config_msg, sh->config_len);
+	free(sh->config_msg);
+	sh->config_msg = NULL;
+	sh->config_len = 0;
+}
+
+static void open_conn(struct shell *sh, uint64_t conn)
+{
+	char auth[CREDS_KEY_MAX + 16];
+	const char *key = sh->secret.len > 0 ? sh->secret.key : NULL;
+	size_t size = 4096;
+	int res;
+
+	auth[0] = '\0';
+	if (key != NULL && sh->dialect->auth_header(key, auth, sizeof(auth)) < 0)
+		auth[0] = '\0';
+	wipe_config_msg(sh);
+	if ((sh->config_msg = malloc(size)) != NULL &&
+	    (res = sh->dialect->build_config(&sh->params, key, sh->config_msg, size)) >= 0) {
+		sh->config_len = (size_t)res;
+	} else {
+		wipe_config_msg(sh);
+	}
+	pw_log_debug("tap=%s conn=%" PRIu64 " open %s:%u address=%s key=<redacted:%s>", sh->tap,
+			conn, sh->url.host, sh->url.port, sh->address,
+			key ? sh->secret.source : "none");
+	res = transport_open(sh->transport, conn, sh->address, auth[0] ? auth : NULL);
+	explicit_bzero(auth, sizeof(auth));
+	creds_wipe(&sh->secret);
+	if (res < 0) {
+		char msg[SESSION_TEXT_MAX];
+		struct session_event ev = { .type = SESSION_EV_CONNECT_FAILED, .id = conn,
+			.cls = ERR_TRANSIENT, .retry_after_ms = -1, .message = msg };
+		snprintf(msg, sizeof(msg), "cannot start a connection to %.160s: %s", sh->url.host,
+				strerror(-res));
+		feed(sh, &ev);
+	}
+}
+
+static void send_end(struct shell *sh, uint64_t conn)
+{
+	const struct dialect_message *m = &sh->dialect->end_of_stream;
+
+	/* What was captured goes out first: the service finalizes all of it. */
+	while (sh->fifo_len > 0) {
+		uint32_t n = (uint32_t)SPA_MIN(sh->fifo_len, (size_t)sh->chunk_bytes);
+		size_t first = SPA_MIN((size_t)n, sh->fifo_size - sh->fifo_head);
+		memcpy(sh->chunk, sh->fifo + sh->fifo_head, first);
+		memcpy(sh->chunk + first, sh->fifo, n - first);
+		if (transport_send(sh->transport, conn, sh->chunk, n, false) < 0)
+			break;
+		sh->fifo_head = (sh->fifo_head + n) % sh->fifo_size;
+		sh->fifo_len -= n;
+	}
+	if (m->data != NULL)
+		transport_send(sh->transport, conn, m->data, m->len, m->text);
+}
+
+static void timer_fired(lws_sorted_usec_list_t *sul)
+{
+	struct shell_timer *t = lws_container_of(sul, struct shell_timer, sul);
+	struct session_event ev = { .type = SESSION_EV_TIMER, .timer = t->kind, .retry_after_ms = -1 };
+
+	t->armed = false;
+	feed(t->sh, &ev);
+}
+
+static void arm_timer(struct shell *sh, enum session_timer kind, uint64_t at_ms)
+{
+	struct shell_timer *t = &sh->timers[kind];
+	uint64_t now = now_ms();
+
+	t->armed = true;
+	lws_sul_schedule(sh->ctx, 0, &t->sul, timer_fired,
+			(lws_usec_t)(at_ms > now ? at_ms - now : 0) * LWS_US_PER_MS);
+}
+
+static void cancel_timer(struct shell *sh, enum session_timer kind)
+{
+	if (sh->timers[kind].armed)
+		lws_sul_cancel(&sh->timers[kind].sul);
+	sh->timers[kind].armed = false;
+}
+
+static void log_action(struct shell *sh, const struct session_action *a)
+{
+	switch (a->level) {
+	case SESSION_LOG_ERROR: pw_log_error("%s", a->text); break;
+	case SESSION_LOG_WARN: pw_log_warn("%s", a->text); break;
+	case SESSION_LOG_INFO: pw_log_info("%s", a->text); break;
+	default: pw_log_debug("%s", a->text); break;
+	}
+}
+
+static void publish(struct shell *sh)
+{
+	struct session_status st;
+
+	session_get_status(sh->session, now_ms(), &st);
+	sh->streaming = st.state == SESSION_STREAMING;
+	sh->conn = st.conn;
+	sh->stopped = st.state == SESSION_STOPPED || st.state == SESSION_IDLE;
+	pw_log_debug("tap=%s state=%s attempt=%u/%u next_retry_ms=%" PRIi64 " error=\"%s\"",
+			sh->tap, session_state_name(st.state), st.attempt, st.max_attempts,
+			st.next_retry_ms, st.error);
+}
+
+static void pump_audio(struct shell *sh);
+
+static void run_actions(struct shell *sh, const struct session_actions *acts)
+{
+	for (uint32_t i = 0; i < acts->n; i++) {
+		const struct session_action *a = &acts->a[i];
+		switch (a->type) {
+		case SESSION_ACT_FETCH_CREDS:
+			fetch_creds(sh, a->id, a->refresh);
+			break;
+		case SESSION_ACT_OPEN:
+			open_conn(sh, a->id);
+			break;
+		case SESSION_ACT_CLOSE:
+			transport_close(sh->transport, a->id, a->code);
+			break;
+		case SESSION_ACT_SEND_END:
+			send_end(sh, a->id);
+			break;
+		case SESSION_ACT_SEND_PING:
+			transport_ping(sh->transport, a->id);
+			break;
+		case SESSION_ACT_ARM_TIMER:
+			arm_timer(sh, a->timer, a->at_ms);
+			break;
+		case SESSION_ACT_CANCEL_TIMER:
+			cancel_timer(sh, a->timer);
+			break;
+		case SESSION_ACT_ANSWER:
+			pw_log_debug("tap=%s waiter=%" PRIu64 " answer=%d %s", sh->tap, a->id,
+					a->answer, a->text);
+			break;
+		case SESSION_ACT_PUBLISH:
+			publish(sh);
+			break;
+		case SESSION_ACT_LOG:
+			log_action(sh, a);
+			break;
+		}
+	}
+	pump_audio(sh);
+}
+
+/* ---- audio ---- */
+
+static void pump_audio(struct shell *sh)
+{
+	if (!sh->streaming || sh->conn == 0)
+		return;
+	while (sh->fifo_len >= sh->chunk_bytes &&
+	       transport_queued(sh->transport, sh->conn) < SHELL_MAX_QUEUED_FRAMES) {
+		size_t first = SPA_MIN((size_t)sh->chunk_bytes, sh->fifo_size - sh->fifo_head);
+		memcpy(sh->chunk, sh->fifo + sh->fifo_head, first);
+		memcpy(sh->chunk + first, sh->fifo, sh->chunk_bytes - first);
+		if (transport_send(sh->transport, sh->conn, sh->chunk, sh->chunk_bytes, false) < 0)
+			return;
+		sh->fifo_head = (sh->fifo_head + sh->chunk_bytes) % sh->fifo_size;
+		sh->fifo_len -= sh->chunk_bytes;
+		sh->last_sent_ms = now_ms();
+		if (!sh->handling)
+			feed_simple(sh, SESSION_EV_AUDIO_SENT, sh->conn);
+	}
+}
+
+void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
+{
+	const uint8_t *p = data;
+
+	if (bytes > sh->fifo_size) {
+		p += bytes - sh->fifo_size;
+		sh->fifo_dropped_bytes += bytes - sh->fifo_size;
+		bytes = (uint32_t)sh->fifo_size;
+	}
+	if (sh->fifo_len + bytes > sh->fifo_size) {
+		/* Full: the oldest audio goes, counted and logged (the continuity
+		 * work replaces this with a disk spool). */
+		size_t drop = sh->fifo_len + bytes - sh->fifo_size;
+		drop += (sh->frame_bytes - drop % sh->frame_bytes) % sh->frame_bytes;
+		sh->fifo_head = (sh->fifo_head + drop) % sh->fifo_size;
+		sh->fifo_len -= drop;
+		if (sh->fifo_dropped_bytes == 0)
+			pw_log_warn("tap=%s service away longer than buffer.memory-sec=%u: dropping "
+					"the oldest audio", sh->tap, sh->cfg->memory_sec);
+		sh->fifo_dropped_bytes += drop;
+	}
+	size_t tail = (sh->fifo_head + sh->fifo_len) % sh->fifo_size;
+	size_t first = SPA_MIN((size_t)bytes, sh->fifo_size - tail);
+	memcpy(sh->fifo + tail, p, first);
+	memcpy(sh->fifo, p + first, bytes - first);
+	sh->fifo_len += bytes;
+	pump_audio(sh);
+}
+
+void shell_tick(struct shell *sh)
+{
+	const struct dialect_message *k = &sh->dialect->keepalive;
+
+	pump_audio(sh);
+	if (sh->streaming && sh->conn != 0 && k->len > 0 && sh->dialect->keepalive_ms > 0 &&
+	    now_ms() - sh->last_sent_ms >= sh->dialect->keepalive_ms) {
+		transport_send(sh->transport, sh->conn, k->data, k->len, k->text);
+		sh->last_sent_ms = now_ms();
+	}
+}
+
+/* ---- transport events ---- */
+
+static void on_opened(void *data, uint64_t conn)
+{
+	struct shell *sh = data;
+
+	feed_simple(sh, SESSION_EV_OPENED, conn);
+	if (sh->config_msg != NULL) {
+		transport_send(sh->transport, conn, sh->config_msg, sh->config_len, true);
+		wipe_config_msg(sh);
+	}
+	/* Soniox has no ack: config queued before any audio means ready. */
+	if (sh->dialect->ready_without_ack)
+		feed_simple(sh, SESSION_EV_READY, conn);
+}
+
+static void on_connect_failed(void *data, uint64_t conn, enum err_class cls, int http_status,
+		int64_t retry_after_ms, const char *message)
+{
+	struct shell *sh = data;
+	struct session_event ev = {
+		.type = SESSION_EV_CONNECT_FAILED, .id = conn,
+		/* An HTTP answer classifies by status; otherwise the transport knows. */
+		.cls = http_status > 0 ? ERR_NONE : cls, .http_status = http_status,
+		.retry_after_ms = retry_after_ms, .message = message,
+	};
+	feed(sh, &ev);
+}
+
+static void on_writeable(void *data, uint64_t conn)
+{
+	pump_audio(data);
+}
+
+static void emit_tokens(struct shell *sh, const struct dialect_result *r)
+{
+	char partial[1024];
+	size_t pl = 0;
+
+	partial[0] = '\0';
+	for (uint32_t i = 0; i < r->n_tokens; i++) {
+		const struct transcript_token *t = &r->tokens[i];
+		if (t->is_final) {
+			pw_log_info("tap=%s conn=%" PRIu64 " final start_ms=%" PRIi64 " end_ms=%" PRIi64
+					" text=\"%s\"", sh->tap, sh->conn, t->start_ms, t->end_ms, t->text);
+		} else if (pl < sizeof(partial) - 1) {
+			pl += (size_t)snprintf(partial + pl, sizeof(partial) - pl, "%s", t->text);
+			pl = SPA_MIN(pl, sizeof(partial) - 1);
+		}
+	}
+	if (pl > 0)
+		pw_log_debug("tap=%s partial text=\"%s\"", sh->tap, partial);
+}
+
+static void on_message(void *data, uint64_t conn, const char *msg, size_t len, bool binary)
+{
+	struct shell *sh = data;
+	struct dialect_result *r = sh->result;
+	char err[160];
+
+	if (binary || conn != sh->conn)
+		return;
+	if (sh->dialect->parse(msg, len, r, err, sizeof(err)) < 0) {
+		pw_log_warn("tap=%s conn=%" PRIu64 " ignoring a bad message from the service: %s",
+				sh->tap, conn, err);
+		return;
+	}
+	if (r->n_dropped > 0)
+		pw_log_warn("tap=%s conn=%" PRIu64 " %s", sh->tap, conn, err);
+	emit_tokens(sh, r);
+	if (r->total_audio_proc_ms > sh->last_total_ms) {
+		sh->last_total_ms = r->total_audio_proc_ms;
+		feed_simple(sh, SESSION_EV_PROGRESS, conn);
+	}
+	if (r->has_error) {
+		char what[SESSION_TEXT_MAX];
+		struct session_event ev = { .type = SESSION_EV_SERVICE_ERROR, .id = conn,
+			.cls = r->error_class, .code = r->error_code, .retry_after_ms = -1,
+			.message = what };
+		snprintf(what, sizeof(what), "service error %d: %s", r->error_code, r->error_message);
+		feed(sh, &ev);
+	}
+	if (r->finished)
+		feed_simple(sh, SESSION_EV_FINISHED, conn);
+}
+
+static void on_pong(void *data, uint64_t conn)
+{
+	feed_simple(data, SESSION_EV_PONG, conn);
+}
+
+static void on_closed(void *data, uint64_t conn, int code, const char *reason)
+{
+	struct shell *sh = data;
+	struct session_event ev = { .type = SESSION_EV_CLOSED, .id = conn, .code = code,
+		.retry_after_ms = -1, .message = reason };
+
+	sh->last_total_ms = -1;
+	feed(sh, &ev);
+}
+
+static const struct transport_events transport_events = {
+	.opened = on_opened,
+	.connect_failed = on_connect_failed,
+	.writeable = on_writeable,
+	.message = on_message,
+	.pong = on_pong,
+	.closed = on_closed,
+};
+
+/* ---- lifecycle ---- */
+
+static void setup_params(struct shell *sh)
+{
+	const struct service_config *svc = &sh->cfg->service;
+
+	sh->params.model = svc->model;
+	sh->params.rate = sh->cfg->rate;
+	sh->params.channels = sh->cfg->channels;
+	sh->params.n_language_hints = SPA_MIN(svc->n_hints, (uint32_t)DIALECT_MAX_HINTS);
+	for (uint32_t i = 0; i < sh->params.n_language_hints; i++)
+		sh->params.language_hints[i] = svc->hints[i];
+	sh->params.diarization = svc->diarization;
+	sh->params.language_identification = svc->language_identification;
+	sh->params.endpoint_detection = svc->endpoint_detection;
+
+	snprintf(sh->creds.file, sizeof(sh->creds.file), "%s", svc->key_file);
+	snprintf(sh->creds.env, sizeof(sh->creds.env), "%s", svc->key_env);
+	snprintf(sh->creds.command, sizeof(sh->creds.command), "%s", svc->key_command);
+	snprintf(sh->creds.temporary_key_url, sizeof(sh->creds.temporary_key_url), "%s",
+			svc->temporary_key_url);
+	/* The helper's work must fit in the connect deadline. */
+	sh->creds.connect_timeout_ms = sh->cfg->connect_timeout_ms / 2;
+	sh->creds.total_timeout_ms = sh->cfg->connect_timeout_ms - 500;
+	sh->creds.temporary_key_ttl_s = 60;
+}
+
+struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
+		struct lws_context *ctx, struct blocking *blocking, char *err, size_t err_size)
+{
+	struct shell *sh = calloc(1, sizeof(*sh));
+	struct transport_config tc;
+	struct session_config sc;
+	char session_id[40];
+
+	if (sh == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	snprintf(sh->tap, sizeof(sh->tap), "%s", tap);
+	sh->cfg = cfg;
+	sh->ctx = ctx;
+	sh->blocking = blocking;
+	sh->last_total_ms = -1;
+	if ((sh->dialect = dialect_find(cfg->service.dialect)) == NULL ||
+	    url_parse(cfg->service.url, &sh->url, err, err_size) < 0) {
+		if (sh->dialect == NULL)
+			snprintf(err, err_size, "service.dialect: unknown dialect %s", cfg->service.dialect);
+		free(sh);
+		return NULL;
+	}
+	setup_params(sh);
+
+	sh->frame_bytes = cfg->channels * sizeof(int16_t);
+	sh->chunk_bytes = cfg->rate * SHELL_FRAME_MS / 1000 * sh->frame_bytes;
+	sh->fifo_size = (size_t)cfg->memory_sec * cfg->rate * sh->frame_bytes;
+	sh->fifo = malloc(sh->fifo_size);
+	sh->chunk = malloc(sh->chunk_bytes);
+	sh->result = malloc(sizeof(*sh->result));
+
+	spa_zero(tc);
+	tc.url = sh->url;
+	tc.ping_s = (cfg->ping_ms + 999) / 1000;
+	tc.hangup_s = (cfg->ping_ms + cfg->pong_timeout_ms + 999) / 1000;
+	tc.tcp_user_timeout_ms = cfg->ping_ms + cfg->pong_timeout_ms + SHELL_TCP_SLACK_MS;
+	tc.max_message = SHELL_MAX_MESSAGE;
+	sh->transport = transport_new(ctx, &tc, &transport_events, sh);
+
+	/* A session id that is unique enough to find one run in the logs. */
+	snprintf(session_id, sizeof(session_id), "%08x", (unsigned)(now_ms() ^ (uintptr_t)sh));
+	spa_zero(sc);
+	sc.fast_attempts = cfg->fast_attempts;
+	sc.base_ms = cfg->base_ms;
+	sc.cap_ms = cfg->cap_ms;
+	sc.offline_probe_ms = cfg->offline_probe_ms;
+	sc.connect_timeout_ms = cfg->connect_timeout_ms;
+	sc.stall_timeout_ms = cfg->stall_timeout_ms;
+	sc.ping_timeout_ms = cfg->pong_timeout_ms;
+	sc.stop_timeout_ms = SHELL_STOP_TIMEOUT_MS;
+	sc.seed = now_ms() * 6364136223846793005ULL + (uintptr_t)sh;
+	sc.tap = sh->tap;
+	sc.session_id = session_id;
+	sh->session = session_new(&sc);
+
+	if (sh->fifo == NULL || sh->chunk == NULL || sh->result == NULL ||
+	    sh->transport == NULL || sh->session == NULL) {
+		snprintf(err, err_size, "out of memory");
+		shell_free(sh);
+		return NULL;
+	}
+	for (int i = 0; i < SESSION_N_TIMERS; i++) {
+		sh->timers[i].sh = sh;
+		sh->timers[i].kind = (enum session_timer)i;
+	}
+	return sh;
+}
+
+void shell_start(struct shell *sh)
+{
+	feed_simple(sh, SESSION_EV_START, 0);
+}
+
+void shell_stop(struct shell *sh)
+{
+	feed_simple(sh, SESSION_EV_STOP, 0);
+}
+
+bool shell_stopped(struct shell *sh)
+{
+	return sh->stopped;
+}
+
+void shell_get_status(struct shell *sh, struct session_status *st)
+{
+	session_get_status(sh->session, now_ms(), st);
+}
+
+void shell_shutdown(struct shell *sh)
+{
+	struct session_status st;
+
+	for (int i = 0; i < SESSION_N_TIMERS; i++)
+		cancel_timer(sh, (enum session_timer)i);
+	session_get_status(sh->session, now_ms(), &st);
+	if (st.conn != 0)
+		transport_close(sh->transport, st.conn, 1001);
+	if (sh->fifo_dropped_bytes > 0)
+		pw_log_warn("tap=%s dropped %" PRIu64 " ms of audio while the service was away",
+				sh->tap, sh->fifo_dropped_bytes * 1000 / (sh->frame_bytes * sh->cfg->rate));
+}
+
+void shell_free(struct shell *sh)
+{
+	if (sh == NULL)
+		return;
+	transport_destroy(sh->transport);
+	session_free(sh->session);
+	creds_wipe(&sh->secret);
+	wipe_config_msg(sh);
+	free(sh->fifo);
+	free(sh->chunk);
+	free(sh->result);
+	free(sh);
+}

@@ -1,0 +1,428 @@
+/* libwebsockets client shell: one small struct per connection, callbacks
+ * translated into connection-id events. See transport.h. */
+#include "transport.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <spa/utils/defs.h>
+#include <spa/utils/list.h>
+#include <spa/utils/string.h>
+
+struct frame {
+	struct spa_list link;
+	bool text;
+	bool ping;
+	size_t len;
+	uint8_t buf[];			/* LWS_PRE bytes, then the payload */
+};
+
+struct conn {
+	struct spa_list link;
+	struct transport *t;
+	uint64_t id;
+	struct lws *wsi;
+	bool established;
+	bool detached;			/* closed by us: report nothing more */
+	bool closing;
+	int close_code;
+	int http_status;
+	int64_t retry_after_ms;
+	int peer_close_code;
+	char peer_close_reason[124];
+	struct spa_list tx;
+	uint32_t n_tx;
+	char *auth;			/* Authorization value until the upgrade is sent */
+	size_t auth_len;
+	char *rx;
+	size_t rx_len, rx_size;
+	bool rx_binary;
+	bool rx_overflow;
+};
+
+struct transport {
+	struct lws_context *ctx;
+	struct transport_config cfg;
+	lws_retry_bo_t retry;
+	const struct transport_events *events;
+	void *data;
+	struct spa_list conns;
+};
+
+static struct conn *find_conn(struct transport *t, uint64_t id)
+{
+	struct conn *c;
+	spa_list_for_each(c, &t->conns, link)
+		if (c->id == id && !c->detached)
+			return c;
+	return NULL;
+}
+
+static void wipe_auth(struct conn *c)
+{
+	if (c->auth == NULL)
+		return;
+	explicit_bzero(c->auth, c->auth_len);
+	free(c->auth);
+	c->auth = NULL;
+	c->auth_len = 0;
+}
+
+static void free_conn(struct conn *c)
+{
+	struct frame *f;
+
+	wipe_auth(c);
+	spa_list_consume(f, &c->tx, link) {
+		spa_list_remove(&f->link);
+		free(f);
+	}
+	spa_list_remove(&c->link);
+	free(c->rx);
+	free(c);
+}
+
+static int64_t parse_retry_after(struct lws *wsi)
+{
+	char buf[64], *e;
+	long v;
+
+	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_RETRY_AFTER) <= 0)
+		return -1;
+	v = strtol(buf, &e, 10);
+	/* Delta-seconds only; an HTTP-date is rare on upgrades and is ignored. */
+	if (e == buf || v < 0 || v > 86400)
+		return -1;
+	return (int64_t)v * 1000;
+}
+
+static void set_tcp_user_timeout(struct conn *c)
+{
+	unsigned int ms = c->t->cfg.tcp_user_timeout_ms;
+	int fd = lws_get_socket_fd(c->wsi);
+
+	/* Unacknowledged data for this long fails the socket: a dead path is
+	 * noticed even while we are sending audio. */
+	if (ms > 0 && fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
+static int append_rx(struct conn *c, const void *in, size_t len)
+{
+	size_t need = c->rx_len + len + 1;
+
+	if (need > c->t->cfg.max_message) {
+		c->rx_overflow = true;
+		return -1;
+	}
+	if (need > c->rx_size) {
+		size_t size = SPA_MAX(need, c->rx_size * 2);
+		char *p = realloc(c->rx, size);
+		if (p == NULL)
+			return -1;
+		c->rx = p;
+		c->rx_size = size;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	c->rx[c->rx_len] = '\0';
+	return 0;
+}
+
+static int on_receive(struct conn *c, struct lws *wsi, void *in, size_t len)
+{
+	struct transport *t = c->t;
+
+	if (lws_is_first_fragment(wsi)) {
+		c->rx_len = 0;
+		c->rx_binary = lws_frame_is_binary(wsi);
+	}
+	if (append_rx(c, in, len) < 0) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				(unsigned char *)"message too big", 15);
+		return -1;
+	}
+	if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0 && !c->detached)
+		t->events->message(t->data, c->id, c->rx, c->rx_len, c->rx_binary);
+	return 0;
+}
+
+static int on_writeable(struct conn *c, struct lws *wsi)
+{
+	struct frame *f;
+	int flags, n;
+
+	if (spa_list_is_empty(&c->tx)) {
+		if (c->closing) {
+			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+					(unsigned char *)"bye", 3);
+			return -1;
+		}
+		if (!c->detached)
+			c->t->events->writeable(c->t->data, c->id);
+		return 0;
+	}
+	f = spa_list_first(&c->tx, struct frame, link);
+	flags = f->ping ? LWS_WRITE_PING : f->text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
+	n = lws_write(wsi, f->buf + LWS_PRE, f->len, (enum lws_write_protocol)flags);
+	spa_list_remove(&f->link);
+	c->n_tx--;
+	free(f);
+	if (n < 0)
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void report_closed(struct conn *c)
+{
+	struct transport *t = c->t;
+
+	if (c->detached)
+		return;
+	c->detached = true;
+	if (!c->established) {
+		char msg[400];
+		enum err_class cls = ERR_TRANSIENT;
+		if (c->http_status > 0) {
+			snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
+					c->http_status);
+		} else {
+			snprintf(msg, sizeof(msg), "connection to %s:%u failed",
+					t->cfg.url.host, t->cfg.url.port);
+		}
+		t->events->connect_failed(t->data, c->id, cls, c->http_status, c->retry_after_ms, msg);
+	} else {
+		t->events->closed(t->data, c->id, c->peer_close_code ? c->peer_close_code : 1006,
+				c->peer_close_reason);
+	}
+}
+
+static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		void *user, void *in, size_t len)
+{
+	struct conn *c = lws_get_opaque_user_data(wsi);
+	struct transport *t = c ? c->t : NULL;
+
+	if (c == NULL)
+		return 0;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		unsigned char **p = in, *end = *p + len;
+		int res = 0;
+		if (c->auth != NULL)
+			res = lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+					(unsigned char *)c->auth, (int)c->auth_len, p, end) ? -1 : 0;
+		/* The key is on the wire now; keep no copy. */
+		wipe_auth(c);
+		return res;
+	}
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		/* Every upgrade answer passes here before lws checks for 101. */
+		c->http_status = (int)lws_http_client_http_response(wsi);
+		c->retry_after_ms = parse_retry_after(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+		char msg[400];
+		c->wsi = NULL;
+		if (!c->detached) {
+			c->detached = true;
+			if (c->http_status > 0 && c->http_status != 101)
+				snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
+						c->http_status);
+			else
+				snprintf(msg, sizeof(msg), "cannot connect to %s:%u: %s", t->cfg.url.host,
+						t->cfg.url.port, in ? (const char *)in : "unknown error");
+			/* A failed certificate check will fail the same way again. */
+			enum err_class cls = in && strstr((const char *)in, "cert") ? ERR_FATAL : ERR_TRANSIENT;
+			t->events->connect_failed(t->data, c->id, cls,
+					c->http_status != 101 ? c->http_status : 0, c->retry_after_ms, msg);
+		}
+		free_conn(c);
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		c->established = true;
+		set_tcp_user_timeout(c);
+		if (!c->detached)
+			t->events->opened(t->data, c->id);
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return on_receive(c, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		if (!c->detached)
+			t->events->pong(t->data, c->id);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return on_writeable(c, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (len >= 2) {
+			const uint8_t *p = in;
+			c->peer_close_code = (p[0] << 8) | p[1];
+			snprintf(c->peer_close_reason, sizeof(c->peer_close_reason), "%.*s",
+					(int)SPA_MIN(len - 2, sizeof(c->peer_close_reason) - 1),
+					(const char *)in + 2);
+		} else {
+			c->peer_close_code = 1005;
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		c->wsi = NULL;
+		report_closed(c);
+		free_conn(c);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+const struct lws_protocols transport_protocol = {
+	"transcribe-ws", transport_callback, 0, 4096, 0, NULL, 0
+};
+
+struct transport *transport_new(struct lws_context *ctx, const struct transport_config *cfg,
+		const struct transport_events *events, void *data)
+{
+	struct transport *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->ctx = ctx;
+	t->cfg = *cfg;
+	t->events = events;
+	t->data = data;
+	spa_list_init(&t->conns);
+	/* Validity: lws pings after ping_s without traffic and hangs up when
+	 * nothing valid (a pong or data) came for hangup_s. */
+	t->retry.secs_since_valid_ping = (uint16_t)SPA_MAX(cfg->ping_s, 1u);
+	t->retry.secs_since_valid_hangup = (uint16_t)SPA_MAX(cfg->hangup_s, cfg->ping_s + 1);
+	return t;
+}
+
+struct handshake {
+	char auth[1100];
+};
+
+int transport_open(struct transport *t, uint64_t id, const char *address, const char *auth_header)
+{
+	struct lws_client_connect_info i;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->t = t;
+	c->id = id;
+	c->retry_after_ms = -1;
+	spa_list_init(&c->tx);
+	spa_list_append(&t->conns, &c->link);
+
+	memset(&i, 0, sizeof(i));
+	i.context = t->ctx;
+	i.address = address;
+	i.port = t->cfg.url.port;
+	i.path = t->cfg.url.path;
+	i.host = t->cfg.url.host;
+	i.origin = t->cfg.url.host;
+	i.ssl_connection = t->cfg.url.tls ? LCCSCF_USE_SSL : 0;
+	i.local_protocol_name = transport_protocol.name;
+	i.opaque_user_data = c;
+	i.retry_and_idle_policy = &t->retry;
+	i.pwsi = &c->wsi;
+	if (auth_header != NULL && *auth_header != '\0') {
+		/* Added in CLIENT_APPEND_HANDSHAKE_HEADER, then wiped. */
+		if ((c->auth = strdup(auth_header)) == NULL) {
+			free_conn(c);
+			return -ENOMEM;
+		}
+		c->auth_len = strlen(c->auth);
+	}
+	if (lws_client_connect_via_info(&i) == NULL) {
+		free_conn(c);
+		return -EHOSTUNREACH;
+	}
+	return 0;
+}
+
+int transport_send(struct transport *t, uint64_t id, const void *data, size_t len, bool text)
+{
+	struct conn *c = find_conn(t, id);
+	struct frame *f;
+
+	if (c == NULL || c->wsi == NULL || c->closing)
+		return -ENOTCONN;
+	if ((f = malloc(sizeof(*f) + LWS_PRE + len)) == NULL)
+		return -ENOMEM;
+	f->text = text;
+	f->ping = false;
+	f->len = len;
+	if (len > 0)
+		memcpy(f->buf + LWS_PRE, data, len);
+	spa_list_append(&c->tx, &f->link);
+	c->n_tx++;
+	if (c->established)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+uint32_t transport_queued(struct transport *t, uint64_t id)
+{
+	struct conn *c = find_conn(t, id);
+	return c ? c->n_tx : 0;
+}
+
+int transport_ping(struct transport *t, uint64_t id)
+{
+	struct conn *c = find_conn(t, id);
+	struct frame *f;
+
+	if (c == NULL || c->wsi == NULL || !c->established)
+		return -ENOTCONN;
+	if ((f = calloc(1, sizeof(*f) + LWS_PRE)) == NULL)
+		return -ENOMEM;
+	f->ping = true;
+	/* Ahead of queued audio: this probes the path, not the backlog. */
+	spa_list_prepend(&c->tx, &f->link);
+	c->n_tx++;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+void transport_close(struct transport *t, uint64_t id, int code)
+{
+	struct conn *c = find_conn(t, id);
+
+	if (c == NULL)
+		return;
+	c->detached = true;
+	if (c->wsi == NULL)
+		return;
+	if (c->established) {
+		c->closing = true;
+		c->close_code = code;
+		lws_callback_on_writable(c->wsi);
+		/* If the peer never lets us write, do not wait forever. */
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 3);
+	} else {
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+}
+
+void transport_destroy(struct transport *t)
+{
+	struct conn *c;
+
+	if (t == NULL)
+		return;
+	/* Called after the lws context is destroyed (which closed every wsi)
+	 * or with no connection left. */
+	spa_list_consume(c, &t->conns, link)
+		free_conn(c);
+	free(t);
+}

@@ -1,0 +1,64 @@
+/* WebSocket client transport on libwebsockets 4.1: the thin I/O shell.
+ *
+ * Worker thread only (every lws call happens on the service thread). It
+ * knows connection ids, not sessions: it reports what happened to each
+ * connection and leaves every decision to the session state machine.
+ * Nothing here blocks: DNS is resolved beforehand on the helper thread and
+ * the connection goes to that address, with the URL's host for Host, SNI
+ * and certificate verification.
+ */
+#ifndef TRANSCRIBE_TRANSPORT_H
+#define TRANSCRIBE_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "errclass.h"
+#include "url.h"
+
+struct transport_events {
+	void (*opened)(void *data, uint64_t conn);
+	/* Before the upgrade completed. http_status 0: no HTTP answer. */
+	void (*connect_failed)(void *data, uint64_t conn, enum err_class cls, int http_status,
+			int64_t retry_after_ms, const char *message);
+	void (*writeable)(void *data, uint64_t conn);
+	void (*message)(void *data, uint64_t conn, const char *msg, size_t len, bool binary);
+	void (*pong)(void *data, uint64_t conn);
+	/* After the upgrade; code 1006 when no close frame came. */
+	void (*closed)(void *data, uint64_t conn, int code, const char *reason);
+};
+
+struct transport_config {
+	struct url url;
+	uint32_t ping_s;		/* validity ping after this idle time */
+	uint32_t hangup_s;		/* hang up without a valid pong for this long */
+	uint32_t tcp_user_timeout_ms;
+	uint32_t max_message;		/* bytes; bigger server messages end the connection */
+};
+
+struct transport;
+
+/* The lws protocol entry the worker's context must list. */
+extern const struct lws_protocols transport_protocol;
+
+struct transport *transport_new(struct lws_context *ctx, const struct transport_config *cfg,
+		const struct transport_events *events, void *data);
+/* Opens connection `conn` to `address` (numeric, resolved by the caller).
+ * auth_header: full "Authorization" value or NULL. Returns 0, or -errno
+ * when it failed synchronously (no callback follows then). */
+int transport_open(struct transport *t, uint64_t conn, const char *address,
+		const char *auth_header);
+/* Queues a message (copied); it goes out in order. -ENOTCONN if conn is gone. */
+int transport_send(struct transport *t, uint64_t conn, const void *data, size_t len, bool text);
+/* Frames queued but not yet written (back-pressure for audio). */
+uint32_t transport_queued(struct transport *t, uint64_t conn);
+int transport_ping(struct transport *t, uint64_t conn);
+/* Closes with `code` after what is queued (or aborts a pending connect);
+ * no callback is reported for it afterwards. */
+void transport_close(struct transport *t, uint64_t conn, int code);
+void transport_destroy(struct transport *t);
+
+#endif
