@@ -158,12 +158,18 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 			out->node_id, out->id, out->channel, in->node_id, in->id, in->channel);
 }
 
-static bool channel_pairs(const struct port *out, const struct port *in, bool in_has_channel)
+/* in_first: `in` is the tap's first channel. */
+static bool channel_pairs(const struct port *out, const struct port *in, bool in_has_channel,
+		bool in_first)
 {
 	if (spa_streq(out->channel, in->channel))
 		return true;
-	if (spa_streq(in->channel, "MONO") || spa_streq(out->channel, "MONO"))
+	if (spa_streq(in->channel, "MONO"))
 		return true;
+	/* A mono source into one input only: fed to all of them, the
+	 * equal-power downmix would add 3 dB and clip loud sources. */
+	if (spa_streq(out->channel, "MONO"))
+		return in_first;
 	/* A channel the tap has no port for (FC of 5.1, say) still carries
 	 * speech: mix it into every input rather than lose it. */
 	return !in_has_channel && !spa_streq(out->channel, "LFE");
@@ -189,9 +195,11 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
 			continue;
 		bool has = rule_has_channel(r, out->channel);
+		const char *first = r->n_position > 0 ? spa_debug_type_find_short_name(
+				spa_type_audio_channel, r->position[0]) : NULL;
 		spa_list_for_each(in, &l->ports, link) {
 			if (in->node_id == to->id && !in->output &&
-			    channel_pairs(out, in, has))
+			    channel_pairs(out, in, has, spa_streq(in->channel, first)))
 				make_link(l, r, out, in);
 		}
 	}

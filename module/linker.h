@@ -4,7 +4,9 @@
  * and the rule's destination node both have ports, it creates the missing
  * links (link-factory, not lingering, so they go when the module goes).
  * A source that is a sink is tapped on its monitor ports. Channels pair by
- * name; a MONO side, or a channel the other side lacks, links to all.
+ * name; a MONO tap port takes every channel, a MONO source feeds the tap's
+ * first port only (the downmix would otherwise add 3 dB), and a channel the
+ * tap lacks (FC of 5.1) is mixed into all of its ports.
  */
 #ifndef TRANSCRIBE_LINKER_H
 #define TRANSCRIBE_LINKER_H

@@ -17,6 +17,15 @@ CLIP_MS = 5000
 MODULE = "libpipewire-module-transcribe"
 
 
+def peak(path):
+    """Largest absolute S16 sample of a WAV file."""
+    import array
+    import wave
+    with wave.open(str(path)) as w:
+        a = array.array("h", w.readframes(w.getnframes()))
+    return max(abs(x) for x in a)
+
+
 def wav_data_bytes(path):
     try:
         return max(Path(path).stat().st_size - 44, 0)
@@ -71,6 +80,24 @@ class TapModesTest(PipeWireTestCase):
 
     def test_source_mode_delivers_the_played_clip(self):
         self.check_mode_delivers_the_played_clip("source")
+
+    def test_mono_source_is_not_amplified(self):
+        """A MONO port feeds only the tap's first input: fed to FL and FR,
+        the equal-power downmix made it 3 dB louder (clipping loud sources)."""
+        fx = self.fx
+        clip, ref = fx.make_clip(2)
+        mono = fx.path("mono.wav")
+        fx.run(["sox", "-R", "-D", clip, mono, "remix", "1-2"])
+        rec = fx.path("mono-rec.wav")
+        host = self.start_host("{ name = m mode = tap target = %s debug.record-file = \"%s\" }"
+                               % (fixture.PLAYER, rec))
+        fx.wait_for_ports("transcribe.m", "in", 2)
+        player = fx.play(mono, channels=1)
+        fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
+        self.assertEqual(player.wait_exit(timeout=30), 0, player.describe())
+        self.stop_host(host)
+        self.assertLessEqual(peak(rec), peak(ref) * 1.05)
+        self.assertGreater(peak(rec), peak(ref) * 0.5)
 
     def test_sink_mode_transcribes_and_plays_through(self):
         fx = self.fx
