@@ -90,6 +90,7 @@ struct shell {
 
 	struct dialect_result *result;
 	bool stopped;
+	bool shut_down;			/* after shell_shutdown(): ignore everything */
 };
 
 static uint64_t now_ms(void)
@@ -107,6 +108,8 @@ static void feed(struct shell *sh, const struct session_event *ev)
 {
 	struct session_actions *acts;
 
+	if (sh->shut_down)
+		return;
 	if (sh->handling) {
 		if (sh->n_events == SHELL_EVENT_QUEUE) {
 			pw_log_error("tap=%s session event queue overflow; event %d lost", sh->tap, ev->type);
@@ -277,6 +280,8 @@ static void open_conn(struct shell *sh, uint64_t conn)
 			key ? sh->secret.source : "none");
 	res = transport_open(sh->transport, conn, sh->address, auth[0] ? auth : NULL);
 	explicit_bzero(auth, sizeof(auth));
+	if (res == 0)
+		pw_log_debug("tap=%s conn=%" PRIu64 " socket opened", sh->tap, conn);
 	creds_wipe(&sh->secret);
 	if (res < 0) {
 		char msg[SESSION_TEXT_MAX];
@@ -370,7 +375,7 @@ static void run_actions(struct shell *sh, const struct session_actions *acts)
 			open_conn(sh, a->id);
 			break;
 		case SESSION_ACT_CLOSE:
-			transport_close(sh->transport, a->id, a->code);
+			transport_close(sh->transport, a->id, a->code, a->abort);
 			break;
 		case SESSION_ACT_SEND_END:
 			send_end(sh, a->id);
@@ -463,6 +468,14 @@ void shell_tick(struct shell *sh)
 
 /* ---- transport events ---- */
 
+/* "socket gone" lines let tests (and people) check that a tap never has
+ * two sockets at once. */
+static void log_gone(struct shell *sh, uint64_t conn, const char *how)
+{
+	pw_log_debug("tap=%s conn=%" PRIu64 " socket gone (%s)", sh->tap, conn, how);
+}
+
+
 static void on_opened(void *data, uint64_t conn)
 {
 	struct shell *sh = data;
@@ -487,6 +500,7 @@ static void on_connect_failed(void *data, uint64_t conn, enum err_class cls, int
 		.cls = http_status > 0 ? ERR_NONE : cls, .http_status = http_status,
 		.retry_after_ms = retry_after_ms, .message = message,
 	};
+	log_gone(sh, conn, "connect failed");
 	feed(sh, &ev);
 }
 
@@ -559,10 +573,18 @@ static void on_closed(void *data, uint64_t conn, int code, const char *reason)
 		.retry_after_ms = -1, .message = reason };
 
 	sh->last_total_ms = -1;
+	log_gone(sh, conn, "closed by the peer or the network");
 	feed(sh, &ev);
 }
 
+static void on_released(void *data, uint64_t conn)
+{
+	log_gone(data, conn, "closed by us");
+	feed_simple(data, SESSION_EV_RELEASED, conn);
+}
+
 static const struct transport_events transport_events = {
+	.released = on_released,
 	.opened = on_opened,
 	.connect_failed = on_connect_failed,
 	.writeable = on_writeable,
@@ -695,8 +717,9 @@ void shell_shutdown(struct shell *sh)
 	for (int i = 0; i < SESSION_N_TIMERS; i++)
 		cancel_timer(sh, (enum session_timer)i);
 	session_get_status(sh->session, now_ms(), &st);
+	sh->shut_down = true;
 	if (st.conn != 0)
-		transport_close(sh->transport, st.conn, 1001);
+		transport_close(sh->transport, st.conn, 1001, true);
 	if (sh->fifo_dropped_bytes > 0)
 		pw_log_warn("tap=%s dropped %" PRIu64 " ms of audio while the service was away",
 				sh->tap, sh->fifo_dropped_bytes * 1000 / (sh->frame_bytes * sh->cfg->rate));

@@ -24,6 +24,9 @@ struct session {
 	uint64_t attempt_id;		/* every attempt ever, for credentials */
 	uint64_t conn_id;		/* current connection, 0: none */
 	uint64_t next_conn_id;
+	uint64_t closing_conn;		/* closed by us, socket not yet gone */
+	bool open_deferred;		/* OPEN waits for closing_conn to go */
+	bool socket_requested;		/* OPEN was issued for conn_id */
 	bool opened;			/* conn upgraded */
 	bool auth_refreshed;		/* a 401-class failure already got its refresh */
 	bool refresh_next;		/* next FETCH_CREDS is a refresh */
@@ -229,20 +232,33 @@ static void answer_all(struct session *s, enum session_answer ans, const char *t
 	cancel(s, SESSION_TIMER_WAITERS);
 }
 
-static void drop_connection(struct session *s, int code)
+/* abort: the socket is suspect (half-open, failed): drop it without a
+ * close handshake. Either way its successor opens only once it is gone. */
+static void close_connection(struct session *s, int code, bool abort)
 {
 	struct session_action *a;
 
 	if (s->conn_id == 0)
 		return;
-	a = push(s, SESSION_ACT_CLOSE);
-	a->id = s->conn_id;
-	a->code = code;
+	if (s->socket_requested) {
+		a = push(s, SESSION_ACT_CLOSE);
+		a->id = s->conn_id;
+		a->code = code;
+		a->abort = abort;
+		s->closing_conn = s->conn_id;
+	}
+	s->socket_requested = false;
+	s->open_deferred = false;
 	s->conn_id = 0;
 	s->opened = false;
 	cancel(s, SESSION_TIMER_CONNECT);
 	cancel(s, SESSION_TIMER_STALL);
 	cancel(s, SESSION_TIMER_PING);
+}
+
+static void drop_connection(struct session *s, int code)
+{
+	close_connection(s, code, true);
 }
 
 static void begin_attempt(struct session *s, const char *reason)
@@ -403,7 +419,7 @@ static void on_stop(struct session *s)
 
 static void finish_stop(struct session *s, const char *reason)
 {
-	drop_connection(s, 1000);
+	close_connection(s, 1000, false);
 	cancel(s, SESSION_TIMER_STOP);
 	set_state(s, SESSION_STOPPED, reason);
 }
@@ -425,6 +441,12 @@ static void on_timer(struct session *s, enum session_timer t)
 			begin_attempt(s, s->state == SESSION_OFFLINE ? "offline probe" : "backoff elapsed");
 		break;
 	case SESSION_TIMER_CONNECT:
+		if (s->open_deferred) {
+			/* The transport never confirmed the old socket went; do
+			 * not wait on it forever. */
+			logf_(s, SESSION_LOG_WARN, "conn %" PRIu64 " not released in time", s->closing_conn);
+			s->closing_conn = 0;
+		}
 		if (s->state == SESSION_CONNECTING) {
 			char why[96];
 			snprintf(why, sizeof(why), "no connection within %u ms", s->cfg.connect_timeout_ms);
@@ -486,6 +508,7 @@ static void on_conn_event(struct session *s, const struct session_event *ev)
 			on_ready(s);
 		break;
 	case SESSION_EV_CONNECT_FAILED:
+		s->socket_requested = false;	/* that socket is gone already */
 		if (s->state == SESSION_CONNECTING) {
 			enum err_class cls = ev->cls != ERR_NONE ? ev->cls :
 				ev->http_status ? session_classify_http(ev->http_status) : ERR_TRANSIENT;
@@ -500,6 +523,7 @@ static void on_conn_event(struct session *s, const struct session_event *ev)
 		break;
 	case SESSION_EV_CLOSED:
 		s->conn_id = 0;		/* it is gone; nothing to close */
+		s->socket_requested = false;
 		s->opened = false;
 		if (s->state == SESSION_STOPPING) {
 			finish_stop(s, "closed");
@@ -561,9 +585,32 @@ static void on_creds(struct session *s, const struct session_event *ev)
 	}
 	s->conn_id = ++s->next_conn_id;
 	s->opened = false;
+	if (s->closing_conn != 0) {
+		/* One socket per tap: the previous one is still going away. */
+		s->open_deferred = true;
+		logf_(s, SESSION_LOG_DEBUG, "open waits for conn %" PRIu64 " to close", s->closing_conn);
+		return;
+	}
 	a = push(s, SESSION_ACT_OPEN);
 	a->id = s->conn_id;
+	s->socket_requested = true;
 	logf_(s, SESSION_LOG_DEBUG, "open");
+}
+
+static void on_released(struct session *s, uint64_t conn)
+{
+	struct session_action *a;
+
+	if (conn == 0 || conn != s->closing_conn)
+		return;
+	s->closing_conn = 0;
+	if (s->open_deferred && s->conn_id != 0 && s->state == SESSION_CONNECTING) {
+		a = push(s, SESSION_ACT_OPEN);
+		a->id = s->conn_id;
+		s->socket_requested = true;
+		logf_(s, SESSION_LOG_DEBUG, "open");
+	}
+	s->open_deferred = false;
 }
 
 void session_handle(struct session *s, uint64_t now_ms, const struct session_event *ev,
@@ -581,6 +628,7 @@ void session_handle(struct session *s, uint64_t now_ms, const struct session_eve
 				struct session_action *a = push(s, SESSION_ACT_CLOSE);
 				a->id = ev->id;
 				a->code = 1000;
+				a->abort = true;
 			}
 			goto done;
 		}
@@ -606,7 +654,7 @@ void session_handle(struct session *s, uint64_t now_ms, const struct session_eve
 		if (waiting_to_retry(s)) {
 			begin_attempt(s, "reconnect requested");
 		} else if (s->state == SESSION_STREAMING) {
-			drop_connection(s, 1000);
+			close_connection(s, 1000, false);
 			s->attempt = 0;
 			begin_attempt(s, "reconnect requested");
 		}
@@ -614,6 +662,9 @@ void session_handle(struct session *s, uint64_t now_ms, const struct session_eve
 	case SESSION_EV_CREDS_READY:
 	case SESSION_EV_CREDS_FAILED:
 		on_creds(s, ev);
+		break;
+	case SESSION_EV_RELEASED:
+		on_released(s, ev->id);
 		break;
 	case SESSION_EV_TIMER:
 		on_timer(s, ev->timer);
@@ -624,8 +675,9 @@ void session_handle(struct session *s, uint64_t now_ms, const struct session_eve
 	case SESSION_EV_SUSPENDING:
 		s->suspended = true;
 		if (s->state == SESSION_STREAMING && s->conn_id != 0) {
+			/* Finalize what was said; the close follows the end frame. */
 			push(s, SESSION_ACT_SEND_END)->id = s->conn_id;
-			drop_connection(s, 1000);
+			close_connection(s, 1000, false);
 		} else {
 			drop_connection(s, 1000);
 		}

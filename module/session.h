@@ -53,6 +53,7 @@ enum session_event_type {
 	SESSION_EV_SERVICE_ERROR,	/* id = conn; cls, code, message (the service closes next) */
 	SESSION_EV_CLOSED,		/* id = conn; code (1006 when no close frame), message */
 	SESSION_EV_FINISHED,		/* id = conn: end of stream acknowledged */
+	SESSION_EV_RELEASED,		/* id = conn: a socket we closed is gone */
 	SESSION_EV_TIMER,		/* timer */
 	SESSION_EV_NETWORK_CHANGED,
 	SESSION_EV_SUSPENDING,
@@ -75,7 +76,7 @@ struct session_event {
 enum session_action_type {
 	SESSION_ACT_FETCH_CREDS,	/* id = attempt; refresh: a 401 was seen */
 	SESSION_ACT_OPEN,		/* id = conn */
-	SESSION_ACT_CLOSE,		/* id = conn; code to send */
+	SESSION_ACT_CLOSE,		/* id = conn; code to send, or abort: drop it now */
 	SESSION_ACT_SEND_END,		/* id = conn: finalize + end of stream */
 	SESSION_ACT_SEND_PING,		/* id = conn */
 	SESSION_ACT_ARM_TIMER,		/* timer, at_ms */
@@ -103,6 +104,7 @@ struct session_action {
 	uint64_t id;
 	int code;
 	bool refresh;
+	bool abort;
 	enum session_timer timer;
 	uint64_t at_ms;
 	enum session_answer answer;

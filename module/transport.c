@@ -28,7 +28,8 @@ struct conn {
 	uint64_t id;
 	struct lws *wsi;
 	bool established;
-	bool detached;			/* closed by us: report nothing more */
+	bool detached;			/* closed by us: report nothing more but release */
+	bool released_pending;		/* closed by transport_close(): report `released` */
 	bool closing;
 	int close_code;
 	int http_status;
@@ -77,6 +78,9 @@ static void free_conn(struct conn *c)
 {
 	struct frame *f;
 
+	/* Closed by us: the session waits for this before the next socket. */
+	if (c->detached && c->released_pending)
+		c->t->events->released(c->t->data, c->id);
 	wipe_auth(c);
 	spa_list_consume(f, &c->tx, link) {
 		spa_list_remove(&f->link);
@@ -172,6 +176,8 @@ static int on_writeable(struct conn *c, struct lws *wsi)
 	n = lws_write(wsi, f->buf + LWS_PRE, f->len, (enum lws_write_protocol)flags);
 	spa_list_remove(&f->link);
 	c->n_tx--;
+	if (f->text)	/* the config message may carry the key */
+		explicit_bzero(f->buf, LWS_PRE + f->len);
 	free(f);
 	if (n < 0)
 		return -1;
@@ -394,21 +400,23 @@ int transport_ping(struct transport *t, uint64_t id)
 	return 0;
 }
 
-void transport_close(struct transport *t, uint64_t id, int code)
+void transport_close(struct transport *t, uint64_t id, int code, bool abort)
 {
 	struct conn *c = find_conn(t, id);
 
-	if (c == NULL)
+	if (c == NULL || c->wsi == NULL) {
+		/* Nothing left to wait for. */
+		t->events->released(t->data, id);
 		return;
+	}
 	c->detached = true;
-	if (c->wsi == NULL)
-		return;
-	if (c->established) {
+	c->released_pending = true;
+	if (c->established && !abort) {
 		c->closing = true;
 		c->close_code = code;
 		lws_callback_on_writable(c->wsi);
-		/* If the peer never lets us write, do not wait forever. */
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 3);
+		/* If the peer never lets us write, do not wait long. */
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2);
 	} else {
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}

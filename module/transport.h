@@ -29,6 +29,9 @@ struct transport_events {
 	void (*pong)(void *data, uint64_t conn);
 	/* After the upgrade; code 1006 when no close frame came. */
 	void (*closed)(void *data, uint64_t conn, int code, const char *reason);
+	/* A connection closed with transport_close() is gone (may be called
+	 * from within transport_close() when there was nothing left to close). */
+	void (*released)(void *data, uint64_t conn);
 };
 
 struct transport_config {
@@ -56,9 +59,9 @@ int transport_send(struct transport *t, uint64_t conn, const void *data, size_t 
 /* Frames queued but not yet written (back-pressure for audio). */
 uint32_t transport_queued(struct transport *t, uint64_t conn);
 int transport_ping(struct transport *t, uint64_t conn);
-/* Closes with `code` after what is queued (or aborts a pending connect);
- * no callback is reported for it afterwards. */
-void transport_close(struct transport *t, uint64_t conn, int code);
+/* Closes with `code` after what is queued; abort (or a pending connect)
+ * drops the socket at once. Afterwards only `released` is reported. */
+void transport_close(struct transport *t, uint64_t conn, int code, bool abort);
 void transport_destroy(struct transport *t);
 
 #endif

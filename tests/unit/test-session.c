@@ -24,7 +24,8 @@ struct sim {
 	uint64_t timer_at[SESSION_N_TIMERS];
 	struct session_actions last;		/* actions of the last event */
 	/* Totals over the whole run. */
-	uint32_t n_open, n_close, n_fetch, n_refresh, n_answers[4], n_end, n_ping;
+	uint32_t n_open, n_close, n_abort, n_fetch, n_refresh, n_answers[4], n_end, n_ping;
+	uint64_t last_close;
 	uint64_t last_open, last_fetch;
 	uint64_t answered[256];			/* waiter id → answers */
 	char log[64 * 1024];
@@ -58,6 +59,8 @@ static void apply(struct sim *m)
 			break;
 		case SESSION_ACT_CLOSE:
 			m->n_close++;
+			m->n_abort += a->abort;
+			m->last_close = a->id;
 			break;
 		case SESSION_ACT_FETCH_CREDS:
 			m->n_fetch++;
@@ -660,6 +663,68 @@ static void test_full_jitter_spreads_a_fleet_better_than_fixed_steps(void **st)
 	assert_true(worst_ours < worst_seed / 2);
 }
 
+static void test_next_socket_opens_only_after_the_old_one_is_released(void **st)
+{
+	struct sim *m = streaming();
+	uint64_t old = m->last_open;
+
+	/* Half-open: the old socket is aborted, but it still exists until the
+	 * transport says it is gone. */
+	feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = old));
+	advance(m, m->now + 8000);
+	assert_int_equal(m->last_close, old);
+	assert_int_equal(m->n_abort, 1);
+	assert_int_equal(state(m), SESSION_CONNECTING);
+	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	assert_int_equal(m->n_open, 1);
+	feed(m, EV(.type = SESSION_EV_RELEASED, .id = old + 100));	/* not that one */
+	assert_int_equal(m->n_open, 1);
+	feed(m, EV(.type = SESSION_EV_RELEASED, .id = old));
+	assert_int_equal(m->n_open, 2);
+	assert_int_not_equal(m->last_open, old);
+	sim_free(m);
+}
+
+static void test_an_unreleased_socket_does_not_block_forever(void **st)
+{
+	struct sim *m = streaming();
+
+	feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1011));
+	advance(m, m->now + 1);			/* first retry: no backoff */
+	/* Closed by the peer: nothing to wait for. */
+	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	assert_int_equal(m->n_open, 2);
+	sim_free(m);
+	/* Our own close that is never confirmed: the connect deadline ends the wait. */
+	m = streaming();
+	feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+	advance(m, m->now + 2000);		/* no pong: aborted, reconnecting */
+	assert_int_equal(m->n_abort, 1);
+	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	assert_int_equal(m->n_open, 1);
+	advance(m, m->now + 10000);		/* connect deadline */
+	advance(m, m->timer_at[SESSION_TIMER_RETRY]);
+	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	assert_int_equal(m->n_open, 2);
+	sim_free(m);
+}
+
+static void test_stop_closes_gracefully_and_failures_abort(void **st)
+{
+	struct sim *m = streaming();
+
+	feed(m, EV(.type = SESSION_EV_STOP));
+	feed(m, EV(.type = SESSION_EV_FINISHED, .id = m->last_open));
+	assert_int_equal(m->n_close, 1);
+	assert_int_equal(m->n_abort, 0);
+	sim_free(m);
+	m = streaming();
+	feed(m, EV(.type = SESSION_EV_SERVICE_ERROR, .id = m->last_open, .cls = ERR_TRANSIENT,
+				.message = "500"));
+	assert_int_equal(m->n_abort, 1);
+	sim_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +754,9 @@ int main(void)
 		cmocka_unit_test(test_suspend_closes_cleanly_and_resume_reconnects_at_once),
 		cmocka_unit_test(test_log_lines_carry_the_correlation_ids),
 		cmocka_unit_test(test_full_jitter_spreads_a_fleet_better_than_fixed_steps),
+		cmocka_unit_test(test_next_socket_opens_only_after_the_old_one_is_released),
+		cmocka_unit_test(test_an_unreleased_socket_does_not_block_forever),
+		cmocka_unit_test(test_stop_closes_gracefully_and_failures_abort),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

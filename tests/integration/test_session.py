@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The resilient session end to end: the module in a private PipeWire streams
+a tap to tests/faults/fault-server on 127.0.0.1, and scripted faults must
+each lead back to `streaming` with one socket at a time, or to a clear
+`failed` for what retrying cannot fix."""
+
+import os
+import re
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+import fixture
+from fixture import PipeWireTestCase, wait_for
+
+MODULE = "libpipewire-module-transcribe"
+TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
+SECRET = "sk-test-0123456789-do-not-log"
+WORDS = ["w300", "w500", "w700", "w900"]
+
+
+class FaultServer:
+    """fault-server as a child of the fixture; its stdout is the event log."""
+
+    def __init__(self, fx, *args):
+        self.proc = fx.spawn("fault-server", [os.environ["FAULT_SERVER"], "--no-stdin", *args])
+        line = wait_for(lambda: re.search(r"listening port=(\d+)", self.out()),
+                        what="fault-server listening")
+        self.port = int(line.group(1))
+        self.url = "ws://127.0.0.1:%d/transcribe-websocket" % self.port
+
+    def out(self):
+        return self.proc.out_path.read_text(errors="replace") if self.proc.out_path.exists() else ""
+
+    def max_open(self):
+        return max([int(k) for k in re.findall(r"connections open=(\d+)", self.out())] or [0])
+
+    def accepted(self):
+        return len(re.findall(r"^conn=\d+ accept ", self.out(), re.M))
+
+    def finals(self):
+        return re.findall(r"^conn=\d+ final text=(\S+)", self.out(), re.M)
+
+
+class SessionTest(PipeWireTestCase):
+
+    def start(self, *server_args, service="", player=True):
+        fx = self.fx
+        self.server = FaultServer(fx, "--key", SECRET, *server_args)
+        args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY %s } "
+                "reconnect = { base-ms = 200 cap-ms = 1000 } "
+                "taps = [ { name = s mode = tap target = %s } ] }"
+                % (self.server.url, service, fixture.PLAYER))
+        self.host = fx.start_module_host(MODULE, args, debug="mod.transcribe:4",
+                                         env={"TRANSCRIBE_TEST_KEY": SECRET})
+        fx.wait_for_ports("transcribe.s", "in", 2)
+        if player:
+            self.play_tones()
+
+    def play_tones(self, repeat=6):
+        fx = self.fx
+        tones = fx.path("tones.wav")
+        fx.run([sys.executable, str(TONES), tones, "--repeat", str(repeat)])
+        self.player = fx.play(tones, channels=1)
+        fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
+
+    def log(self):
+        return self.host.log
+
+    def states(self):
+        return re.findall(r"state \w+ -> (\w+)", self.log())
+
+    def max_live_sockets(self):
+        """Most sockets this tap ever had at once, from our own log."""
+        live, most = set(), 0
+        for conn, what in re.findall(r"conn=(\d+) socket (opened|gone)", self.log()):
+            (live.add if what == "opened" else live.discard)(conn)
+            most = max(most, len(live))
+        return most
+
+    def wait_state(self, state, count=1, timeout=15):
+        self.fx.wait_for(lambda: self.states().count(state) >= count, timeout=timeout,
+                         what="%d× state %s (seen %s)" % (count, state, self.states()))
+
+    def test_streaming_delivers_words_in_order(self):
+        self.start()
+        self.wait_state("streaming")
+        self.fx.wait_for(lambda: len(self.server.finals()) >= 4, timeout=20, what="4 words")
+        self.assertEqual(self.server.finals()[:4], WORDS)
+        self.fx.wait_for(lambda: len(re.findall(r' final .*text=" ?w\d+"', self.log())) >= 4,
+                         what="finals reach the module")
+        self.assertEqual(self.server.max_open(), 1)
+        self.assertEqual(self.max_live_sockets(), 1)
+
+    def check_recovers(self, fault):
+        self.start("--fault", "1:" + fault)
+        self.wait_state("streaming", count=2, timeout=20)
+        self.fx.wait_for(lambda: self.server.accepted() >= 2, what="second connection")
+        self.assertEqual(self.max_live_sockets(), 1, self.log())
+        self.fx.wait_for(lambda: re.search(r"^conn=2 final ", self.server.out(), re.M),
+                         timeout=20, what="words on the new connection")
+
+    def test_rst_reconnects(self):
+        self.check_recovers("rst@1500")
+
+    def test_close_1011_reconnects(self):
+        self.check_recovers("close=1011@1500")
+
+    def test_error_503_reconnects_at_once(self):
+        self.check_recovers("error=503@1500")
+
+    def test_stall_is_noticed_and_reconnects(self):
+        self.check_recovers("stall@1500")
+        self.assertRegex(self.log(), r"no progress|closed \(code 1006")
+
+    def test_503_on_upgrade_retries_after_retry_after(self):
+        self.start("--fault", "1:http=503;retry_after=1")
+        self.wait_state("streaming", timeout=20)
+        self.assertEqual(self.server.accepted(), 2)
+        self.assertIn("Retry-After", self.log())
+
+    def test_401_on_upgrade_fails_after_exactly_two_attempts(self):
+        self.start("--fault", "all:http=401")
+        self.wait_state("failed", timeout=20)
+        self.assertEqual(self.server.accepted(), 2)
+        self.assertIn("credentials refused again", self.log())
+        # Failed stays failed: no third attempt.
+        self.fx.wait_for(lambda: self.server.accepted() == 2 and "failed" in self.states(),
+                         what="still failed")
+
+    def test_invalid_url_fails_the_load_with_a_clear_message(self):
+        host = self.fx.start_module_host(MODULE, "{ service.url = \"https://x\" }")
+        self.assertNotEqual(host.wait_exit(timeout=10), 0)
+        self.assertRegex(host.log, r"invalid argument service\.url: .*ws://")
+        self.server = None
+
+    def setUp(self):
+        super().setUp()
+        self.server = None
+        self.host = None
+
+    def tearDown(self):
+        """The key never reaches a log line, ours or the server's."""
+        texts = []
+        if self.host is not None:
+            texts.append(self.host.log)
+        if self.server is not None:
+            texts.append(self.server.out())
+        for text in texts:
+            self.assertNotIn(SECRET, text)
+
+
+if __name__ == "__main__":
+    fixture.main()
