@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,6 +126,7 @@ struct netwatch {
 	sd_bus_slot *inhibit_slot;	/* Inhibit call in flight */
 	int lock_fd;			/* delay inhibitor, -1 when not held */
 	bool lock_failure_logged;
+	bool suspended;			/* between PrepareForSleep true and false */
 	int sleep_event;		/* set by the signal handler */
 	bool bus_more;			/* stopped after a sleep event */
 
@@ -550,6 +552,9 @@ static int on_inhibit_reply(sd_bus_message *m, void *data, sd_bus_error *ret_err
 		return 0;
 	}
 	nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: sleep inhibitor taken mode=delay");
+	/* Too late for a sleep under way, and it would only hold it back. */
+	if (nw->suspended)
+		netwatch_release_sleep_lock(nw);
 	return 0;
 }
 
@@ -575,6 +580,7 @@ static int on_prepare_for_sleep(sd_bus_message *m, void *data, sd_bus_error *ret
 	if (sd_bus_message_read(m, "b", &start) < 0)
 		return 0;
 	nw->sleep_event = start ? NETWATCH_SUSPENDING : NETWATCH_RESUMED;
+	nw->suspended = start;
 	nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: PrepareForSleep start=%d lock=%s",
 			start, nw->lock_fd >= 0 ? "held" : "none");
 	if (!start)

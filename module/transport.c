@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/x509.h>
+
 #include <spa/utils/defs.h>
 #include <spa/utils/list.h>
 #include <spa/utils/string.h>
@@ -34,6 +36,7 @@ struct conn {
 	int close_code;
 	int http_status;
 	int64_t retry_after_ms;
+	char cert_error[128];		/* why the server certificate was refused */
 	int peer_close_code;
 	char peer_close_reason[124];
 	struct spa_list tx;
@@ -245,8 +248,14 @@ static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			else
 				snprintf(msg, sizeof(msg), "cannot connect to %s:%u: %s", t->cfg.url.host,
 						t->cfg.url.port, in ? (const char *)in : "unknown error");
-			/* A failed certificate check will fail the same way again. */
-			enum err_class cls = in && strstr((const char *)in, "cert") ? ERR_FATAL : ERR_TRANSIENT;
+			/* A refused certificate will be refused again: stop and say why. */
+			enum err_class cls = ERR_TRANSIENT;
+			if (c->cert_error[0] != '\0') {
+				cls = ERR_FATAL;
+				snprintf(msg, sizeof(msg), "TLS certificate verification failed for %.100s: %.100s "
+						"(set service.tls.ca-file for a private CA)",
+						t->cfg.url.host, c->cert_error);
+			}
 			t->events->connect_failed(t->data, c->id, cls,
 					c->http_status != 101 ? c->http_status : 0, c->retry_after_ms, msg);
 		}
@@ -287,6 +296,16 @@ static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	default:
 		return 0;
 	}
+}
+
+int transport_cert_verified(struct lws *wsi, void *x509_ctx, size_t preverify_ok)
+{
+	struct conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+
+	if (c != NULL && !preverify_ok && x509_ctx != NULL && c->cert_error[0] == '\0')
+		snprintf(c->cert_error, sizeof(c->cert_error), "%s", X509_verify_cert_error_string(
+				X509_STORE_CTX_get_error((X509_STORE_CTX *)x509_ctx)));
+	return 0;
 }
 
 const struct lws_protocols transport_protocol = {

@@ -64,4 +64,11 @@ int transport_ping(struct transport *t, uint64_t conn);
 void transport_close(struct transport *t, uint64_t conn, int code, bool abort);
 void transport_destroy(struct transport *t);
 
+/* lws asks the context's first protocol, not ours, to confirm a server
+ * certificate: the worker forwards LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_
+ * VERIFICATION here (in = X509_STORE_CTX, len = preverify_ok). Records why
+ * verification failed so the connection error can say so. Returns 0 (the
+ * verdict stays OpenSSL's). */
+int transport_cert_verified(struct lws *wsi, void *x509_ctx, size_t preverify_ok);
+
 #endif

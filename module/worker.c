@@ -90,6 +90,8 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			pw_log_warn("worker wake-up read failed: %m");
 		drain_all(w);
 		break;
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		return transport_cert_verified(wsi, user, len);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* The helper finished a job (or a stop was asked for). */
 		if (w->blocking != NULL)

@@ -43,15 +43,31 @@ class FaultServer:
         return re.findall(r"^conn=\d+ final text=(\S+)", self.out(), re.M)
 
 
+def make_test_ca(fx):
+    """A throwaway CA and a server certificate for localhost/127.0.0.1."""
+    d = fx.path("tls")
+    d.mkdir()
+    run = lambda *a: fx.run(["openssl", *a])
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+        "-keyout", d / "ca.key", "-out", d / "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", d / "server.key", "-out", d / "server.csr")
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", d / "server.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
+        "-CAcreateserial", "-days", "1", "-extfile", d / "san.ext", "-out", d / "server.pem")
+    return d
+
+
 class SessionTest(PipeWireTestCase):
 
-    def start(self, *server_args, service="", player=True):
+    def start(self, *server_args, service="", player=True, scheme="ws", host="127.0.0.1"):
         fx = self.fx
         self.server = FaultServer(fx, "--key", SECRET, *server_args)
+        url = "%s://%s:%d/transcribe-websocket" % (scheme, host, self.server.port)
         args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY %s } "
                 "reconnect = { base-ms = 200 cap-ms = 1000 } "
                 "taps = [ { name = s mode = tap target = %s } ] }"
-                % (self.server.url, service, fixture.PLAYER))
+                % (url, service, fixture.PLAYER))
         self.host = fx.start_module_host(MODULE, args, debug="mod.transcribe:4",
                                          env={"TRANSCRIBE_TEST_KEY": SECRET})
         fx.wait_for_ports("transcribe.s", "in", 2)
@@ -128,6 +144,33 @@ class SessionTest(PipeWireTestCase):
         # Failed stays failed: no third attempt.
         self.fx.wait_for(lambda: self.server.accepted() == 2 and "failed" in self.states(),
                          what="still failed")
+
+    def test_wss_with_the_test_ca_streams(self):
+        d = make_test_ca(self.fx)
+        self.start("--tls-cert", str(d / "server.pem"), "--tls-key", str(d / "server.key"),
+                   scheme="wss", host="localhost",
+                   service="tls.ca-file = \"%s\"" % (d / "ca.pem"))
+        self.wait_state("streaming")
+        self.fx.wait_for(lambda: len(self.server.finals()) >= 2, timeout=20, what="words over TLS")
+
+    def test_wss_with_an_unknown_ca_fails_without_retrying(self):
+        d = make_test_ca(self.fx)
+        self.start("--tls-cert", str(d / "server.pem"), "--tls-key", str(d / "server.key"),
+                   scheme="wss", host="localhost", player=False)
+        self.wait_state("failed", timeout=20)
+        self.assertRegex(self.log(), r"(?i)cert")
+        self.assertEqual(self.server.accepted(), 1)
+
+    def test_stop_during_a_slow_upgrade_leaves_no_socket(self):
+        self.start("--fault", "1:delay_accept=5000", player=False)
+        self.fx.wait_for(lambda: self.server.accepted() == 1, what="connect in flight")
+        self.host.terminate()
+        self.assertEqual(self.host.returncode, 0, self.host.describe())
+        self.assertEqual(self.max_live_sockets(), 1)
+        self.assertRegex(self.log(), r"conn=1 socket gone")
+        self.fx.wait_for(lambda: "connections open=0" in self.server.out().splitlines()[-1]
+                         or self.server.out().rstrip().endswith("open=0"),
+                         what="server sees the socket closed")
 
     def test_invalid_url_fails_the_load_with_a_clear_message(self):
         host = self.fx.start_module_host(MODULE, "{ service.url = \"https://x\" }")
