@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Session timings against tests/faults/fault-server (numbers only, no pass/fail).
+
+    bench_session.py [--short]
+
+- reconnect_after_restart_ms: the server is killed and started again on the
+  same port; time from its new `listening` line to the module's `streaming`
+  (default backoff; the retry timer decides most of it).
+- reconnect_after_1012_ms: the server closes with 1012 (service restart;
+  lws 4.1 shows it as 1002) and comes back at once: close to `streaming`.
+- half_open_detect_ms: the server stalls (reads nothing, answers no ping);
+  time until the module drops the socket, with the default liveness policy.
+
+Times come from PipeWire's log timestamps (CLOCK_MONOTONIC, like Python's
+time.monotonic() on Linux).
+"""
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "integration"))
+import fixture  # noqa: E402
+from test_session import FaultServer, SECRET  # noqa: E402
+
+MODULE = "libpipewire-module-transcribe"
+
+
+def start(fx, server, extra=""):
+    args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY } %s "
+            "taps = [ { name = b mode = tap target = %s } ] }" % (server.url, extra, fixture.PLAYER))
+    host = fx.start_module_host(MODULE, args, debug="mod.transcribe:4",
+                                env={"TRANSCRIBE_TEST_KEY": SECRET})
+    fx.wait_for_ports("transcribe.b", "in", 2)
+    tones = fx.path("tones.wav")
+    if not tones.exists():
+        fx.run([sys.executable, str(HERE.parent / "faults" / "make-tones.py"), tones, "--repeat", "40"])
+    fx.play(tones, channels=1)
+    fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
+    return host
+
+
+def stamps(log, pattern):
+    """CLOCK_MONOTONIC seconds of log lines matching pattern."""
+    return [float(m.group(1)) for m in re.finditer(r"^\[\w\]\[(\d+\.\d+)\].*" + pattern, log, re.M)]
+
+
+def wait_count(fx, host, pattern, n, timeout=40):
+    fx.wait_for(lambda: len(stamps(host.log, pattern)) >= n, timeout=timeout,
+                what="%d× %s" % (n, pattern))
+
+
+def reconnect_after_restart(fx):
+    server = FaultServer(fx, "--key", SECRET)
+    host = start(fx, server)
+    wait_count(fx, host, r"-> streaming", 1)
+    server.proc.terminate()
+    wait_count(fx, host, r"-> reconnecting", 1)
+    # Let a few attempts fail so the backoff is in its usual regime.
+    wait_count(fx, host, r"-> connecting", 3)
+    server = FaultServer(fx, "--key", SECRET, "--port", str(server.port))
+    up = time.monotonic()
+    wait_count(fx, host, r"-> streaming", 2)
+    return (stamps(host.log, r"-> streaming")[1] - up) * 1000
+
+
+def reconnect_after_1012(fx):
+    server = FaultServer(fx, "--key", SECRET, "--fault", "1:close=1012@1000")
+    host = start(fx, server)
+    wait_count(fx, host, r"-> streaming", 2)
+    gone = stamps(host.log, r"socket gone")[0]
+    return (stamps(host.log, r"-> streaming")[1] - gone) * 1000
+
+
+def half_open_detect(fx):
+    server = FaultServer(fx, "--key", SECRET, "--fault", "1:stall@1000")
+    host = start(fx, server)
+    fx.wait_for(lambda: "stall begin" in server.out(), timeout=20, what="stall")
+    stalled = time.monotonic()
+    wait_count(fx, host, r"conn=1 socket gone", 1)
+    return (stamps(host.log, r"conn=1 socket gone")[0] - stalled) * 1000
+
+
+def main():
+    runs = 1 if "--short" in sys.argv else 5
+    for name, fn in (("reconnect_after_restart_ms", reconnect_after_restart),
+                     ("reconnect_after_1012_ms", reconnect_after_1012),
+                     ("half_open_detect_ms", half_open_detect)):
+        values = []
+        for _ in range(runs):
+            with fixture.PipeWireFixture() as fx:
+                values.append(fn(fx))
+        print("session.%s runs=%d median=%.0f min=%.0f max=%.0f" % (
+            name, runs, statistics.median(values), min(values), max(values)))
+
+
+if __name__ == "__main__":
+    main()
