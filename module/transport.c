@@ -188,28 +188,45 @@ static int on_writeable(struct conn *c, struct lws *wsi)
 	return 0;
 }
 
-static void report_closed(struct conn *c)
+/* The one way a connection ends: report (unless we closed it ourselves,
+ * then `released` is reported by free_conn) and free. Reached from whichever
+ * of CONNECTION_ERROR, CLIENT_CLOSED, CLOSED_CLIENT_HTTP (lws 4.1 sends only
+ * that when no 101 came in time) or WSI_DESTROY comes first. */
+static void finish_conn(struct conn *c, struct lws *wsi, const char *why)
 {
 	struct transport *t = c->t;
+	char msg[400];
 
-	if (c->detached)
-		return;
-	c->detached = true;
-	if (!c->established) {
-		char msg[400];
-		enum err_class cls = ERR_TRANSIENT;
-		if (c->http_status > 0) {
-			snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
-					c->http_status);
+	if (wsi != NULL)
+		lws_set_opaque_user_data(wsi, NULL);
+	c->wsi = NULL;
+	if (!c->detached) {
+		c->detached = true;
+		if (c->established) {
+			t->events->closed(t->data, c->id,
+					c->peer_close_code ? c->peer_close_code : 1006,
+					c->peer_close_reason);
 		} else {
-			snprintf(msg, sizeof(msg), "connection to %s:%u failed",
-					t->cfg.url.host, t->cfg.url.port);
+			enum err_class cls = ERR_TRANSIENT;
+			int status = c->http_status != 101 ? c->http_status : 0;
+
+			if (c->cert_error[0] != '\0') {
+				/* A refused certificate will be refused again. */
+				cls = ERR_FATAL;
+				snprintf(msg, sizeof(msg), "TLS certificate verification failed for "
+						"%.100s: %.100s (set service.tls.ca-file for a private CA)",
+						t->cfg.url.host, c->cert_error);
+			} else if (status > 0) {
+				snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
+						status);
+			} else {
+				snprintf(msg, sizeof(msg), "cannot connect to %.200s:%u: %.150s",
+						t->cfg.url.host, t->cfg.url.port, why ? why : "closed before the upgrade");
+			}
+			t->events->connect_failed(t->data, c->id, cls, status, c->retry_after_ms, msg);
 		}
-		t->events->connect_failed(t->data, c->id, cls, c->http_status, c->retry_after_ms, msg);
-	} else {
-		t->events->closed(t->data, c->id, c->peer_close_code ? c->peer_close_code : 1006,
-				c->peer_close_reason);
 	}
+	free_conn(c);
 }
 
 static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -237,31 +254,17 @@ static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		c->http_status = (int)lws_http_client_http_response(wsi);
 		c->retry_after_ms = parse_retry_after(wsi);
 		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-		char msg[400];
-		c->wsi = NULL;
-		if (!c->detached) {
-			c->detached = true;
-			if (c->http_status > 0 && c->http_status != 101)
-				snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
-						c->http_status);
-			else
-				snprintf(msg, sizeof(msg), "cannot connect to %s:%u: %s", t->cfg.url.host,
-						t->cfg.url.port, in ? (const char *)in : "unknown error");
-			/* A refused certificate will be refused again: stop and say why. */
-			enum err_class cls = ERR_TRANSIENT;
-			if (c->cert_error[0] != '\0') {
-				cls = ERR_FATAL;
-				snprintf(msg, sizeof(msg), "TLS certificate verification failed for %.100s: %.100s "
-						"(set service.tls.ca-file for a private CA)",
-						t->cfg.url.host, c->cert_error);
-			}
-			t->events->connect_failed(t->data, c->id, cls,
-					c->http_status != 101 ? c->http_status : 0, c->retry_after_ms, msg);
-		}
-		free_conn(c);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		finish_conn(c, wsi, in);
 		return 0;
-	}
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+		/* Upgrade never answered in time: lws 4.1 sends nothing else. */
+		if (!c->established)
+			finish_conn(c, wsi, "no answer to the upgrade in time");
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		finish_conn(c, wsi, NULL);
+		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->established = true;
 		set_tcp_user_timeout(c);
@@ -289,9 +292,7 @@ static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		c->wsi = NULL;
-		report_closed(c);
-		free_conn(c);
+		finish_conn(c, wsi, NULL);
 		return 0;
 	default:
 		return 0;

@@ -114,8 +114,13 @@ class SessionTest(PipeWireTestCase):
         self.wait_state("streaming", count=2, timeout=20)
         self.fx.wait_for(lambda: self.server.accepted() >= 2, what="second connection")
         self.assertEqual(self.max_live_sockets(), 1, self.log())
-        self.fx.wait_for(lambda: re.search(r"^conn=2 final ", self.server.out(), re.M),
-                         timeout=20, what="words on the new connection")
+        try:
+            self.fx.wait_for(lambda: re.search(r"^conn=2 final ", self.server.out(), re.M),
+                             timeout=20, what="words on the new connection")
+        except AssertionError as e:
+            raise AssertionError("%s\n--- server:\n%s\n--- module:\n%s" % (
+                e, self.server.out()[-3000:], "\n".join(
+                    l for l in self.log().splitlines() if "session=" in l or "socket" in l)[-4000:]))
 
     def test_rst_reconnects(self):
         self.check_recovers("rst@1500")
@@ -171,6 +176,13 @@ class SessionTest(PipeWireTestCase):
         self.fx.wait_for(lambda: "connections open=0" in self.server.out().splitlines()[-1]
                          or self.server.out().rstrip().endswith("open=0"),
                          what="server sees the socket closed")
+
+    def test_upgrade_unanswered_past_the_lws_timeout_is_retried(self):
+        """lws 4.1 reports this case only with CLOSED_CLIENT_HTTP."""
+        self.start("--fault", "1:delay_accept=7000")
+        self.wait_state("streaming", timeout=25)
+        self.assertRegex(self.log(), r"conn=1 socket gone \(connect failed\)")
+        self.assertEqual(self.max_live_sockets(), 1)
 
     def test_invalid_url_fails_the_load_with_a_clear_message(self):
         host = self.fx.start_module_host(MODULE, "{ service.url = \"https://x\" }")
