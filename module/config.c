@@ -97,6 +97,8 @@ static const struct opt global_opts[] = {
 	  "credentials, DNS, TCP, TLS, upgrade and readiness must finish within this" },
 	{ "liveness.stall-timeout-ms", OPT_UINT, G(stall_timeout_ms), 0, 2000, 600000, "10000",
 	  "no progress from the service for this long while audio flows: reconnect" },
+	{ "liveness.network-events", OPT_BOOL, G(network_events), 0, 0, 0, "true",
+	  "react to network changes (reconnect at once, check the path) and to suspend/resume" },
 	{ "taps", OPT_TAPS, 0, 0, 0, 0, NULL,
 	  "list of taps; default: one sink tap `captions` described \"Live transcription\"" },
 };

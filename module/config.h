@@ -75,6 +75,7 @@ struct transcribe_config {
 	uint32_t pong_timeout_ms;
 	uint32_t connect_timeout_ms;
 	uint32_t stall_timeout_ms;
+	bool network_events;	/* rtnetlink + logind sleep awareness */
 	uint32_t n_taps;
 	struct tap_config taps[CONFIG_MAX_TAPS];
 };

@@ -26,7 +26,9 @@
  *   everything after. A failed Inhibit is logged once (debug when logind
  *   is simply not there) and sleep events still arrive. A lost bus closes
  *   the bus and the lock and reports NETWATCH_FDS_CHANGED; there is no
- *   reconnect (the system bus does not come back without a reboot).
+ *   reconnect (a restarted system bus restarts the session too). An
+ *   inhibitor granted while a sleep is under way is released at once (it
+ *   would only hold that sleep back) and taken again after the resume.
  * - sd-bus may have output queued (normally written at once on the local
  *   socket); rather than asking the owner to poll for POLLOUT, netwatch is
  *   then due again after NETWATCH_WRITE_RETRY_MS.
@@ -540,8 +542,8 @@ static int on_inhibit_reply(sd_bus_message *m, void *data, sd_bus_error *ret_err
 		bool absent = sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN,
 				SD_BUS_ERROR_NAME_HAS_NO_OWNER);
 		nw_log(nw, absent || nw->lock_failure_logged ? NETWATCH_LOG_DEBUG : NETWATCH_LOG_INFO,
-				"netwatch: no sleep inhibitor error=%s message=\"%s\": sessions "
-				"are closed when the sleep begins, without waiting",
+				"netwatch: no sleep inhibitor error=%s message=\"%s\": suspend "
+				"will not wait for sessions to close cleanly",
 				e->name, e->message ? e->message : "");
 		nw->lock_failure_logged = true;
 		return 0;

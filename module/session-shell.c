@@ -695,6 +695,19 @@ void shell_start(struct shell *sh)
 	feed_simple(sh, SESSION_EV_START, 0);
 }
 
+void shell_notify(struct shell *sh, enum session_event_type type)
+{
+	feed_simple(sh, type, 0);
+}
+
+bool shell_has_socket(struct shell *sh)
+{
+	struct session_status st;
+
+	session_get_status(sh->session, now_ms(), &st);
+	return st.conn != 0;
+}
+
 void shell_stop(struct shell *sh)
 {
 	feed_simple(sh, SESSION_EV_STOP, 0);

@@ -25,6 +25,10 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 void shell_start(struct shell *sh);
 /* Audio in stream order (S16LE, the configured rate and channels). */
 void shell_audio(struct shell *sh, const void *data, uint32_t bytes);
+/* Network changed, system suspending or resumed (SESSION_EV_*). */
+void shell_notify(struct shell *sh, enum session_event_type type);
+/* True while a socket is open or closing (suspend waits for none). */
+bool shell_has_socket(struct shell *sh);
 /* Periodic: keepalives and sending what is pending. */
 void shell_tick(struct shell *sh);
 /* Graceful stop: finalize and close. shell_stopped() tells when done. */

@@ -18,11 +18,16 @@
 #include "blocking.h"
 #include "capture.h"
 #include "config.h"
+#include "netwatch.h"
 #include "session-shell.h"
 #include "transport.h"
 
 /* Sessions get this long to finalize after a stop before the thread ends. */
 #define WORKER_STOP_GRACE_MS	4000
+/* A burst of network changes is acted on this long after its last message. */
+#define WORKER_NET_DEBOUNCE_MS	300
+/* Before sleep, sessions get this long to finalize before the lock goes. */
+#define WORKER_SLEEP_GRACE_MS	2000
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
@@ -43,6 +48,11 @@ struct worker {
 	struct shell *shells[CONFIG_MAX_TAPS];	/* NULL: capture only */
 	const struct transcribe_config *cfg;
 	struct blocking *blocking;	/* helper thread */
+	struct netwatch *netwatch;	/* NULL: no network awareness */
+	struct lws *net_wsi[2];		/* adopted dup()s of netwatch's fds */
+	lws_sorted_usec_list_t net_sul;	/* debounce / bus deadlines */
+	lws_sorted_usec_list_t sleep_sul;	/* lets the system sleep */
+	uint64_t sleep_deadline;
 };
 
 static void drain_all(struct worker *w)
@@ -103,9 +113,104 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return 0;
 }
 
+static uint64_t mono_ms(void);
+static void net_process(struct worker *w);
+
+static void notify_all(struct worker *w, enum session_event_type type)
+{
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL)
+			shell_notify(w->shells[i], type);
+}
+
+/* Sleep waits until every session closed cleanly, or the grace ran out. */
+static void on_sleep_check(lws_sorted_usec_list_t *sul)
+{
+	struct worker *w = lws_container_of(sul, struct worker, sleep_sul);
+	bool open = false;
+
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL && shell_has_socket(w->shells[i]))
+			open = true;
+	if (open && mono_ms() < w->sleep_deadline) {
+		lws_sul_schedule(w->ctx, 0, &w->sleep_sul, on_sleep_check, 50 * LWS_US_PER_MS);
+		return;
+	}
+	pw_log_info("sessions closed for sleep; releasing the sleep lock");
+	netwatch_release_sleep_lock(w->netwatch);
+}
+
+static void on_net_due(lws_sorted_usec_list_t *sul)
+{
+	net_process(lws_container_of(sul, struct worker, net_sul));
+}
+
+static void adopt_net_fds(struct worker *w);
+
+static void net_process(struct worker *w)
+{
+	int ev = netwatch_process(w->netwatch, mono_ms());
+	uint64_t due;
+
+	if (ev & NETWATCH_NETWORK_CHANGED) {
+		pw_log_info("network changed: sessions in backoff retry now, streaming ones check the path");
+		notify_all(w, SESSION_EV_NETWORK_CHANGED);
+	}
+	if (ev & NETWATCH_SUSPENDING) {
+		pw_log_info("system going to sleep: finalizing and closing sessions");
+		notify_all(w, SESSION_EV_SUSPENDING);
+		w->sleep_deadline = mono_ms() + WORKER_SLEEP_GRACE_MS;
+		on_sleep_check(&w->sleep_sul);
+	}
+	if (ev & NETWATCH_RESUMED) {
+		pw_log_info("system resumed: reconnecting");
+		notify_all(w, SESSION_EV_RESUMED);
+	}
+	if (ev & NETWATCH_FDS_CHANGED)
+		adopt_net_fds(w);
+	due = netwatch_next_due_ms(w->netwatch);
+	if (due != 0) {
+		uint64_t now = mono_ms();
+		lws_sul_schedule(w->ctx, 0, &w->net_sul, on_net_due,
+				(lws_usec_t)(due > now ? due - now : 0) * LWS_US_PER_MS);
+	}
+}
+
+static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		void *user, void *in, size_t len)
+{
+	struct worker *w = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (w->netwatch != NULL)
+			net_process(w);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		for (int i = 0; i < 2; i++)
+			if (w->net_wsi[i] == wsi)
+				w->net_wsi[i] = NULL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void net_log(void *data, enum netwatch_log_level level, const char *msg)
+{
+	if (level == NETWATCH_LOG_WARN)
+		pw_log_warn("netwatch: %s", msg);
+	else if (level == NETWATCH_LOG_INFO)
+		pw_log_info("netwatch: %s", msg);
+	else
+		pw_log_debug("netwatch: %s", msg);
+}
+
 static struct lws_protocols protocols[] = {
 	{ "transcribe-wake", wake_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },	/* transport_protocol, set at runtime */
+	{ "transcribe-net", net_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -132,6 +237,8 @@ static void *worker_thread(void *data)
 
 	pthread_setname_np(pthread_self(), "pw-transcribe");
 	on_poll_timer(&w->poll_sul);
+	if (w->netwatch != NULL)
+		net_process(w);
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
 			shell_start(w->shells[i]);
@@ -152,6 +259,8 @@ static void *worker_thread(void *data)
 			break;
 	}
 	lws_sul_cancel(&w->poll_sul);
+	lws_sul_cancel(&w->net_sul);
+	lws_sul_cancel(&w->sleep_sul);
 	drain_all(w);
 	log_stats(w, "stopped");
 	return NULL;
@@ -169,6 +278,28 @@ static void log_emit(int level, const char *line)
 		pw_log_warn("lws: %.*s", (int)n, line);
 	else
 		pw_log_debug("lws: %.*s", (int)n, line);
+}
+
+/* lws closes what it adopts; netwatch keeps its own fds: adopt dup()s. */
+static void adopt_net_fds(struct worker *w)
+{
+	lws_sock_file_fd_type fd;
+	int fds[2], n;
+
+	for (int i = 0; i < 2; i++) {
+		if (w->net_wsi[i] != NULL)
+			lws_set_timeout(w->net_wsi[i], PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		w->net_wsi[i] = NULL;
+	}
+	n = netwatch_fds(w->netwatch, fds);
+	for (int i = 0; i < n && i < 2; i++) {
+		if ((fd.filefd = dup(fds[i])) < 0)
+			continue;
+		w->net_wsi[i] = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(w->ctx, "default"),
+				LWS_ADOPT_RAW_FILE_DESC, fd, "transcribe-net", NULL);
+		if (w->net_wsi[i] == NULL)
+			close(fd.filefd);
+	}
 }
 
 static void wake_from_helper(void *data)
@@ -226,6 +357,16 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 		lws_context_destroy(w->ctx);
 		free(w);
 		return NULL;
+	}
+	if (cfg->service.url[0] != '\0' && cfg->network_events) {
+		char why[256];
+		/* Without it the sessions still work, on their timers alone. */
+		if ((w->netwatch = netwatch_new(true, WORKER_NET_DEBOUNCE_MS, why, sizeof(why))) == NULL) {
+			pw_log_warn("network awareness off: %s", why);
+		} else {
+			netwatch_set_log(w->netwatch, net_log, w);
+			adopt_net_fds(w);
+		}
 	}
 	if (cfg->service.url[0] != '\0' &&
 	    (w->blocking = blocking_new(wake_from_helper, w)) == NULL) {
@@ -299,6 +440,7 @@ void worker_destroy(struct worker *w)
 		if (w->shells[i] != NULL)
 			shell_shutdown(w->shells[i]);
 	lws_context_destroy(w->ctx);
+	netwatch_free(w->netwatch);
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		shell_free(w->shells[i]);
 	free(w);

@@ -11,8 +11,8 @@
 - half_open_detect_ms: the server stalls (reads nothing, answers no ping);
   time until the module drops the socket, with the default liveness policy.
 
-Times come from PipeWire's log timestamps (CLOCK_MONOTONIC, like Python's
-time.monotonic() on Linux).
+Times come from PipeWire's log timestamps, compared with fixture.log_clock()
+(CLOCK_MONOTONIC_RAW, the clock PipeWire 0.3.65 stamps its log with).
 """
 import os
 import re
@@ -43,9 +43,7 @@ def start(fx, server, extra=""):
     return host
 
 
-def stamps(log, pattern):
-    """CLOCK_MONOTONIC seconds of log lines matching pattern."""
-    return [float(m.group(1)) for m in re.finditer(r"^\[\w\]\[(\d+\.\d+)\].*" + pattern, log, re.M)]
+stamps = fixture.log_stamps
 
 
 def wait_count(fx, host, pattern, n, timeout=40):
@@ -62,7 +60,7 @@ def reconnect_after_restart(fx):
     # Let a few attempts fail so the backoff is in its usual regime.
     wait_count(fx, host, r"-> connecting", 3)
     server = FaultServer(fx, "--key", SECRET, "--port", str(server.port))
-    up = time.monotonic()
+    up = fixture.log_clock()
     wait_count(fx, host, r"-> streaming", 2)
     return (stamps(host.log, r"-> streaming")[1] - up) * 1000
 
@@ -79,7 +77,7 @@ def half_open_detect(fx):
     server = FaultServer(fx, "--key", SECRET, "--fault", "1:stall@1000")
     host = start(fx, server)
     fx.wait_for(lambda: "stall begin" in server.out(), timeout=20, what="stall")
-    stalled = time.monotonic()
+    stalled = fixture.log_clock()
     wait_count(fx, host, r"conn=1 socket gone", 1)
     return (stamps(host.log, r"conn=1 socket gone")[0] - stalled) * 1000
 

@@ -374,11 +374,12 @@ class PipeWireFixture:
         return res
 
     def start_module_host(self, module, args=None, name=None, debug=None, env=None,
-                          extra_modules=()):
+                          extra_modules=(), prefix=()):
         """Run `pipewire -c <name>.conf` (as pw-it-host) loading `module` with `args` (dict -> SPA-JSON,
         str verbatim) after rt, protocol-native, client-node, adapter, metadata.
         extra_modules: more (name, args) pairs loaded before it. Modules are
-        searched in <build>/module first, then the system module dir."""
+        searched in <build>/module first, then the system module dir.
+        prefix: a command to run the host under (e.g. ip netns exec NS)."""
         self._hosts += 1
         name = name or "host%d" % self._hosts
         lines = []
@@ -387,7 +388,7 @@ class PipeWireFixture:
             lines.append("    { name = %s%s }" % (mod, a))
         conf = self.conf_dir / ("%s.conf" % name)
         conf.write_text(HOST_CONF % {"modules": "\n".join(lines)})
-        return self.spawn(name, [self.bin_dir / HOST_EXE, "-c", conf],
+        return self.spawn(name, [*prefix, self.bin_dir / HOST_EXE, "-c", conf],
                           env=self.module_env(debug, env))
 
     def module_env(self, debug=None, extra=None):
@@ -533,6 +534,20 @@ class PipeWireFixture:
         self.run(["sox", "-R", "-D", "-m", "-v", "0.3", tones, "-v", "0.2", bursts, clip])
         self.run(["sox", "-R", "-D", clip, "-b", "16", ref, "remix", "1-2", "rate", "16000"])
         return clip, ref
+
+
+def log_clock():
+    """Now, on the clock of PipeWire's log timestamps: 0.3.65 stamps them with
+    CLOCK_MONOTONIC_RAW, which drifts from CLOCK_MONOTONIC (time.monotonic())
+    by hundreds of ms on a long-running machine."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+
+
+def log_stamps(log, pattern):
+    """log_clock() seconds of the PipeWire log lines matching pattern."""
+    import re
+    return [float(m.group(1)) for m in
+            re.finditer(r"^\[\w\]\[(\d+\.\d+)\].*" + pattern, log, re.M)]
 
 
 def system_moduledir():

@@ -23,8 +23,9 @@ WORDS = ["w300", "w500", "w700", "w900"]
 class FaultServer:
     """fault-server as a child of the fixture; its stdout is the event log."""
 
-    def __init__(self, fx, *args):
-        self.proc = fx.spawn("fault-server", [os.environ["FAULT_SERVER"], "--no-stdin", *args])
+    def __init__(self, fx, *args, prefix=()):
+        self.proc = fx.spawn("fault-server",
+                             [*prefix, os.environ["FAULT_SERVER"], "--no-stdin", *args])
         line = wait_for(lambda: re.search(r"listening port=(\d+)", self.out()),
                         what="fault-server listening")
         self.port = int(line.group(1))

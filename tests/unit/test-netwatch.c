@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -438,6 +439,8 @@ static struct {
 	sd_bus *logind;
 	sd_bus *impostor;
 	bool deny;
+	bool defer;			/* keep the Inhibit call unanswered */
+	sd_bus_message *deferred;
 	unsigned inhibit_calls;
 	char inhibit_what[32], inhibit_mode[32];
 	int lock_read;		/* logind's end of the inhibitor; EOF = released */
@@ -667,12 +670,68 @@ static void test_kernel_carrier_is_a_change(void **state)
 	assert_change_arrives(nw);
 }
 
+/* `ip -batch`: "addr VERB 10.201.0.N/32 dev d0" for N in 1..count. */
+static void ip_batch(const char *verb, int count)
+{
+	char path[] = "/tmp/test-netwatch-batch-XXXXXX", args[64];
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	for (int i = 1; i <= count; i++) {
+		fprintf(f, "addr %s 10.201.0.%d/32 dev d0\n", verb, i);
+	}
+	fclose(f);
+	snprintf(args, sizeof(args), "-batch %s", path);
+	assert_int_equal(run("ip", args), 0);
+	unlink(path);
+}
+
+static bool readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+static void test_kernel_overrun_is_a_change_and_relearns_the_addresses(void **state)
+{
+	struct netwatch *nw = ns.nw;
+	int fds[2], small = 1, big = 1 << 20;
+
+	require_netns_with_veth();
+	memset(&logs, 0, sizeof(logs));
+	netwatch_set_log(nw, capture_log, NULL);
+	ip(nw, "link set d0 up");
+	assert_change_arrives(nw);
+
+	/* Lose notifications: a tiny buffer and 200 addresses, unread. */
+	assert_int_equal(netwatch_fds(nw, fds), 1);
+	assert_int_equal(setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	ip_batch("add", 200);
+	assert_int_equal(setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)), 0);
+	assert_change_arrives(nw);
+	assert_non_null(strstr(logs.all, "change=overrun"));
+
+	/* The dumps after the overrun relearned all 200: renewing them is no
+	 * change (an address missed without the dump would count). */
+	while (readable(fds[0]))
+		netwatch_process(nw, now_ms());
+	ip_batch("replace", 200);
+	while (readable(fds[0]))
+		netwatch_process(nw, now_ms());
+	assert_nothing_pending(nw);
+}
+
 /* ---- logind on a private bus ---- */
+
+static int grant_inhibitor(sd_bus_message *m);
 
 static int fake_inhibit(sd_bus_message *m, void *data, sd_bus_error *error)
 {
 	const char *what, *who, *why, *mode;
-	int p[2], r;
+	int r;
 
 	bus.inhibit_calls++;
 	if ((r = sd_bus_message_read(m, "ssss", &what, &who, &why, &mode)) < 0)
@@ -682,6 +741,17 @@ static int fake_inhibit(sd_bus_message *m, void *data, sd_bus_error *error)
 	if (bus.deny)
 		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
 				"Permission denied (test)");
+	if (bus.defer) {
+		bus.deferred = sd_bus_message_ref(m);
+		return 1;
+	}
+	return grant_inhibitor(m);
+}
+
+static int grant_inhibitor(sd_bus_message *m)
+{
+	int p[2], r;
+
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	if (bus.lock_read >= 0)
@@ -802,6 +872,7 @@ static int bus_teardown(void **state)
 {
 	netwatch_free(*state);
 	*state = NULL;
+	bus.deferred = sd_bus_message_unref(bus.deferred);
 	bus.logind = sd_bus_flush_close_unref(bus.logind);
 	bus.impostor = sd_bus_flush_close_unref(bus.impostor);
 	stop_bus_daemon();
@@ -935,6 +1006,35 @@ static void test_denied_inhibitor_still_reports_sleep_events(void **state)
 	assert_int_equal(logs.n_info_or_warn, 1);
 }
 
+static bool inhibit_called(struct netwatch *nw)
+{
+	return bus.inhibit_calls == 1;
+}
+
+static void test_inhibitor_granted_during_sleep_is_released_at_once(void **state)
+{
+	struct netwatch *nw;
+
+	bus.defer = true;
+	nw = start_netwatch(state);
+	wait_for(nw, 0, inhibit_called, DEADLINE_MS);
+	assert_non_null(bus.deferred);
+	emit_sleep(bus.logind, true);
+	assert_int_equal(wait_for(nw, NETWATCH_SUSPENDING, NULL, DEADLINE_MS), NETWATCH_SUSPENDING);
+
+	/* logind answers late: holding it now would only delay this sleep. */
+	bus.defer = false;
+	assert_true(grant_inhibitor(bus.deferred) >= 0);
+	bus.deferred = sd_bus_message_unref(bus.deferred);
+	wait_for(nw, 0, lock_released, DEADLINE_MS);
+	assert_false(netwatch_holds_sleep_lock(nw));
+
+	emit_sleep(bus.logind, false);
+	assert_int_equal(wait_for(nw, NETWATCH_RESUMED, NULL, DEADLINE_MS), NETWATCH_RESUMED);
+	wait_for(nw, 0, lock_retaken, DEADLINE_MS);
+	assert_true(netwatch_holds_sleep_lock(nw));
+}
+
 static void test_suspend_and_resume_sent_together_come_out_in_order(void **state)
 {
 	struct netwatch *nw = start_netwatch(state);
@@ -944,6 +1044,10 @@ static void test_suspend_and_resume_sent_together_come_out_in_order(void **state
 	wait_for(nw, 0, holds_lock, DEADLINE_MS);
 	emit_sleep(bus.logind, true);
 	emit_sleep(bus.logind, false);
+	/* A round trip through the daemon: it has written both signals to
+	 * netwatch's socket before it answers. */
+	assert_true(sd_bus_call_method(bus.logind, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			"org.freedesktop.DBus", "GetId", NULL, NULL, "") >= 0);
 	/* Each call reports at most one of them; the second one is due at once. */
 	deadline = now_ms() + DEADLINE_MS;
 	while (n < 2 && now_ms() < deadline) {
@@ -1013,10 +1117,12 @@ int main(void)
 		NETNS(test_kernel_address_is_a_change),
 		NETNS(test_kernel_default_route_is_a_change_other_routes_are_not),
 		NETNS(test_kernel_carrier_is_a_change),
+		NETNS(test_kernel_overrun_is_a_change_and_relearns_the_addresses),
 		cmocka_unit_test(test_no_system_bus_is_fine_and_silent),
 #define BUS(t) cmocka_unit_test_setup_teardown(t, bus_setup, bus_teardown)
 		BUS(test_sleep_lock_is_taken_released_and_taken_again_after_resume),
 		BUS(test_denied_inhibitor_still_reports_sleep_events),
+		BUS(test_inhibitor_granted_during_sleep_is_released_at_once),
 		BUS(test_suspend_and_resume_sent_together_come_out_in_order),
 		BUS(test_sleep_signal_from_another_sender_is_ignored),
 		BUS(test_lost_system_bus_drops_its_fd_and_the_lock),
