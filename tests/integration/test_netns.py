@@ -94,6 +94,12 @@ def link_flap(fx, network_events=True):
         net.link(True)
         fx.wait_for(lambda: streaming() >= 2, timeout=60, what="streaming after link up")
         back = fixture.log_stamps(host.log, r"-> streaming")[1]
+        if network_events:
+            # A backoff timer may win the race with the 300 ms debounce; the
+            # network event must come all the same.
+            fx.wait_for(lambda: any(t >= up for t in
+                                    fixture.log_stamps(host.log, r"network changed")),
+                        timeout=10, what="network change noticed after link up")
         host.terminate()
         fx.last_host_log = host.log
         fx.last_link_up = up
