@@ -114,11 +114,11 @@ class SessionTest(PipeWireTestCase):
         self.start("--fault", "1:" + fault)
         self.wait_state("streaming", count=2, timeout=20)
         self.fx.wait_for(lambda: self.server.accepted() >= 2, what="second connection")
+        # Our own log is the exact witness: the old socket is closed before
+        # the new one connects. The server's count is not, after an abort:
+        # its poll loop may take the new accept before the old socket's
+        # FIN (seen under ASan), and a stalled server polls every 50 ms.
         self.assertEqual(self.max_live_sockets(), 1, self.log())
-        if not fault.startswith("stall"):
-            # A stalled server polls for hang-ups every 50 ms, so only our
-            # own count is exact there; elsewhere the server agrees.
-            self.assertEqual(self.server.max_open(), 1, self.server.out())
         try:
             self.fx.wait_for(lambda: re.search(r"^conn=2 final ", self.server.out(), re.M),
                              timeout=20, what="words on the new connection")
