@@ -13,7 +13,9 @@
 #include <pipewire/log.h>
 #include <spa/utils/defs.h>
 
+#include "audio-fifo.h"
 #include "blocking.h"
+#include "connect-job.h"
 #include "creds.h"
 #include "dialect.h"
 #include "transport.h"
@@ -35,20 +37,6 @@ struct shell_timer {
 	bool armed;
 };
 
-struct connect_job {
-	struct blocking_job base;
-	struct shell *sh;		/* NULL once the shell is gone */
-	uint64_t attempt;
-	bool refresh;
-	struct creds_config creds;
-	char host[URL_HOST_MAX];
-	uint16_t port;
-	int res;
-	struct creds_secret secret;
-	struct creds_error err;
-	char address[INET6_ADDRSTRLEN];
-};
-
 struct shell {
 	char tap[CONFIG_NAME_MAX];
 	const struct transcribe_config *cfg;
@@ -64,7 +52,9 @@ struct shell {
 	struct shell_timer timers[SESSION_N_TIMERS];
 	uint32_t n_jobs;		/* connect jobs in flight */
 
-	/* Re-entrancy: events raised while actions run wait their turn. */
+	/* Re-entrancy: events raised while actions run wait their turn, so
+	 * one action table serves every event. */
+	struct session_actions *acts;
 	bool handling;
 	uint32_t n_events;
 	struct session_event events[SHELL_EVENT_QUEUE];
@@ -80,15 +70,13 @@ struct shell {
 	uint64_t last_sent_ms;
 	int64_t last_total_ms;
 
-	/* Audio not yet handed to the service, oldest first. */
-	uint8_t *fifo;
-	size_t fifo_size, fifo_head, fifo_len;
-	uint64_t fifo_dropped_bytes;
+	struct audio_fifo fifo;		/* audio not yet handed to the service */
 	uint32_t frame_bytes;		/* one audio frame (all channels) */
 	uint32_t chunk_bytes;		/* one WebSocket message of audio */
 	uint8_t *chunk;
 
 	struct dialect_result *result;
+	bool warned_drop;
 	bool stopped;
 	bool shut_down;			/* after shell_shutdown(): ignore everything */
 };
@@ -106,7 +94,7 @@ static void run_actions(struct shell *sh, const struct session_actions *acts);
  * consequences never re-enter the state machine). */
 static void feed(struct shell *sh, const struct session_event *ev)
 {
-	struct session_actions *acts;
+	struct session_actions *acts = sh->acts;
 
 	if (sh->shut_down)
 		return;
@@ -123,8 +111,6 @@ static void feed(struct shell *sh, const struct session_event *ev)
 		}
 		return;
 	}
-	if ((acts = malloc(sizeof(*acts))) == NULL)
-		return;
 	sh->handling = true;
 	session_handle(sh->session, now_ms(), ev, acts);
 	run_actions(sh, acts);
@@ -141,7 +127,6 @@ static void feed(struct shell *sh, const struct session_event *ev)
 		run_actions(sh, acts);
 	}
 	sh->handling = false;
-	free(acts);
 }
 
 static void feed_simple(struct shell *sh, enum session_event_type type, uint64_t id)
@@ -151,50 +136,6 @@ static void feed_simple(struct shell *sh, enum session_event_type type, uint64_t
 }
 
 /* ---- connect job: credentials and DNS on the helper thread ---- */
-
-static void resolve(struct connect_job *j)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char port[8];
-	int r;
-
-	snprintf(port, sizeof(port), "%u", j->port);
-	if ((r = getaddrinfo(j->host, port, &hints, &res)) != 0) {
-		j->res = -EHOSTUNREACH;
-		/* The network may just be down: retry, with a message that says so. */
-		j->err.cls = ERR_TRANSIENT;
-		j->err.retry_after_ms = -1;
-		snprintf(j->err.message, sizeof(j->err.message), "cannot resolve %.160s: %s",
-				j->host, gai_strerror(r));
-		return;
-	}
-	if (res->ai_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr,
-				j->address, sizeof(j->address));
-	else
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
-				j->address, sizeof(j->address));
-	freeaddrinfo(res);
-}
-
-static void connect_job_run(struct blocking_job *base)
-{
-	struct connect_job *j = SPA_CONTAINER_OF(base, struct connect_job, base);
-	struct creds_secret long_key;
-
-	j->err.retry_after_ms = -1;
-	if ((j->res = creds_load(&j->creds, &j->secret, &j->err)) < 0)
-		return;
-	if (j->creds.temporary_key_url[0] != '\0') {
-		long_key = j->secret;
-		creds_wipe(&j->secret);
-		j->res = creds_fetch_temporary(&j->creds, &long_key, &j->secret, &j->err);
-		creds_wipe(&long_key);
-		if (j->res < 0)
-			return;
-	}
-	resolve(j);
-}
 
 static void connect_job_done(struct blocking_job *base)
 {
@@ -298,15 +239,11 @@ static void send_end(struct shell *sh, uint64_t conn)
 	const struct dialect_message *m = &sh->dialect->end_of_stream;
 
 	/* What was captured goes out first: the service finalizes all of it. */
-	while (sh->fifo_len > 0) {
-		uint32_t n = (uint32_t)SPA_MIN(sh->fifo_len, (size_t)sh->chunk_bytes);
-		size_t first = SPA_MIN((size_t)n, sh->fifo_size - sh->fifo_head);
-		memcpy(sh->chunk, sh->fifo + sh->fifo_head, first);
-		memcpy(sh->chunk + first, sh->fifo, n - first);
+	size_t n;
+	while ((n = audio_fifo_peek(&sh->fifo, sh->chunk, sh->chunk_bytes)) > 0) {
 		if (transport_send(sh->transport, conn, sh->chunk, n, false) < 0)
 			break;
-		sh->fifo_head = (sh->fifo_head + n) % sh->fifo_size;
-		sh->fifo_len -= n;
+		audio_fifo_consume(&sh->fifo, n);
 	}
 	if (m->data != NULL)
 		transport_send(sh->transport, conn, m->data, m->len, m->text);
@@ -410,15 +347,12 @@ static void pump_audio(struct shell *sh)
 {
 	if (!sh->streaming || sh->conn == 0)
 		return;
-	while (sh->fifo_len >= sh->chunk_bytes &&
+	while (audio_fifo_len(&sh->fifo) >= sh->chunk_bytes &&
 	       transport_queued(sh->transport, sh->conn) < SHELL_MAX_QUEUED_FRAMES) {
-		size_t first = SPA_MIN((size_t)sh->chunk_bytes, sh->fifo_size - sh->fifo_head);
-		memcpy(sh->chunk, sh->fifo + sh->fifo_head, first);
-		memcpy(sh->chunk + first, sh->fifo, sh->chunk_bytes - first);
+		audio_fifo_peek(&sh->fifo, sh->chunk, sh->chunk_bytes);
 		if (transport_send(sh->transport, sh->conn, sh->chunk, sh->chunk_bytes, false) < 0)
 			return;
-		sh->fifo_head = (sh->fifo_head + sh->chunk_bytes) % sh->fifo_size;
-		sh->fifo_len -= sh->chunk_bytes;
+		audio_fifo_consume(&sh->fifo, sh->chunk_bytes);
 		sh->last_sent_ms = now_ms();
 		if (!sh->handling)
 			feed_simple(sh, SESSION_EV_AUDIO_SENT, sh->conn);
@@ -427,30 +361,13 @@ static void pump_audio(struct shell *sh)
 
 void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
 {
-	const uint8_t *p = data;
-
-	if (bytes > sh->fifo_size) {
-		p += bytes - sh->fifo_size;
-		sh->fifo_dropped_bytes += bytes - sh->fifo_size;
-		bytes = (uint32_t)sh->fifo_size;
+	/* Full: the oldest audio goes, counted and logged (the continuity
+	 * work replaces this with a disk spool). */
+	if (audio_fifo_push(&sh->fifo, data, bytes) > 0 && !sh->warned_drop) {
+		sh->warned_drop = true;
+		pw_log_warn("tap=%s service away longer than buffer.memory-sec=%u: dropping "
+				"the oldest audio", sh->tap, sh->cfg->memory_sec);
 	}
-	if (sh->fifo_len + bytes > sh->fifo_size) {
-		/* Full: the oldest audio goes, counted and logged (the continuity
-		 * work replaces this with a disk spool). */
-		size_t drop = sh->fifo_len + bytes - sh->fifo_size;
-		drop += (sh->frame_bytes - drop % sh->frame_bytes) % sh->frame_bytes;
-		sh->fifo_head = (sh->fifo_head + drop) % sh->fifo_size;
-		sh->fifo_len -= drop;
-		if (sh->fifo_dropped_bytes == 0)
-			pw_log_warn("tap=%s service away longer than buffer.memory-sec=%u: dropping "
-					"the oldest audio", sh->tap, sh->cfg->memory_sec);
-		sh->fifo_dropped_bytes += drop;
-	}
-	size_t tail = (sh->fifo_head + sh->fifo_len) % sh->fifo_size;
-	size_t first = SPA_MIN((size_t)bytes, sh->fifo_size - tail);
-	memcpy(sh->fifo + tail, p, first);
-	memcpy(sh->fifo, p + first, bytes - first);
-	sh->fifo_len += bytes;
 	pump_audio(sh);
 }
 
@@ -648,10 +565,14 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 
 	sh->frame_bytes = cfg->channels * sizeof(int16_t);
 	sh->chunk_bytes = cfg->rate * SHELL_FRAME_MS / 1000 * sh->frame_bytes;
-	sh->fifo_size = (size_t)cfg->memory_sec * cfg->rate * sh->frame_bytes;
-	sh->fifo = malloc(sh->fifo_size);
+	if (audio_fifo_init(&sh->fifo, (size_t)cfg->memory_sec * cfg->rate, sh->frame_bytes) < 0) {
+		snprintf(err, err_size, "out of memory");
+		free(sh);
+		return NULL;
+	}
 	sh->chunk = malloc(sh->chunk_bytes);
 	sh->result = malloc(sizeof(*sh->result));
+	sh->acts = malloc(sizeof(*sh->acts));
 
 	spa_zero(tc);
 	tc.url = sh->url;
@@ -677,7 +598,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sc.session_id = session_id;
 	sh->session = session_new(&sc);
 
-	if (sh->fifo == NULL || sh->chunk == NULL || sh->result == NULL ||
+	if (sh->chunk == NULL || sh->result == NULL || sh->acts == NULL ||
 	    sh->transport == NULL || sh->session == NULL) {
 		snprintf(err, err_size, "out of memory");
 		shell_free(sh);
@@ -733,9 +654,9 @@ void shell_shutdown(struct shell *sh)
 	sh->shut_down = true;
 	if (st.conn != 0)
 		transport_close(sh->transport, st.conn, 1001, true);
-	if (sh->fifo_dropped_bytes > 0)
+	if (sh->fifo.dropped_bytes > 0)
 		pw_log_warn("tap=%s dropped %" PRIu64 " ms of audio while the service was away",
-				sh->tap, sh->fifo_dropped_bytes * 1000 / (sh->frame_bytes * sh->cfg->rate));
+				sh->tap, sh->fifo.dropped_bytes * 1000 / (sh->frame_bytes * sh->cfg->rate));
 }
 
 void shell_free(struct shell *sh)
@@ -746,8 +667,9 @@ void shell_free(struct shell *sh)
 	session_free(sh->session);
 	creds_wipe(&sh->secret);
 	wipe_config_msg(sh);
-	free(sh->fifo);
+	audio_fifo_clear(&sh->fifo);
 	free(sh->chunk);
 	free(sh->result);
+	free(sh->acts);
 	free(sh);
 }

@@ -232,7 +232,6 @@ static uint64_t mono_ms(void)
 static void *worker_thread(void *data)
 {
 	struct worker *w = data;
-
 	uint64_t deadline = 0;
 
 	pthread_setname_np(pthread_self(), "pw-transcribe");
