@@ -18,7 +18,6 @@ struct connect_job {
 	struct blocking_job base;
 	struct shell *sh;		/* owner; read on the collecting thread only */
 	uint64_t attempt;
-	bool refresh;
 	struct creds_config creds;
 	char host[URL_HOST_MAX];
 	uint16_t port;

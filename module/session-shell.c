@@ -165,7 +165,9 @@ static void connect_job_done(struct blocking_job *base)
 	free(j);
 }
 
-static void fetch_creds(struct shell *sh, uint64_t attempt, bool refresh)
+/* Every attempt reads the key source again and fetches a new temporary key,
+ * so a refresh after a 401 needs nothing special here. */
+static void fetch_creds(struct shell *sh, uint64_t attempt)
 {
 	struct connect_job *j = calloc(1, sizeof(*j));
 
@@ -179,7 +181,6 @@ static void fetch_creds(struct shell *sh, uint64_t attempt, bool refresh)
 	j->base.done = connect_job_done;
 	j->sh = sh;
 	j->attempt = attempt;
-	j->refresh = refresh;
 	j->creds = sh->creds;
 	snprintf(j->host, sizeof(j->host), "%s", sh->url.host);
 	j->port = sh->url.port;
@@ -306,7 +307,7 @@ static void run_actions(struct shell *sh, const struct session_actions *acts)
 		const struct session_action *a = &acts->a[i];
 		switch (a->type) {
 		case SESSION_ACT_FETCH_CREDS:
-			fetch_creds(sh, a->id, a->refresh);
+			fetch_creds(sh, a->id);
 			break;
 		case SESSION_ACT_OPEN:
 			open_conn(sh, a->id);
