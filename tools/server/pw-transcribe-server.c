@@ -1,0 +1,582 @@
+/* pw-transcribe-server: a small local speech-to-text server speaking the
+ * Soniox real-time WebSocket protocol (the subset pipewire-transcribe uses)
+ * over pocketsphinx with its US English model. It is the module's default
+ * service and what the demo and the integration tests talk to.
+ *
+ *   pw-transcribe-server [--address A] [--port P] [--key-file FILE]
+ *                        [--hmm DIR] [--lm FILE] [--dict FILE]
+ *                        [--max-connections N] [--spare-decoders N]
+ *                        [--idle-timeout S] [--partial-ms MS] [--progress-ms MS]
+ *                        [--lws-debug BITS] [--help] [--version]
+ *
+ * Listening
+ *   --address (default 127.0.0.1) must be an IP literal (127.0.0.1, ::1, an
+ *   interface address); the server binds exactly that address. --port
+ *   defaults to 7681; 0 picks a free port. Started by systemd socket
+ *   activation (LISTEN_FDS=1), it serves the socket it is given instead.
+ *   The first line on stdout is
+ *       listening port=<p> address=<a>
+ *   Everything else goes to stderr, one line per event (see "Log").
+ *
+ * Authentication
+ *   Without --key-file every client is accepted. With it, the key is the
+ *   file's first line; the file must not be accessible by group or others
+ *   (chmod 600) or the server refuses to start. A client then sends
+ *   "Authorization: Bearer <key>" on the upgrade request, or "api_key" in
+ *   its config message; otherwise it gets error 401 (below) and the close.
+ *
+ * Protocol (any request path is accepted; Soniox uses /transcribe-websocket)
+ *   - First text message: the JSON config. Required: "audio_format":
+ *     "pcm_s16le", "sample_rate" 16000 (the en-us model's rate; clients
+ *     resample, as the PipeWire module's adapter does), "num_channels" 1
+ *     or 2 (averaged to mono). Optional: "enable_endpoint_detection": true
+ *     adds a final "<end>" token after each utterance; "api_key"; "model"
+ *     (logged, otherwise ignored). Other fields are ignored.
+ *   - Binary messages: S16LE PCM frames, any size up to 1 MiB (odd sizes
+ *     are carried over).
+ *   - Responses: {"tokens":[...],"final_audio_proc_ms":F,"total_audio_proc_ms":T}
+ *     tokens = the new final words (each sent once), then the current
+ *     non-final words (they replace the previous non-final set). A token:
+ *       {"text":" forward","start_ms":640,"end_ms":1170,"confidence":0.996,"is_final":true}
+ *     Words carry a leading space; non-final ones have no confidence.
+ *     Times are ms of this connection's audio. T = audio processed; F =
+ *     audio that is final: the end of the last finished utterance, 1 s
+ *     behind T between utterances, T after a finalize. A response goes out
+ *     when an utterance ended, when the non-final words changed (at most
+ *     every --partial-ms of audio, 200) and at least every --progress-ms of
+ *     audio (500).
+ *   - Utterances: pocketsphinx's voice activity detector ends one ~0.5 s
+ *     after the speech stops; its words then become final. Speech longer
+ *     than 30 s is cut.
+ *   - {"type":"keepalive"}: nothing but resetting the idle timer.
+ *     {"type":"finalize"}: the utterance in progress becomes final now,
+ *     followed by a final "<fin>" token (start_ms = end_ms = T).
+ *   - End of stream: an empty text message (or an empty binary message):
+ *     everything becomes final, {"tokens":[...],...,"finished":true}, then
+ *     close 1000.
+ *   - Errors: {"error_code":C,"error_type":"...","error_message":"..."},
+ *     then close (1000 unless noted):
+ *       400 invalid_request  first message not a JSON object, audio before
+ *                            the config, a text message that is neither
+ *                            JSON control nor empty, an unknown "type"
+ *       400 invalid_config   a bad audio_format/sample_rate/num_channels
+ *       400 message_too_large  a message over 1 MiB (close 1009)
+ *       401 unauthenticated  missing or wrong key
+ *       408 request_timeout  nothing received for --idle-timeout s (20)
+ *       429 too_many_requests  more than --max-connections streams (8)
+ *       500 internal_error   the recognizer failed (close 1011)
+ *     One connection's error never affects the others.
+ *   - Plain HTTP requests get 400. On SIGTERM/SIGINT every stream is
+ *     closed with 1001 and the server exits 0.
+ *
+ * Recognizer and resources
+ *   pocketsphinx 0.8 (5prealpha), model from pkg-config's modeldir
+ *   (Debian: pocketsphinx-en-us): --hmm <modeldir>/en-us/en-us, --lm
+ *   <modeldir>/en-us/en-us.lm.bin, --dict <modeldir>/en-us/cmudict-en-us.dict.
+ *   Each stream has its own decoder on its own thread: ~95 MB of memory and
+ *   ~0.25 s to create. --spare-decoders (1) finished decoders are kept for
+ *   the next streams (the first is loaded at startup, which also checks
+ *   the model). Decoding takes ~0.05-0.15 s of CPU per second of audio.
+ *   A client sending faster than that is slowed down (reading pauses while
+ *   more than 1 MiB of audio waits for the decoder).
+ *
+ * Log (stderr; transcripts, audio and keys are never logged)
+ *   model loaded init_ms=.. hmm=.. lm=.. dict=.. spare=..
+ *   conn=N accept peer=IP:PORT open=K
+ *   conn=N open path=P auth=none|ok|missing|bad streams=K
+ *   conn=N config rate=R channels=C model=M endpoint=0|1 auth=none|header|api_key
+ *   conn=N decoder ready init_ms=MS          (0: a spare decoder)
+ *   conn=N rx paused backlog=BYTES | rx resumed   (a client faster than the decoder)
+ *   conn=N finalize audio_ms=T | end-of-stream audio_ms=T | finished audio_ms=T final_words=W
+ *   conn=N error code=C type=T close=WS msg="..."
+ *   conn=N closed code=WS by=server|peer|-   (1006: no close frame)
+ *   conn=N stats audio_ms=T cpu_ms=MS init_ms=MS rtf=R final_words=W
+ *   pocketsphinx level=warn|error msg="..." | lws msg="..."
+ *   exit reason=signal
+ *
+ * Exit status: 0 after a signal; 2 on bad usage or when the model, the key
+ * file or the socket cannot be set up (the message says which).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "key.h"
+#include "log.h"
+#include "recognizer.h"
+#include "server.h"
+
+#ifndef SERVER_MODELDIR
+#define SERVER_MODELDIR		"/usr/share/pocketsphinx/model"
+#endif
+#ifndef SERVER_VERSION
+#define SERVER_VERSION		"unknown"
+#endif
+
+#define PROG			"pw-transcribe-server"
+#define DEFAULT_ADDRESS		"127.0.0.1"
+#define TICK_US			(250 * 1000)
+#define RX_BUFFER_SIZE		65536
+#define LISTEN_BACKLOG		64
+#define MAX_ACCEPTS_PER_WAKE	32
+#define SHUTDOWN_GRACE_US	(2 * 1000 * 1000)
+#define SD_LISTEN_FDS_START	3
+#define PATH_MAX_LEN		4096
+
+struct server g_srv;
+
+static struct options {
+	const char *address, *key_file;
+	char hmm[PATH_MAX_LEN], lm[PATH_MAX_LEN], dict[PATH_MAX_LEN];
+	long port, max_conns, spare, idle_s, partial_ms, progress_ms, lws_debug;
+} opt;
+
+/* Numeric options: name, destination, default, range, help. */
+static const struct int_option {
+	const char *name;
+	long *dst;
+	long def, min, max;
+	const char *help;
+} int_options[] = {
+	{ "port", &opt.port, 7681, 0, 65535, "TCP port (0 = pick a free one)" },
+	{ "max-connections", &opt.max_conns, 8, 1, 256,
+	  "concurrent streams; more get error 429 (each needs ~95 MB)" },
+	{ "spare-decoders", &opt.spare, 1, 0, 64, "finished decoders kept ready for new streams" },
+	{ "idle-timeout", &opt.idle_s, 20, 1, 86400,
+	  "seconds without audio or keepalive before error 408" },
+	{ "partial-ms", &opt.partial_ms, 200, 20, 60000, "non-final tokens at most every MS of audio" },
+	{ "progress-ms", &opt.progress_ms, 500, 20, 600000, "a response at least every MS of audio" },
+	{ "lws-debug", &opt.lws_debug, 0, 0, 0xffff, "libwebsockets log bits (0 = errors, warnings)" },
+};
+
+static int fd_listen = -1, fd_signal = -1;
+
+int64_t srv_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void srv_wake(void)
+{
+	pthread_mutex_lock(&g_srv.wake_lock);
+	if (g_srv.wake_ok)
+		lws_cancel_service(g_srv.ctx);
+	pthread_mutex_unlock(&g_srv.wake_lock);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: %s [--address A] [--port P] [--key-file FILE]\n"
+		"       [--hmm DIR] [--lm FILE] [--dict FILE] [options]\n"
+		"  --address A        IP address to listen on (default %s)\n"
+		"  --key-file FILE    require this shared secret (file mode 600)\n"
+		"  --hmm DIR          acoustic model (default %s)\n"
+		"  --lm FILE          language model (default %s)\n"
+		"  --dict FILE        dictionary (default %s)\n",
+		PROG, DEFAULT_ADDRESS, opt.hmm, opt.lm, opt.dict);
+	for (size_t i = 0; i < sizeof(int_options) / sizeof(int_options[0]); i++)
+		fprintf(f, "  --%-17s %s (default %ld)\n", int_options[i].name,
+			int_options[i].help, int_options[i].def);
+	fprintf(f, "Protocol, log format and resources: see the top of tools/server/%s.c.\n", PROG);
+}
+
+static int set_path(char *dst, const char *name, const char *v)
+{
+	if (strlen(v) >= PATH_MAX_LEN) {
+		fprintf(stderr, "%s: --%s: path too long\n", PROG, name);
+		return -1;
+	}
+	snprintf(dst, PATH_MAX_LEN, "%s", v);
+	return 0;
+}
+
+static int set_int(const struct int_option *o, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || !*v || n < o->min || n > o->max) {
+		fprintf(stderr, "%s: --%s: expected an integer in %ld..%ld\n", PROG, o->name,
+			o->min, o->max);
+		return -1;
+	}
+	*o->dst = n;
+	return 0;
+}
+
+enum { OPT_ADDRESS = 256, OPT_KEY_FILE, OPT_HMM, OPT_LM, OPT_DICT, OPT_HELP, OPT_VERSION, OPT_INT };
+
+static int parse_options(int argc, char **argv)
+{
+	static const size_t n_int = sizeof(int_options) / sizeof(int_options[0]);
+	struct option lo[16] = {
+		{ "address", required_argument, NULL, OPT_ADDRESS },
+		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+		{ "hmm", required_argument, NULL, OPT_HMM },
+		{ "lm", required_argument, NULL, OPT_LM },
+		{ "dict", required_argument, NULL, OPT_DICT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+	};
+	size_t base = 7;
+	int ch, rc = 0;
+
+	for (size_t i = 0; i < n_int; i++) {
+		*int_options[i].dst = int_options[i].def;
+		lo[base + i] = (struct option){ int_options[i].name, required_argument, NULL,
+						 OPT_INT + (int)i };
+	}
+	lo[base + n_int] = (struct option){ NULL, 0, NULL, 0 };
+	opt.address = DEFAULT_ADDRESS;
+	snprintf(opt.hmm, sizeof(opt.hmm), "%s/en-us/en-us", SERVER_MODELDIR);
+	snprintf(opt.lm, sizeof(opt.lm), "%s/en-us/en-us.lm.bin", SERVER_MODELDIR);
+	snprintf(opt.dict, sizeof(opt.dict), "%s/en-us/cmudict-en-us.dict", SERVER_MODELDIR);
+
+	while (rc == 0 && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_ADDRESS: opt.address = optarg; break;
+		case OPT_KEY_FILE: opt.key_file = optarg; break;
+		case OPT_HMM: rc = set_path(opt.hmm, "hmm", optarg); break;
+		case OPT_LM: rc = set_path(opt.lm, "lm", optarg); break;
+		case OPT_DICT: rc = set_path(opt.dict, "dict", optarg); break;
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("%s %s\n", PROG, SERVER_VERSION);
+			exit(0);
+		default:
+			if (ch >= OPT_INT && ch < OPT_INT + (int)n_int) {
+				rc = set_int(&int_options[ch - OPT_INT], optarg);
+				break;
+			}
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (rc == 0 && optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, argv[optind]);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* A socket passed by systemd socket activation, else -1. */
+static int systemd_socket(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int fd = SD_LISTEN_FDS_START, flags;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds, "1")) {
+		fprintf(stderr, "%s: socket activation: expected exactly 1 socket, got LISTEN_FDS=%s\n",
+			PROG, fds);
+		return -2;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "%s: socket activation: fd %d: %s\n", PROG, fd, strerror(errno));
+		return -2;
+	}
+	return fd;
+}
+
+static int bound_name(int fd, char *addr, size_t addrlen, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+		return -1;
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)addrlen);
+		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)addrlen);
+		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* Our own listening socket: lws would listen on every interface. */
+static int listen_open(const char *address, int port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, address, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, address, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*s6);
+	} else {
+		fprintf(stderr, "%s: --address %s is not an IP address (e.g. 127.0.0.1 or ::1)\n",
+			PROG, address);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, LISTEN_BACKLOG))
+		goto fail;
+	return fd;
+fail:
+	fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", PROG, address, port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static void on_listen_readable(void)
+{
+	for (int i = 0; i < MAX_ACCEPTS_PER_WAKE; i++) {
+		int fd = accept4(fd_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				srv_log("error what=accept errno=%d", errno);
+			return;
+		}
+		conn_accepted(fd);
+	}
+}
+
+static void on_signal_readable(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd_signal, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (!g_srv.quit) {
+			g_srv.quit = true;
+			g_srv.quit_reason = "signal";
+		}
+	}
+}
+
+/* Listening socket and signalfd: raw file descriptors in the lws loop. */
+static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			void *user, void *in, size_t len)
+{
+	int fd;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		fd = lws_get_socket_fd(wsi);
+		if (fd == fd_listen)
+			on_listen_readable();
+		else if (fd == fd_signal)
+			on_signal_readable();
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		conn_service_wake();
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "pw-transcribe-server", conn_callback, 0, RX_BUFFER_SIZE, 0, NULL, 0 },
+	{ "pw-transcribe-server-raw", raw_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void lws_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		n--;
+	srv_log("lws level=%d msg=\"%.*s\"", level, (int)n, line);
+}
+
+static int adopt_raw(int fd)
+{
+	lws_adopt_desc_t ad;
+
+	memset(&ad, 0, sizeof(ad));
+	ad.vh = g_srv.vh;
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = fd;
+	ad.vh_prot_name = protocols[1].name;
+	return lws_adopt_descriptor_vhost_via_info(&ad) ? 0 : -1;
+}
+
+static int context_create(void)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	g_srv.ctx = lws_create_context(&info);
+	if (!g_srv.ctx)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;	/* we accept(), lws serves */
+	info.protocols = protocols;
+	info.vhost_name = PROG;
+	g_srv.vh = lws_create_vhost(g_srv.ctx, &info);
+	if (!g_srv.vh)
+		return -1;
+	/* from here on lws owns (and closes) both descriptors */
+	if (adopt_raw(fd_listen))
+		return -1;
+	return adopt_raw(fd_signal);
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	conn_tick(srv_now_us());
+	lws_sul_schedule(g_srv.ctx, 0, sul, tick_cb, TICK_US);
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* blocked before any thread starts, so every thread inherits it */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	fd_signal = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd_signal < 0 ? -1 : 0;
+}
+
+/* Closes every stream with 1001 and services until they are gone. */
+static void drain(void)
+{
+	int64_t deadline = srv_now_us() + SHUTDOWN_GRACE_US;
+
+	conn_shutdown_all();
+	while (g_srv.open > 0 && srv_now_us() < deadline)
+		if (lws_service(g_srv.ctx, 0) < 0)
+			break;
+}
+
+static int setup(struct rec_pool **pool, char **key, int *port, char *addr, size_t addrlen)
+{
+	struct rec_model model = { opt.hmm, opt.lm, opt.dict };
+	char err[512];
+	int fd;
+
+	if (opt.key_file && key_load(opt.key_file, key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		return -1;
+	}
+	fd = systemd_socket();
+	if (fd == -2)
+		return -1;
+	if (fd < 0)
+		fd = listen_open(opt.address, (int)opt.port);
+	if (fd < 0)
+		return -1;
+	fd_listen = fd;
+	if (bound_name(fd, addr, addrlen, port)) {
+		fprintf(stderr, "%s: listening socket: %s\n", PROG, strerror(errno));
+		return -1;
+	}
+	if (rec_pool_new(&model, (unsigned)opt.spare, pool, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		return -1;
+	}
+	if (setup_signals()) {
+		fprintf(stderr, "%s: cannot set up signal handling: %s\n", PROG, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct rec_pool *pool = NULL;
+	lws_sorted_usec_list_t sul_tick;
+	char *key = NULL, addr[INET6_ADDRSTRLEN] = "?";
+	int port = 0, rc = 2;
+
+	pthread_mutex_init(&g_srv.wake_lock, NULL);
+	if (parse_options(argc, argv))
+		return 2;
+	lws_set_log_level(opt.lws_debug ? (int)opt.lws_debug : LLL_ERR | LLL_WARN, lws_emit);
+	if (setup(&pool, &key, &port, addr, sizeof(addr)))
+		goto out;
+
+	g_srv.sp.key = key;
+	g_srv.sp.pool = pool;
+	g_srv.sp.partial_ms = (unsigned)opt.partial_ms;
+	g_srv.sp.progress_ms = (unsigned)opt.progress_ms;
+	g_srv.sp.pre = LWS_PRE;
+	g_srv.max_streams = (unsigned)opt.max_conns;
+	g_srv.idle_timeout_s = (unsigned)opt.idle_s;
+	if (context_create()) {
+		fprintf(stderr, "%s: libwebsockets setup failed\n", PROG);
+		goto out;
+	}
+	memset(&sul_tick, 0, sizeof(sul_tick));
+	lws_sul_schedule(g_srv.ctx, 0, &sul_tick, tick_cb, TICK_US);
+	g_srv.wake_ok = true;
+	printf("listening port=%d address=%s\n", port, addr);
+	fflush(stdout);
+
+	while (!g_srv.quit)
+		if (lws_service(g_srv.ctx, 0) < 0) {
+			g_srv.quit_reason = "service-error";
+			break;
+		}
+	srv_log("exit reason=%s streams=%u", g_srv.quit_reason ? g_srv.quit_reason : "?",
+		g_srv.streams);
+	drain();
+	lws_sul_cancel(&sul_tick);
+	rc = 0;
+out:
+	pthread_mutex_lock(&g_srv.wake_lock);
+	g_srv.wake_ok = false;
+	pthread_mutex_unlock(&g_srv.wake_lock);
+	if (g_srv.ctx)
+		lws_context_destroy(g_srv.ctx);	/* closes the adopted fds too */
+	else if (fd_listen >= 0)
+		close(fd_listen);
+	conn_reap_all();
+	rec_pool_free(pool);
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	pthread_mutex_destroy(&g_srv.wake_lock);
+	return rc;
+}
