@@ -17,7 +17,6 @@
 #include "tap-stream.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +46,6 @@ struct tap_stream {
 	char sink_name[CONFIG_STR_MAX];
 	char playback_name[CONFIG_STR_MAX];
 
-	atomic_uint_fast64_t frames_seen;	/* RT: written by capture_process() only */
 	uint32_t frame_bytes;
 };
 
@@ -66,8 +64,6 @@ static void capture_process(void *data)
 		size = SPA_MIN(d->chunk->size, d->maxsize - offs);
 		size -= size % ts->frame_bytes;
 		tap_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
-		atomic_fetch_add_explicit(&ts->frames_seen, size / ts->frame_bytes,
-				memory_order_relaxed);
 	}
 	pw_stream_queue_buffer(ts->capture, b);
 }
@@ -321,7 +317,6 @@ struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_config 
 	ts->events = events;
 	ts->events_data = data;
 	ts->frame_bytes = channels * sizeof(int16_t);
-	atomic_init(&ts->frames_seen, 0);
 	service_layout(&info, rate, channels);
 
 	switch (cfg->mode) {
@@ -385,9 +380,4 @@ const char *tap_stream_sink_node(const struct tap_stream *ts)
 const char *tap_stream_playback_node(const struct tap_stream *ts)
 {
 	return ts->playback_name[0] ? ts->playback_name : NULL;
-}
-
-uint64_t tap_stream_frames_seen(const struct tap_stream *ts)
-{
-	return atomic_load_explicit(&ts->frames_seen, memory_order_relaxed);
 }

@@ -36,7 +36,4 @@ const char *tap_stream_capture_node(const struct tap_stream *ts);
 const char *tap_stream_sink_node(const struct tap_stream *ts);
 const char *tap_stream_playback_node(const struct tap_stream *ts);
 
-/* Data thread: frames handed to the ring so far (also counts dropped). */
-uint64_t tap_stream_frames_seen(const struct tap_stream *ts);
-
 #endif
