@@ -60,7 +60,10 @@ struct shell {
 	struct session_event events[SHELL_EVENT_QUEUE];
 	char event_text[SHELL_EVENT_QUEUE][SESSION_TEXT_MAX];
 
-	struct creds_secret secret;	/* from the last connect job, until OPEN */
+	/* The newest attempt's key and address, kept until that attempt's OPEN
+	 * uses them (it may wait for the previous socket to go). */
+	uint64_t creds_attempt;
+	struct creds_secret secret;
 	char address[INET6_ADDRSTRLEN];
 	char *config_msg;		/* built at OPEN (may hold the key), sent at opened */
 	size_t config_len;
@@ -145,12 +148,14 @@ static void connect_job_done(struct blocking_job *base)
 	if (sh != NULL && !base->cancelled) {
 		sh->n_jobs--;
 		if (j->res == 0) {
-			creds_wipe(&sh->secret);
-			sh->secret = j->secret;
-			snprintf(sh->address, sizeof(sh->address), "%s", j->address);
+			/* Only the newest attempt can still open: a late answer for
+			 * an older one must not replace its key. */
+			if (j->attempt == sh->creds_attempt) {
+				creds_wipe(&sh->secret);
+				sh->secret = j->secret;
+				snprintf(sh->address, sizeof(sh->address), "%s", j->address);
+			}
 			feed_simple(sh, SESSION_EV_CREDS_READY, j->attempt);
-			/* OPEN ran inside that event if the attempt was current. */
-			creds_wipe(&sh->secret);
 		} else {
 			struct session_event ev = {
 				.type = SESSION_EV_CREDS_FAILED, .id = j->attempt, .cls = j->err.cls,
@@ -177,6 +182,9 @@ static void fetch_creds(struct shell *sh, uint64_t attempt)
 		feed(sh, &ev);
 		return;
 	}
+	/* A newer attempt makes the previous key useless. */
+	creds_wipe(&sh->secret);
+	sh->creds_attempt = attempt;
 	j->base.run = connect_job_run;
 	j->base.done = connect_job_done;
 	j->sh = sh;
