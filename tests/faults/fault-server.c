@@ -153,6 +153,7 @@
 #include <unistd.h>
 
 #include "fs-log.h"
+#include "ip-listen.h"
 #include "fs-server.h"
 
 #define DEFAULT_ADDRESS		"127.0.0.1"
@@ -347,48 +348,6 @@ static void on_signal(int sig)
 	g_srv.quit = 1;
 }
 
-static int listen_open(const char *address, int port, int *bound_port)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	socklen_t sl;
-	int fd, one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, address, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, address, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*s6);
-	} else {
-		fprintf(stderr, "fault-server: --address %s is not an IP address\n", address);
-		return -1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, LISTEN_BACKLOG))
-		goto fail;
-	sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
-		goto fail;
-	*bound_port = ntohs(ss.ss_family == AF_INET6 ? s6->sin6_port : s4->sin_port);
-	return fd;
-fail:
-	fprintf(stderr, "fault-server: cannot listen on %s port %d: %s\n", address, port,
-		strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 struct options {
 	const char *address, *tls_cert, *tls_key;
 	int port, lws_debug;
@@ -553,6 +512,7 @@ int main(int argc, char **argv)
 	const struct rec_params rp = REC_PARAMS_DEFAULT;
 	struct sigaction sa;
 	pthread_t ctl;
+	char err[256], bound[64];
 	int lfd, port = 0;
 
 	g_srv.sp.rec = rp;
@@ -571,9 +531,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	lfd = listen_open(o.address, o.port, &port);
-	if (lfd < 0)
+	lfd = ip_listen(o.address, o.port, LISTEN_BACKLOG, err, sizeof(err));
+	if (lfd < 0 || ip_bound_name(lfd, bound, sizeof(bound), &port)) {
+		fprintf(stderr, "fault-server: %s\n", lfd < 0 ? err : strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
 		return 2;
+	}
 	if (context_create(&o, lfd)) {
 		fprintf(stderr, "fault-server: libwebsockets setup failed (TLS files?)\n");
 		if (g_srv.ctx)

@@ -111,6 +111,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ip-listen.h"
 #include "key.h"
 #include "log.h"
 #include "recognizer.h"
@@ -302,64 +303,6 @@ static int systemd_socket(void)
 	return fd;
 }
 
-static int bound_name(int fd, char *addr, size_t addrlen, int *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
-		return -1;
-	if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)addrlen);
-		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	} else if (ss.ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)addrlen);
-		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	} else {
-		return -1;
-	}
-	return 0;
-}
-
-/* Our own listening socket: lws would listen on every interface. */
-static int listen_open(const char *address, int port)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	socklen_t sl;
-	int fd, one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, address, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, address, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*s6);
-	} else {
-		fprintf(stderr, "%s: --address %s is not an IP address (e.g. 127.0.0.1 or ::1)\n",
-			PROG, address);
-		return -1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, LISTEN_BACKLOG))
-		goto fail;
-	return fd;
-fail:
-	fprintf(stderr, "%s: cannot listen on %s port %d: %s\n", PROG, address, port, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 static void on_listen_readable(void)
 {
 	for (int i = 0; i < MAX_ACCEPTS_PER_WAKE; i++) {
@@ -502,12 +445,14 @@ static int setup(struct rec_pool **pool, char **key, int *port, char *addr, size
 	fd = systemd_socket();
 	if (fd == -2)
 		return -1;
-	if (fd < 0)
-		fd = listen_open(opt.address, (int)opt.port);
-	if (fd < 0)
+	/* Our own listening socket: lws would listen on every interface. */
+	if (fd < 0 && (fd = ip_listen(opt.address, (int)opt.port, LISTEN_BACKLOG,
+					err, sizeof(err))) < 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
 		return -1;
+	}
 	fd_listen = fd;
-	if (bound_name(fd, addr, addrlen, port)) {
+	if (ip_bound_name(fd, addr, addrlen, port)) {
 		fprintf(stderr, "%s: listening socket: %s\n", PROG, strerror(errno));
 		return -1;
 	}
