@@ -15,6 +15,7 @@
 
 #include "audio-fifo.h"
 #include "blocking.h"
+#include "clock.h"
 #include "connect-job.h"
 #include "creds.h"
 #include "dialect.h"
@@ -84,13 +85,6 @@ struct shell {
 	bool shut_down;			/* after shell_shutdown(): ignore everything */
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void run_actions(struct shell *sh, const struct session_actions *acts);
 
 /* Feeds an event, or queues it when an action is running (an action's own
@@ -115,7 +109,7 @@ static void feed(struct shell *sh, const struct session_event *ev)
 		return;
 	}
 	sh->handling = true;
-	session_handle(sh->session, now_ms(), ev, acts);
+	session_handle(sh->session, clock_now_ms(), ev, acts);
 	run_actions(sh, acts);
 	while (sh->n_events > 0) {
 		struct session_event next = sh->events[0];
@@ -126,7 +120,7 @@ static void feed(struct shell *sh, const struct session_event *ev)
 		}
 		memmove(&sh->events[0], &sh->events[1], --sh->n_events * sizeof(sh->events[0]));
 		memmove(sh->event_text[0], sh->event_text[1], sh->n_events * SESSION_TEXT_MAX);
-		session_handle(sh->session, now_ms(), &next, acts);
+		session_handle(sh->session, clock_now_ms(), &next, acts);
 		run_actions(sh, acts);
 	}
 	sh->handling = false;
@@ -270,7 +264,7 @@ static void timer_fired(lws_sorted_usec_list_t *sul)
 static void arm_timer(struct shell *sh, enum session_timer kind, uint64_t at_ms)
 {
 	struct shell_timer *t = &sh->timers[kind];
-	uint64_t now = now_ms();
+	uint64_t now = clock_now_ms();
 
 	t->armed = true;
 	lws_sul_schedule(sh->ctx, 0, &t->sul, timer_fired,
@@ -298,7 +292,7 @@ static void publish(struct shell *sh)
 {
 	struct session_status st;
 
-	session_get_status(sh->session, now_ms(), &st);
+	session_get_status(sh->session, clock_now_ms(), &st);
 	sh->streaming = st.state == SESSION_STREAMING;
 	sh->conn = st.conn;
 	sh->stopped = st.state == SESSION_STOPPED || st.state == SESSION_IDLE;
@@ -362,7 +356,7 @@ static void pump_audio(struct shell *sh)
 		if (transport_send(sh->transport, sh->conn, sh->chunk, sh->chunk_bytes, false) < 0)
 			return;
 		audio_fifo_consume(&sh->fifo, sh->chunk_bytes);
-		sh->last_sent_ms = now_ms();
+		sh->last_sent_ms = clock_now_ms();
 		if (!sh->handling)
 			feed_simple(sh, SESSION_EV_AUDIO_SENT, sh->conn);
 	}
@@ -386,9 +380,9 @@ void shell_tick(struct shell *sh)
 
 	pump_audio(sh);
 	if (sh->streaming && sh->conn != 0 && k->len > 0 && sh->dialect->keepalive_ms > 0 &&
-	    now_ms() - sh->last_sent_ms >= sh->dialect->keepalive_ms) {
+	    clock_now_ms() - sh->last_sent_ms >= sh->dialect->keepalive_ms) {
 		transport_send(sh->transport, sh->conn, k->data, k->len, k->text);
-		sh->last_sent_ms = now_ms();
+		sh->last_sent_ms = clock_now_ms();
 	}
 }
 
@@ -592,7 +586,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sh->transport = transport_new(ctx, &tc, &transport_events, sh);
 
 	/* A session id that is unique enough to find one run in the logs. */
-	snprintf(session_id, sizeof(session_id), "%08x", (unsigned)(now_ms() ^ (uintptr_t)sh));
+	snprintf(session_id, sizeof(session_id), "%08x", (unsigned)(clock_now_ms() ^ (uintptr_t)sh));
 	spa_zero(sc);
 	sc.fast_attempts = cfg->fast_attempts;
 	sc.base_ms = cfg->base_ms;
@@ -602,7 +596,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sc.stall_timeout_ms = cfg->stall_timeout_ms;
 	sc.ping_timeout_ms = cfg->pong_timeout_ms;
 	sc.stop_timeout_ms = SHELL_STOP_TIMEOUT_MS;
-	sc.seed = now_ms() * 6364136223846793005ULL + (uintptr_t)sh;
+	sc.seed = clock_now_ms() * 6364136223846793005ULL + (uintptr_t)sh;
 	sc.tap = sh->tap;
 	sc.session_id = session_id;
 	sh->session = session_new(&sc);
@@ -634,7 +628,7 @@ bool shell_has_socket(struct shell *sh)
 {
 	struct session_status st;
 
-	session_get_status(sh->session, now_ms(), &st);
+	session_get_status(sh->session, clock_now_ms(), &st);
 	return st.conn != 0;
 }
 
@@ -650,7 +644,7 @@ bool shell_stopped(struct shell *sh)
 
 void shell_get_status(struct shell *sh, struct session_status *st)
 {
-	session_get_status(sh->session, now_ms(), st);
+	session_get_status(sh->session, clock_now_ms(), st);
 }
 
 void shell_shutdown(struct shell *sh)
@@ -659,7 +653,7 @@ void shell_shutdown(struct shell *sh)
 
 	for (int i = 0; i < SESSION_N_TIMERS; i++)
 		cancel_timer(sh, (enum session_timer)i);
-	session_get_status(sh->session, now_ms(), &st);
+	session_get_status(sh->session, clock_now_ms(), &st);
 	sh->shut_down = true;
 	if (st.conn != 0)
 		transport_close(sh->transport, st.conn, 1001, true);

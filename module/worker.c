@@ -17,6 +17,7 @@
 
 #include "blocking.h"
 #include "capture.h"
+#include "clock.h"
 #include "config.h"
 #include "netwatch.h"
 #include "session-shell.h"
@@ -113,7 +114,6 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return 0;
 }
 
-static uint64_t mono_ms(void);
 static void net_process(struct worker *w);
 
 static void notify_all(struct worker *w, enum session_event_type type)
@@ -132,7 +132,7 @@ static void on_sleep_check(lws_sorted_usec_list_t *sul)
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL && shell_has_socket(w->shells[i]))
 			open = true;
-	if (open && mono_ms() < w->sleep_deadline) {
+	if (open && clock_now_ms() < w->sleep_deadline) {
 		lws_sul_schedule(w->ctx, 0, &w->sleep_sul, on_sleep_check, 50 * LWS_US_PER_MS);
 		return;
 	}
@@ -149,7 +149,7 @@ static void adopt_net_fds(struct worker *w);
 
 static void net_process(struct worker *w)
 {
-	int ev = netwatch_process(w->netwatch, mono_ms());
+	int ev = netwatch_process(w->netwatch, clock_now_ms());
 	uint64_t due;
 
 	if (ev & NETWATCH_NETWORK_CHANGED) {
@@ -159,7 +159,7 @@ static void net_process(struct worker *w)
 	if (ev & NETWATCH_SUSPENDING) {
 		pw_log_info("system going to sleep: finalizing and closing sessions");
 		notify_all(w, SESSION_EV_SUSPENDING);
-		w->sleep_deadline = mono_ms() + WORKER_SLEEP_GRACE_MS;
+		w->sleep_deadline = clock_now_ms() + WORKER_SLEEP_GRACE_MS;
 		on_sleep_check(&w->sleep_sul);
 	}
 	if (ev & NETWATCH_RESUMED) {
@@ -170,7 +170,7 @@ static void net_process(struct worker *w)
 		adopt_net_fds(w);
 	due = netwatch_next_due_ms(w->netwatch);
 	if (due != 0) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_now_ms();
 		lws_sul_schedule(w->ctx, 0, &w->net_sul, on_net_due,
 				(lws_usec_t)(due > now ? due - now : 0) * LWS_US_PER_MS);
 	}
@@ -222,13 +222,6 @@ static bool all_stopped(struct worker *w)
 	return true;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void *worker_thread(void *data)
 {
 	struct worker *w = data;
@@ -249,9 +242,9 @@ static void *worker_thread(void *data)
 				for (uint32_t i = 0; i < w->n_captures; i++)
 					if (w->shells[i] != NULL)
 						shell_stop(w->shells[i]);
-				deadline = mono_ms() + WORKER_STOP_GRACE_MS;
+				deadline = clock_now_ms() + WORKER_STOP_GRACE_MS;
 			}
-			if (all_stopped(w) || mono_ms() >= deadline)
+			if (all_stopped(w) || clock_now_ms() >= deadline)
 				break;
 		}
 		if (lws_service(w->ctx, 0) < 0)
