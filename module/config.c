@@ -59,8 +59,8 @@ static const struct opt global_opts[] = {
 	  "audio kept in memory while the service is unreachable, sent in order when it is back" },
 	{ "service.dialect", OPT_STRING, SV(dialect), SS(dialect), 0, 0, "soniox",
 	  "wire protocol of the service: soniox" },
-	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, "\"\"",
-	  "ws:// or wss:// URL of the streaming endpoint; empty: capture only, no transcription" },
+	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, "\"" CONFIG_EMBEDDED_URL "\"",
+	  "ws:// or wss:// URL of the streaming endpoint; default: the embedded pw-transcribe-server; \"\": capture only, no transcription" },
 	{ "service.model", OPT_STRING, SV(model), SS(model), 0, 0, "stt-rt-v5",
 	  "model name sent to the service" },
 	{ "service.language.hints", OPT_HINTS, 0, 0, 0, 0, NULL,
@@ -517,7 +517,7 @@ static int parse_taps(struct parser *p, const char *key, const char *val, int le
 
 static int check_service(struct parser *p)
 {
-	const struct service_config *svc = &p->cfg->service;
+	struct service_config *svc = &p->cfg->service;
 	struct url u;
 	char why[256];
 	int n_sources = (svc->key_file[0] != '\0') + (svc->key_env[0] != '\0') +
@@ -527,6 +527,12 @@ static int check_service(struct parser *p)
 		return fail(p, "service.dialect", "\"%s\" is not one of soniox", svc->dialect);
 	if (svc->url[0] != '\0' && url_parse(svc->url, &u, why, sizeof(why)) < 0)
 		return fail(p, "service.url", "%s", why);
+	svc->embedded = spa_streq(svc->url, CONFIG_EMBEDDED_URL);
+	/* The server would refuse the stream; say so while the user is looking. */
+	if (svc->embedded && p->cfg->rate != CONFIG_EMBEDDED_RATE)
+		return fail(p, "audio.rate", "the embedded service (pw-transcribe-server) takes %u Hz, "
+				"not %u; PipeWire resamples, so leave audio.rate at %u or set service.url",
+				CONFIG_EMBEDDED_RATE, p->cfg->rate, CONFIG_EMBEDDED_RATE);
 	if (n_sources > 1)
 		return fail(p, "service.api-key", "give only one of file, env and command");
 	if (svc->temporary_key_url[0] != '\0' && n_sources == 0)

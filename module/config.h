@@ -44,9 +44,15 @@ struct tap_config {
 
 #define CONFIG_MAX_HINTS	8
 
+/* The embedded default service: pw-transcribe-server on loopback, started
+ * on demand by its systemd socket unit (conf/pw-transcribe-server.socket). */
+#define CONFIG_EMBEDDED_URL	"ws://127.0.0.1:7681/transcribe-websocket"
+#define CONFIG_EMBEDDED_RATE	16000	/* its en-us model's rate */
+
 struct service_config {
 	char dialect[32];
 	char url[CONFIG_STR_MAX * 2];		/* "" = no session (capture only) */
+	bool embedded;				/* url is CONFIG_EMBEDDED_URL */
 	char model[64];
 	uint32_t n_hints;
 	char hints[CONFIG_MAX_HINTS][16];

@@ -367,6 +367,10 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 		free(w);
 		return NULL;
 	}
+	if (cfg->service.embedded)
+		pw_log_info("service=embedded url=%s: pw-transcribe-server, started on demand by "
+				"pw-transcribe-server.socket (systemctl --user enable --now "
+				"pw-transcribe-server.socket) or run by hand", cfg->service.url);
 	return w;
 }
 

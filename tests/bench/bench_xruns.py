@@ -26,7 +26,7 @@ def run(seconds, with_tap):
         host = None
         if with_tap:
             host = fx.start_module_host("libpipewire-module-transcribe",
-                                        "{ taps = [ { name = x mode = tap target = %s } ] }"
+                                        "{ service.url = \"\" taps = [ { name = x mode = tap target = %s } ] }"
                                         % fixture.PLAYER)
             fx.wait_for_ports("transcribe.x", "in", 2)
         player = fx.play(fx.path("tone.wav"))

@@ -36,7 +36,7 @@ def wav_data_bytes(path):
 class TapModesTest(PipeWireTestCase):
 
     def start_host(self, taps):
-        return self.fx.start_module_host(MODULE, "{ taps = [ %s ] }" % taps,
+        return self.fx.start_module_host(MODULE, "{ service.url = \"\" taps = [ %s ] }" % taps,
                                          debug="mod.transcribe:4")
 
     def play_clip_into_sink(self, player_targets):
@@ -142,7 +142,7 @@ class ModuleLoadTest(PipeWireTestCase):
         library state (lws, dlopen) is part of the first round's numbers."""
         fx = self.fx
         env = fx.module_env()
-        args = "{ taps = [ { name = u mode = tap target = %s } ] }" % fixture.PLAYER
+        args = "{ service.url = \"\" taps = [ { name = u mode = tap target = %s } ] }" % fixture.PLAYER
         cycler = subprocess.Popen([os.environ["MODULE_CYCLER"], args], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                   env=env, start_new_session=True)

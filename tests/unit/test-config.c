@@ -107,16 +107,16 @@ static void test_missing_args_give_one_default_sink_tap(void **state)
 
 static void test_nested_and_dotted_keys_are_equivalent(void **state)
 {
-	assert_parses("{ audio = { rate = 48000 } }", &cfg);
-	assert_parses("{ audio.rate = 48000 }", &cfg2);
+	assert_parses("{ audio = { rate = 48000 } service = { url = \"\" } }", &cfg);
+	assert_parses("{ audio.rate = 48000 service.url = \"\" }", &cfg2);
 	assert_int_equal(cfg.rate, 48000);
 	assert_config_equal(&cfg, &cfg2);
 
-	assert_parses("{ audio = { rate = 44100 channels = 2 } buffer = { ring-ms = 500 wake-ms = 5 }"
+	assert_parses("{ service.url = \"\" audio = { rate = 44100 channels = 2 } buffer = { ring-ms = 500 wake-ms = 5 }"
 			" taps = [ { name = a mode = source capture = { position = [ MONO ] }"
 			" debug = { record-file = \"/tmp/a.wav\" } }"
 			" { name = b mode = tap match = { application.name = x } } ] }", &cfg);
-	assert_parses("{ audio.rate = 44100 audio.channels = 2 buffer.ring-ms = 500 buffer.wake-ms = 5"
+	assert_parses("{ service.url = \"\" audio.rate = 44100 audio.channels = 2 buffer.ring-ms = 500 buffer.wake-ms = 5"
 			" taps = [ { name = a mode = source capture.position = [ MONO ]"
 			" debug.record-file = \"/tmp/a.wav\" }"
 			" { name = b mode = tap match = { application.name = x } } ] }", &cfg2);
@@ -130,8 +130,8 @@ static void test_nested_and_dotted_keys_are_equivalent(void **state)
 /* PipeWire passes module args also without the outer braces. */
 static void test_outer_braces_are_optional(void **state)
 {
-	assert_parses("audio.rate = 22050 buffer.ring-ms = 1000", &cfg);
-	assert_parses("{ audio.rate = 22050 buffer.ring-ms = 1000 }", &cfg2);
+	assert_parses("audio.rate = 22050 buffer.ring-ms = 1000 service.url = \"\"", &cfg);
+	assert_parses("{ audio.rate = 22050 buffer.ring-ms = 1000 service.url = \"\" }", &cfg2);
 	assert_int_equal(cfg.rate, 22050);
 	assert_int_equal(cfg.ring_ms, 1000);
 	assert_config_equal(&cfg, &cfg2);
@@ -143,6 +143,7 @@ static void test_full_config_sets_every_field(void **state)
 
 	assert_parses(
 		"{\n"
+		"  service.url = \"wss://stt.example.org/ws\"\n"
 		"  audio.rate = 48000\n"
 		"  audio.channels = 2\n"
 		"  buffer.ring-ms = 5000\n"
@@ -221,10 +222,10 @@ static void test_full_config_sets_every_field(void **state)
 
 static void test_range_limits_are_inclusive(void **state)
 {
-	assert_parses("{ audio.rate = 8000 audio.channels = 8 buffer.ring-ms = 200 buffer.wake-ms = 1 }", &cfg);
+	assert_parses("{ audio.rate = 8000 audio.channels = 8 buffer.ring-ms = 200 buffer.wake-ms = 1 service.url = \"\" }", &cfg);
 	assert_int_equal(cfg.rate, 8000);
 	assert_int_equal(cfg.channels, 8);
-	assert_parses("{ audio.rate = 48000 buffer.ring-ms = 60000 buffer.wake-ms = 500 }", &cfg);
+	assert_parses("{ audio.rate = 48000 buffer.ring-ms = 60000 buffer.wake-ms = 500 service.url = \"\" }", &cfg);
 	assert_int_equal(cfg.ring_ms, 60000);
 }
 
@@ -422,11 +423,29 @@ static void test_service_keys_parse_nested_and_dotted(void **state)
 	assert_int_equal(cfg.cap_ms, 16000);
 }
 
-static void test_no_service_url_means_capture_only(void **state)
+static void test_no_service_means_the_embedded_server(void **state)
 {
 	assert_parses(NULL, &cfg);
-	assert_string_equal(cfg.service.url, "");
+	assert_string_equal(cfg.service.url, "ws://127.0.0.1:7681/transcribe-websocket");
+	assert_true(cfg.service.embedded);
 	assert_string_equal(cfg.service.dialect, "soniox");
+	assert_parses("{ service = { diarization = true } }", &cfg);
+	assert_true(cfg.service.embedded);
+}
+
+static void test_empty_service_url_means_capture_only(void **state)
+{
+	assert_parses("{ service.url = \"\" audio.rate = 48000 }", &cfg);
+	assert_string_equal(cfg.service.url, "");
+	assert_false(cfg.service.embedded);
+}
+
+static void test_embedded_server_refuses_other_rates_at_load(void **state)
+{
+	assert_rejected("{ audio.rate = 48000 }", "audio.rate", "takes 16000 Hz");
+	/* Another server at another address may take any rate. */
+	assert_parses("{ audio.rate = 48000 service.url = \"ws://127.0.0.1:9/x\" }", &cfg);
+	assert_false(cfg.service.embedded);
 }
 
 static void test_bad_service_settings_fail_naming_the_key(void **state)
@@ -471,7 +490,9 @@ int main(void)
 		cmocka_unit_test(test_control_characters_never_break_the_message_line),
 		cmocka_unit_test(test_quoted_string_of_max_length_fits),
 		cmocka_unit_test(test_service_keys_parse_nested_and_dotted),
-		cmocka_unit_test(test_no_service_url_means_capture_only),
+		cmocka_unit_test(test_no_service_means_the_embedded_server),
+		cmocka_unit_test(test_empty_service_url_means_capture_only),
+		cmocka_unit_test(test_embedded_server_refuses_other_rates_at_load),
 		cmocka_unit_test(test_bad_service_settings_fail_naming_the_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
