@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""The demo: a private PipeWire graph, the module tapping a player, real
-speech played through it, and what the module's worker received, live.
+"""The demo: live captions of real speech, end to end, with nothing to set
+up and no key.
 
     tools/demo [AUDIO_FILE]
 
-Without a file it speaks a sentence with espeak-ng. Until the speech
-service lands the demo shows the captured audio (seconds, level, WAV);
-it then becomes live captions.
+A private PipeWire graph (its own runtime dir and session bus; your own
+PipeWire is not touched), pw-transcribe-server (pocketsphinx) on a free
+loopback port, the module with a tap on a player, and the player speaking
+the LibriVox sentences of Debian's pocketsphinx-testdata (or AUDIO_FILE,
+anything sox reads). Captions show as they arrive: the words in progress
+on one line, rewritten in place, and finished sentences scrolling above
+it. At the end: the word error rate against the reference transcript.
 """
 import os
-import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,53 +21,110 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import fixture  # noqa: E402  (the private-graph helper shared with the tests)
+import speech  # noqa: E402
 
-SENTENCE = ("Live transcription for PipeWire. This sentence was spoken by a "
-            "player, tapped in the real time graph, and handed to a worker thread.")
+TTY = sys.stdout.isatty()
+DIM, BOLD, RESET, CLEAR = ("\033[2m", "\033[1m", "\033[0m", "\r\033[K") if TTY else ("",) * 4
+PAUSE_MS = 600      # a pause this long between final words starts a new caption line
+LINE_CHARS = 76
+
+
+class CaptionView:
+    """Finals scroll (one line per sentence, with its start time); the
+    partial line is rewritten in place on a terminal, left out otherwise."""
+
+    def __init__(self):
+        self.line, self.line_start, self.last_end, self.partial = [], 0, None, ""
+
+    def final(self, fin):
+        pause = self.last_end is not None and fin.start_ms - self.last_end >= PAUSE_MS
+        if self.line and (pause or len(" ".join(self.line + [fin.word])) > LINE_CHARS):
+            self.flush()
+        if not self.line:
+            self.line_start = fin.start_ms
+        self.line.append(fin.text.strip())
+        self.last_end = fin.end_ms
+        self.partial = ""
+        self.draw()
+
+    def set_partial(self, text):
+        self.partial = text.strip()
+        self.draw()
+
+    def flush(self):
+        if self.line:
+            print(CLEAR + "%s[%s]%s %s" % (DIM, stamp(self.line_start), RESET, " ".join(self.line)),
+                  flush=True)
+        self.line = []
+
+    def draw(self):
+        if not TTY:
+            return
+        # One terminal row, or the carriage return cannot rewrite it.
+        room = shutil.get_terminal_size().columns - 11
+        done, doing = " ".join(self.line), self.partial
+        if len(done) + 1 + len(doing) > room:
+            done = done[max(0, len(done) + 1 + len(doing) - room):]
+            doing = doing[max(0, len(doing) - room):] if len(doing) > room else doing
+        head = stamp(self.line_start) if self.line else "  …  "
+        print(CLEAR + "%s[%s]%s %s%s%s %s%s%s" % (DIM, head, RESET, BOLD, done, RESET, DIM, doing, RESET),
+              end="", flush=True)
+
+
+def stamp(ms):
+    return "%02d:%04.1f" % (ms // 60000, ms % 60000 / 1000)
 
 
 def main():
-    build = Path(os.environ.get("TRANSCRIBE_BUILD_DIR", ROOT / "build"))
-    with fixture.PipeWireFixture(build_dir=build) as fx:
-        speech = fx.path("speech.wav")
+    server_bin = os.environ["TRANSCRIBE_SERVER"]
+    with fixture.PipeWireFixture(build_dir=os.environ.get("TRANSCRIBE_BUILD_DIR")) as fx:
         if len(sys.argv) > 1:
-            fx.run(["sox", sys.argv[1], "-r", "48000", "-c", "2", "-b", "16", speech])
+            clip = speech.user_clip(fx, sys.argv[1])
+            what = sys.argv[1]
         else:
-            fx.run(["espeak-ng", "-s", "150", "-w", fx.path("espeak.wav"), SENTENCE])
-            fx.run(["sox", fx.path("espeak.wav"), "-r", "48000", "-c", "2", speech])
-        rec = fx.path("captured.wav")
-        host = fx.start_module_host("libpipewire-module-transcribe",
-                                    "{ taps = [ { name = demo mode = tap target = %s "
-                                    "debug.record-file = \"%s\" } ] }" % (fixture.PLAYER, rec),
-                                    debug="mod.transcribe:3")
-        fx.wait_for_ports("transcribe.demo", "in", 2)
-        print("private PipeWire up; module loaded; node transcribe.demo waiting for %s"
-              % fixture.PLAYER)
-        player = fx.play(speech)
-        fx.link(fixture.PLAYER + ":output_FL", fixture.SINK + ":playback_FL")
-        fx.link(fixture.PLAYER + ":output_FR", fixture.SINK + ":playback_FR")
-        deadline = time.monotonic() + 600
+            clip = speech.librivox_clip(fx)
+            what = "LibriVox: Sense and Sensibility, ch. 1 (pocketsphinx-testdata)"
+        server = speech.Server(fx, server_bin)
+        host = speech.tap_player(fx, server.url, name="demo")
+        print("private PipeWire up; pw-transcribe-server at %s; module loaded with\n"
+              "  { service.url = \"%s\"\n    taps = [ { name = demo mode = tap target = %s } ] }\n"
+              "playing %s (%.0f s)\n" % (server.url, server.url, fixture.PLAYER, what,
+                                         clip.spans[-1][1]))
+        captions, view = speech.Captions(host), CaptionView()
+        player, _ = speech.play(fx, clip.wav)
+        deadline = time.monotonic() + clip.spans[-1][1] + 60
         while player.running and time.monotonic() < deadline:
-            got = max(rec.stat().st_size - 44, 0) / 32000 if rec.exists() else 0
-            print("\r  worker received %5.2f s of 16 kHz mono audio" % got, end="", flush=True)
-            time.sleep(0.2)  # display refresh only; nothing waits on this
-        host.terminate()
-        print()
-        m = fixture.wav_compare(speech_ref(fx, speech), rec)
-        print("captured %.2f s of speech (the file is %.2f s); match with the played "
-              "audio: correlation %.4f" % (m["active_ms"] / 1000, m["ref_ms"] / 1000, m["correlation"]))
-        for line in host.log.splitlines():
-            if "mod.transcribe" in line and ("tap=" in line):
-                print("  log:", line.split("] ", 1)[-1])
-        keep = Path("/tmp/pw-transcribe-demo.wav")
-        fx.run(["cp", rec, keep])
-        print("captured audio: %s  (play it with: pw-play %s)" % (keep, keep))
+            show(captions.poll(), view)
+            time.sleep(0.05)  # display refresh only; nothing waits on this
+        host.terminate()      # stopping finalizes: the last words arrive first
+        show(captions.poll(), view)
+        view.flush()
+        summary(clip, captions, player)
 
 
-def speech_ref(fx, speech):
-    ref = fx.path("speech16k.wav")
-    fx.run(["sox", speech, "-b", "16", ref, "remix", "1-2", "rate", "16000"])
-    return ref
+def show(events, view):
+    for kind, value in events:
+        if kind == "final":
+            view.final(value)
+        else:
+            view.set_partial(value)
+
+
+def summary(clip, captions, player):
+    words = speech.words_of(captions.finals)
+    print()
+    if player.returncode not in (0, None):
+        print("the player failed: " + player.describe())
+    if not words:
+        print("no words came back; is the audio speech? (logs were in the private graph's dir)")
+        sys.exit(1)
+    if clip.words:
+        errors, n = speech.wer(clip.words, words)
+        print("%d words; word error rate %.0f %% against the reference transcript "
+              "(pocketsphinx's small en-us model; a cloud service does far better:\n"
+              "see README, \"Switching to a cloud service\")" % (len(words), 100.0 * errors / n))
+    else:
+        print("%d words transcribed" % len(words))
 
 
 if __name__ == "__main__":
