@@ -10,11 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 import fixture  # noqa: E402
-from test_netns import can_use_netns, link_flap  # noqa: E402
+from test_netns import link_flap  # noqa: E402
 
 
 def main():
-    if not can_use_netns():
+    if not fixture.can_use_netns():
         print("netns.skipped reason=needs-root-and-ip-netns")
         return
     runs = 1 if "--short" in sys.argv else 5

@@ -569,6 +569,29 @@ def wav_compare(ref, test, *extra):
     return {k: float(v) for k, v in (f.split("=", 1) for f in res.stdout.split())}
 
 
+def can_use_netns():
+    return os.geteuid() == 0 and subprocess.run(
+        ["ip", "netns", "list"], capture_output=True).returncode == 0
+
+
+class LoopbackNetns:
+    """A private network namespace with only its loopback up: the test's own
+    127.0.0.1, where the fixed ports of our defaults (7681) are surely free
+    and nothing of the machine's is reachable. Needs root; run a process in
+    it with prefix=ns.prefix. Removed by close()."""
+
+    def __init__(self):
+        self.name = "pwt-lo-%x" % (os.getpid() & 0xffff)
+        self.prefix = ("ip", "netns", "exec", self.name)
+        self.close()
+        subprocess.run(["ip", "netns", "add", self.name], check=True, timeout=CMD_TIMEOUT)
+        subprocess.run([*self.prefix, "ip", "link", "set", "lo", "up"], check=True,
+                       timeout=CMD_TIMEOUT)
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=CMD_TIMEOUT)
+
+
 class PipeWireTestCase(unittest.TestCase):
     """unittest base: self.fx is a started PipeWireFixture, stopped after each
     test whatever happens (addCleanup runs on failure and on errors)."""

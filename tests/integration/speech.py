@@ -47,18 +47,20 @@ def librivox_sentences():
 
 
 class Clip:
-    def __init__(self, wav, words, spans):
+    def __init__(self, wav, words, spans, duration):
         self.wav = wav          # 16 kHz mono S16 WAV
+        self.duration = duration  # seconds
         self.words = words      # the reference transcription, lower case
         self.spans = spans      # [(start_s, end_s)] of each sentence in the clip
 
 
-def librivox_clip(fx, gap_s=1.0, lead_s=0.5, files=None):
+def librivox_clip(fx, gap_s=1.0, lead_s=0.5, tail_s=1.0, files=None):
     """The five LibriVox sentences (or files=[(wav, words)]) in one WAV,
-    gap_s of silence between them and lead_s before the first."""
+    gap_s of silence between them, lead_s before the first and tail_s
+    after the last (so the recognizer ends the last utterance by itself)."""
     sentences = files if files is not None else librivox_sentences()
     silence = {}
-    for s in (lead_s, gap_s):
+    for s in (lead_s, gap_s, tail_s):
         silence[s] = fx.path("silence-%d.wav" % int(s * 1000))
         fx.run(["sox", "-n", "-r", str(RATE), "-c", "1", "-b", "16", silence[s], "trim", "0", str(s)])
     parts, words, spans, t = [silence[lead_s]], [], [], lead_s
@@ -71,9 +73,10 @@ def librivox_clip(fx, gap_s=1.0, lead_s=0.5, files=None):
         spans.append((t, t + dur))
         words += ref
         t += dur
+    parts.append(silence[tail_s])
     out = fx.path("librivox.wav")
     fx.run(["sox", *parts, "-r", str(RATE), "-c", "1", "-b", "16", out])
-    return Clip(out, words, spans)
+    return Clip(out, words, spans, t + tail_s)
 
 
 def user_clip(fx, audio):
@@ -81,14 +84,14 @@ def user_clip(fx, audio):
     out = fx.path("user.wav")
     fx.run(["sox", audio, "-r", str(RATE), "-c", "1", "-b", "16", out, "remix", "-"])
     dur = float(fx.run(["soxi", "-D", out]).stdout)
-    return Clip(out, None, [(0.0, dur)])
+    return Clip(out, None, [(0.0, dur)], dur)
 
 
 class Server:
     """pw-transcribe-server on 127.0.0.1, a free port."""
 
-    def __init__(self, fx, binary, *args):
-        self.proc = fx.spawn("server", [binary, "--port", "0", *args])
+    def __init__(self, fx, binary, *args, port=0, prefix=()):
+        self.proc = fx.spawn("server", [*prefix, binary, "--port", str(port), *args])
         port = fx.wait_for(lambda: re.search(r"listening port=(\d+)", self._out()),
                            what="pw-transcribe-server listening").group(1)
         self.url = "ws://127.0.0.1:%s/transcribe-websocket" % port
@@ -98,12 +101,14 @@ class Server:
         return p.read_text() if p.exists() else ""
 
 
-def tap_player(fx, url, name="speech", extra=""):
-    """A module host with one tap on fixture.PLAYER, streaming to url.
-    mod.transcribe at debug level: partial lines are logged at debug."""
+def tap_player(fx, url, name="speech", extra="", prefix=()):
+    """A module host with one tap on fixture.PLAYER, streaming to url (None:
+    no service settings, the module's default). mod.transcribe at debug
+    level: partial lines are logged at debug."""
+    service = "" if url is None else "service.url = \"%s\"" % url
     host = fx.start_module_host(
-        MODULE, "{ service.url = \"%s\" %s taps = [ { name = %s mode = tap target = %s } ] }"
-        % (url, extra, name, fixture.PLAYER), debug="mod.transcribe:4")
+        MODULE, "{ %s %s taps = [ { name = %s mode = tap target = %s } ] }"
+        % (service, extra, name, fixture.PLAYER), debug="mod.transcribe:4", prefix=prefix)
     fx.wait_for_ports("transcribe." + name, "in", 2)
     return host
 
@@ -199,5 +204,4 @@ def pocketsphinx_direct(wav):
 
 def wait_played(player, clip, slack_s=30):
     """Waits for the player to finish (real time: the clip's length)."""
-    end = clip.spans[-1][1]
-    return player.wait_exit(timeout=end + slack_s)
+    return player.wait_exit(timeout=clip.duration + slack_s)

@@ -23,11 +23,6 @@ from test_session import FaultServer, SECRET, TONES
 MODULE = "libpipewire-module-transcribe"
 
 
-def can_use_netns():
-    return os.geteuid() == 0 and subprocess.run(
-        ["ip", "netns", "list"], capture_output=True).returncode == 0
-
-
 class NetPair:
     """Two namespaces and a veth between them; removed on close()."""
 
@@ -108,7 +103,7 @@ def link_flap(fx, network_events=True):
         net.close()
 
 
-@unittest.skipUnless(can_use_netns(), "needs root and ip netns")
+@unittest.skipUnless(fixture.can_use_netns(), "needs root and ip netns")
 class NetnsTest(PipeWireTestCase):
 
     def test_link_down_then_up_reconnects_quickly(self):

@@ -18,10 +18,11 @@ WER_BUDGET_POINTS = 2.0
 @unittest.skipUnless(speech.GOFORWARD.exists(), "needs pocketsphinx-testdata")
 class SpeechTest(PipeWireTestCase):
 
-    def transcribe(self, clip):
+    def transcribe(self, clip, default_service=False, prefix=()):
         fx = self.fx
-        server = speech.Server(fx, os.environ["TRANSCRIBE_SERVER"])
-        host = speech.tap_player(fx, server.url)
+        server = speech.Server(fx, os.environ["TRANSCRIBE_SERVER"], prefix=prefix,
+                               port=7681 if default_service else 0)
+        host = speech.tap_player(fx, None if default_service else server.url, prefix=prefix)
         player, _ = speech.play(fx, clip.wav)
         self.assertEqual(speech.wait_played(player, clip), 0, player.describe())
         # Stopping finalizes: the last words arrive before the host exits.
@@ -30,12 +31,23 @@ class SpeechTest(PipeWireTestCase):
         captions.poll()
         return speech.words_of(captions.finals), host
 
-    def test_recorded_speech_comes_back_as_words_in_order(self):
+    def goforward(self):
         wav = self.fx.path("goforward.wav")
         self.fx.run(["sox", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1",
                      speech.GOFORWARD, wav])
-        words, host = self.transcribe(speech.user_clip(self.fx, wav))
+        return speech.user_clip(self.fx, wav)
+
+    def test_recorded_speech_comes_back_as_words_in_order(self):
+        words, host = self.transcribe(self.goforward())
         self.assertEqual(words, ["go", "forward", "ten", "meters"], host.log[-3000:])
+
+    @unittest.skipUnless(fixture.can_use_netns(), "needs root and ip netns (a private 127.0.0.1)")
+    def test_without_a_service_block_the_embedded_server_transcribes(self):
+        ns = fixture.LoopbackNetns()
+        self.addCleanup(ns.close)
+        words, host = self.transcribe(self.goforward(), default_service=True, prefix=ns.prefix)
+        self.assertEqual(words, ["go", "forward", "ten", "meters"], host.log[-3000:])
+        self.assertIn("service=embedded url=ws://127.0.0.1:7681/transcribe-websocket", host.log)
 
     @unittest.skipUnless(speech.librivox_available() and shutil.which("pocketsphinx_continuous"),
                          "needs pocketsphinx-testdata and pocketsphinx")
