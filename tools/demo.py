@@ -89,10 +89,10 @@ def main():
         print("private PipeWire up; pw-transcribe-server at %s; module loaded with\n"
               "  { service.url = \"%s\"\n    taps = [ { name = demo mode = tap target = %s } ] }\n"
               "playing %s (%.0f s)\n" % (server.url, server.url, fixture.PLAYER, what,
-                                         clip.spans[-1][1]))
+                                         clip.duration))
         captions, view = speech.Captions(host), CaptionView()
         player, _ = speech.play(fx, clip.wav)
-        deadline = time.monotonic() + clip.spans[-1][1] + 60
+        deadline = time.monotonic() + clip.duration + 60
         while player.running and time.monotonic() < deadline:
             show(captions.poll(), view)
             time.sleep(0.05)  # display refresh only; nothing waits on this
