@@ -7,6 +7,7 @@
 #include "config.h"
 #include "url.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct opt {
 };
 
 #define G(f)	offsetof(struct transcribe_config, f)
+#define GS(f)	sizeof(((struct transcribe_config *)0)->f)
 #define SV(f)	offsetof(struct transcribe_config, service.f)
 #define SS(f)	sizeof(((struct transcribe_config *)0)->service.f)
 #define T(f)	offsetof(struct tap_config, f)
@@ -99,6 +101,11 @@ static const struct opt global_opts[] = {
 	  "no progress from the service for this long while audio flows: reconnect" },
 	{ "liveness.network-events", OPT_BOOL, G(network_events), 0, 0, 0, "true",
 	  "react to network changes (reconnect at once, check the path) and to suspend/resume" },
+	{ "publish.metadata-name", OPT_STRING, G(metadata_name), GS(metadata_name), 0, 0, "transcribe",
+	  "metadata.name of the PipeWire metadata object with each tap's state and words; \"\": none" },
+	{ "publish.dbus-name", OPT_STRING, G(dbus_name), GS(dbus_name), 0, 0,
+	  "io.github.pw_transcribe.Transcribe1",
+	  "well-known name of the D-Bus API on the session bus (another for a second instance); \"\": none" },
 	{ "taps", OPT_TAPS, 0, 0, 0, 0, NULL,
 	  "list of taps; default: one sink tap `captions` described \"Live transcription\"" },
 };
@@ -515,6 +522,29 @@ static int parse_taps(struct parser *p, const char *key, const char *val, int le
 	return 0;
 }
 
+/* The D-Bus specification's rule for well-known names. */
+static bool valid_bus_name(const char *name)
+{
+	uint32_t elements = 0;
+	bool start = true;
+
+	for (const char *c = name; *c; c++) {
+		if (*c == '.') {
+			if (start)
+				return false;
+			start = true;
+			continue;
+		}
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+			return false;
+		if (start && isdigit((unsigned char)*c))
+			return false;
+		elements += start;
+		start = false;
+	}
+	return !start && elements >= 2 && strlen(name) <= 255;
+}
+
 static int check_service(struct parser *p)
 {
 	struct service_config *svc = &p->cfg->service;
@@ -538,6 +568,10 @@ static int check_service(struct parser *p)
 	if (svc->temporary_key_url[0] != '\0' && n_sources == 0)
 		return fail(p, "service.temporary-key.url", "needs a long-lived key from "
 				"service.api-key.file, .env or .command");
+	if (p->cfg->dbus_name[0] != '\0' && !valid_bus_name(p->cfg->dbus_name))
+		return fail(p, "publish.dbus-name", "\"%s\" is not a D-Bus name (two or more "
+				"dot-separated elements of letters, digits, '_' and '-', "
+				"not starting with a digit)", p->cfg->dbus_name);
 	if (p->cfg->cap_ms < p->cfg->base_ms)
 		return fail(p, "reconnect.cap-ms", "%u is below reconnect.base-ms %u",
 				p->cfg->cap_ms, p->cfg->base_ms);

@@ -82,6 +82,8 @@ struct transcribe_config {
 	uint32_t connect_timeout_ms;
 	uint32_t stall_timeout_ms;
 	bool network_events;	/* rtnetlink + logind sleep awareness */
+	char metadata_name[CONFIG_NAME_MAX];	/* "" = no metadata object */
+	char dbus_name[CONFIG_STR_MAX];		/* "" = no D-Bus API */
 	uint32_t n_taps;
 	struct tap_config taps[CONFIG_MAX_TAPS];
 };

@@ -48,6 +48,7 @@
 #include "capture.h"
 #include "config.h"
 #include "linker.h"
+#include "publish.h"
 #include "worker.h"
 #include "../spa-node/ring.h"
 #include "../spa-node/tap-stream.h"
@@ -67,7 +68,11 @@ static const struct spa_dict_item module_props[] = {
 	{ PW_KEY_MODULE_VERSION, "0.1.0" },
 };
 
+struct impl;
+
 struct tap {
+	struct impl *impl;
+	uint32_t index;
 	const struct tap_config *cfg;
 	struct tap_ring *ring;		/* shared: data thread writes, worker reads */
 	struct capture *capture;	/* worker thread */
@@ -89,6 +94,7 @@ struct impl {
 
 	struct transcribe_config cfg;
 	struct worker *worker;
+	struct publish *publish;	/* metadata + D-Bus */
 	struct linker *linker;
 	uint32_t n_taps;
 	struct tap taps[CONFIG_MAX_TAPS];
@@ -125,8 +131,10 @@ static void impl_destroy(struct impl *impl)
 
 	spa_hook_remove(&impl->context_listener);
 	release_graph(impl);
-	/* One last drain, then the thread is joined. */
+	/* One last drain, then the thread is joined; what it published while
+	 * stopping goes out before the bus closes. */
 	worker_destroy(impl->worker);
+	publish_destroy(impl->publish);
 	for (i = 0; i < impl->n_taps; i++) {
 		capture_destroy(impl->taps[i].capture);
 		ring_free(impl->taps[i].ring);
@@ -204,6 +212,8 @@ static void stream_state_changed(void *data, const char *node, enum pw_stream_st
 	else
 		pw_log_debug("tap=%s node=%s state=%s", tap->cfg->name, node,
 				pw_stream_state_as_string(state));
+	if (tap->stream != NULL)
+		publish_set_node_id(tap->impl->publish, tap->index, tap_stream_node_id(tap->stream));
 }
 
 static const struct tap_stream_events tap_stream_events = {
@@ -264,6 +274,8 @@ static int setup_tap(struct impl *impl, struct tap *tap, const struct tap_config
 	char err[256];
 	int res;
 
+	tap->impl = impl;
+	tap->index = (uint32_t)(tap - impl->taps);
 	tap->cfg = c;
 	tap->ring = ring_new(g->ring_ms * g->rate / 1000, frame_bytes,
 			g->wake_ms * g->rate / 1000, worker_wake_fd(impl->worker));
@@ -333,6 +345,12 @@ int pipewire__module_init(struct pw_impl_module *module, const char *args)
 			goto error;
 		}
 	}
+	if ((impl->publish = publish_new(context, impl->core,
+			&impl->cfg, impl->worker)) == NULL) {
+		res = -errno;
+		goto error;
+	}
+	worker_set_output(impl->worker, publish_queue_of(impl->publish));
 	if ((res = worker_start(impl->worker)) < 0) {
 		pw_log_error("cannot start the worker thread: %s", spa_strerror(res));
 		goto error;

@@ -19,6 +19,7 @@
 #include "connect-job.h"
 #include "creds.h"
 #include "dialect.h"
+#include "publish-queue.h"
 #include "transport.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
@@ -30,6 +31,7 @@ PW_LOG_TOPIC_EXTERN(mod_topic);
 #define SHELL_TCP_SLACK_MS	1000
 #define SHELL_MAX_MESSAGE	(1u << 20)
 #define SHELL_EVENT_QUEUE	16
+#define SHELL_COUNTERS_MS	1000	/* buffered/dropped updates, at most this often */
 
 struct shell_timer {
 	lws_sorted_usec_list_t sul;
@@ -80,6 +82,20 @@ struct shell {
 	uint8_t *chunk;
 
 	struct dialect_result *result;
+
+	/* Results for the main thread (out NULL: nobody listens). */
+	struct publish_queue *out;
+	uint32_t out_tap;
+	struct publish_cursor cursor;
+	char session_id[40];
+	uint64_t sent_bytes;		/* audio handed to any connection */
+	uint64_t base_conn;		/* the connection base_ms belongs to */
+	int64_t base_ms;		/* tap time of that connection's first audio */
+	uint64_t ring_dropped_ms;	/* lost before the shell saw it */
+	uint64_t published_ms;		/* when the last state went out */
+	uint64_t published_buffered_ms;	/* the counters in it */
+	uint64_t published_dropped_ms;
+
 	bool warned_drop;
 	bool stopped;
 	bool shut_down;			/* after shell_shutdown(): ignore everything */
@@ -288,6 +304,28 @@ static void log_action(struct shell *sh, const struct session_action *a)
 	}
 }
 
+static uint64_t bytes_ms(const struct shell *sh, uint64_t bytes)
+{
+	return bytes * 1000 / ((uint64_t)sh->frame_bytes * sh->cfg->rate);
+}
+
+static void push_state(struct shell *sh, const struct session_status *st)
+{
+	struct publish_state ps = { .state = st->state, .attempt = st->attempt,
+		.max_attempts = st->max_attempts, .next_retry_ms = st->next_retry_ms };
+
+	if (sh->out == NULL)
+		return;
+	snprintf(ps.error, sizeof(ps.error), "%s", st->error);
+	snprintf(ps.session_id, sizeof(ps.session_id), "%s", sh->session_id);
+	ps.buffered_ms = bytes_ms(sh, audio_fifo_len(&sh->fifo));
+	ps.dropped_ms = bytes_ms(sh, sh->fifo.dropped_bytes) + sh->ring_dropped_ms;
+	sh->published_ms = clock_now_ms();
+	sh->published_buffered_ms = ps.buffered_ms;
+	sh->published_dropped_ms = ps.dropped_ms;
+	publish_queue_push_state(sh->out, sh->out_tap, &ps);
+}
+
 static void publish(struct shell *sh)
 {
 	struct session_status st;
@@ -299,6 +337,7 @@ static void publish(struct shell *sh)
 	pw_log_debug("tap=%s state=%s attempt=%u/%u next_retry_ms=%" PRIi64 " error=\"%s\"",
 			sh->tap, session_state_name(st.state), st.attempt, st.max_attempts,
 			st.next_retry_ms, st.error);
+	push_state(sh, &st);
 }
 
 static void pump_audio(struct shell *sh);
@@ -332,6 +371,8 @@ static void run_actions(struct shell *sh, const struct session_actions *acts)
 		case SESSION_ACT_ANSWER:
 			pw_log_debug("tap=%s waiter=%" PRIu64 " answer=%d %s", sh->tap, a->id,
 					a->answer, a->text);
+			if (sh->out != NULL)
+				publish_queue_push_answer(sh->out, sh->out_tap, a->id, a->answer, a->text);
 			break;
 		case SESSION_ACT_PUBLISH:
 			publish(sh);
@@ -350,12 +391,18 @@ static void pump_audio(struct shell *sh)
 {
 	if (!sh->streaming || sh->conn == 0)
 		return;
+	if (sh->base_conn != sh->conn) {
+		/* Token times count from this connection's first audio. */
+		sh->base_conn = sh->conn;
+		sh->base_ms = (int64_t)bytes_ms(sh, sh->sent_bytes + sh->fifo.dropped_bytes);
+	}
 	while (audio_fifo_len(&sh->fifo) >= sh->chunk_bytes &&
 	       transport_queued(sh->transport, sh->conn) < SHELL_MAX_QUEUED_FRAMES) {
 		audio_fifo_peek(&sh->fifo, sh->chunk, sh->chunk_bytes);
 		if (transport_send(sh->transport, sh->conn, sh->chunk, sh->chunk_bytes, false) < 0)
 			return;
 		audio_fifo_consume(&sh->fifo, sh->chunk_bytes);
+		sh->sent_bytes += sh->chunk_bytes;
 		sh->last_sent_ms = clock_now_ms();
 		if (!sh->handling)
 			feed_simple(sh, SESSION_EV_AUDIO_SENT, sh->conn);
@@ -374,11 +421,33 @@ void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
 	pump_audio(sh);
 }
 
+/* Counters change without a state change. A status line needs them at
+ * most every second, and buffered audio only when it grows or shrinks by
+ * a second (it moves by a frame all the time while streaming); any loss
+ * shows at once. */
+static void refresh_counters(struct shell *sh)
+{
+	struct session_status st;
+	uint64_t buffered, dropped;
+
+	if (sh->out == NULL || clock_now_ms() - sh->published_ms < SHELL_COUNTERS_MS)
+		return;
+	buffered = bytes_ms(sh, audio_fifo_len(&sh->fifo));
+	dropped = bytes_ms(sh, sh->fifo.dropped_bytes) + sh->ring_dropped_ms;
+	if (dropped == sh->published_dropped_ms &&
+	    buffered + SHELL_COUNTERS_MS > sh->published_buffered_ms &&
+	    buffered < sh->published_buffered_ms + SHELL_COUNTERS_MS)
+		return;
+	session_get_status(sh->session, clock_now_ms(), &st);
+	push_state(sh, &st);
+}
+
 void shell_tick(struct shell *sh)
 {
 	const struct dialect_message *k = &sh->dialect->keepalive;
 
 	pump_audio(sh);
+	refresh_counters(sh);
 	if (sh->streaming && sh->conn != 0 && k->len > 0 && sh->dialect->keepalive_ms > 0 &&
 	    clock_now_ms() - sh->last_sent_ms >= sh->dialect->keepalive_ms) {
 		transport_send(sh->transport, sh->conn, k->data, k->len, k->text);
@@ -447,6 +516,9 @@ static void emit_tokens(struct shell *sh, const struct dialect_result *r)
 	}
 	if (pl > 0)
 		pw_log_debug("tap=%s partial text=\"%s\"", sh->tap, partial);
+	if (sh->out != NULL)
+		publish_queue_push_tokens(sh->out, sh->out_tap, &sh->cursor, r->tokens, r->n_tokens,
+				sh->base_conn == sh->conn ? sh->base_ms : 0, sh->session_id, sh->conn);
 }
 
 static void on_message(void *data, uint64_t conn, const char *msg, size_t len, bool binary)
@@ -587,6 +659,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 
 	/* A session id that is unique enough to find one run in the logs. */
 	snprintf(session_id, sizeof(session_id), "%08x", (unsigned)(clock_now_ms() ^ (uintptr_t)sh));
+	snprintf(sh->session_id, sizeof(sh->session_id), "%s", session_id);
 	spa_zero(sc);
 	sc.fast_attempts = cfg->fast_attempts;
 	sc.base_ms = cfg->base_ms;
@@ -635,6 +708,39 @@ bool shell_has_socket(struct shell *sh)
 void shell_stop(struct shell *sh)
 {
 	feed_simple(sh, SESSION_EV_STOP, 0);
+}
+
+void shell_set_output(struct shell *sh, struct publish_queue *q, uint32_t tap)
+{
+	struct session_status st;
+
+	sh->out = q;
+	sh->out_tap = tap;
+	session_get_status(sh->session, clock_now_ms(), &st);
+	push_state(sh, &st);
+}
+
+void shell_set_ring_dropped(struct shell *sh, uint64_t ms)
+{
+	sh->ring_dropped_ms = ms;
+}
+
+void shell_wait(struct shell *sh, uint64_t waiter, uint32_t timeout_ms)
+{
+	struct session_event ev = { .type = SESSION_EV_WAIT, .id = waiter,
+		.timeout_ms = timeout_ms, .retry_after_ms = -1 };
+
+	feed(sh, &ev);
+}
+
+int shell_finalize(struct shell *sh)
+{
+	const struct dialect_message *f = &sh->dialect->finalize;
+
+	if (!sh->streaming || sh->conn == 0 || f->len == 0)
+		return -EAGAIN;
+	pw_log_info("tap=%s conn=%" PRIu64 " finalize requested", sh->tap, sh->conn);
+	return transport_send(sh->transport, sh->conn, f->data, f->len, f->text);
 }
 
 bool shell_stopped(struct shell *sh)

@@ -41,4 +41,14 @@ void shell_free(struct shell *sh);
 
 void shell_get_status(struct shell *sh, struct session_status *st);
 
+struct publish_queue;
+/* Publish state, segments and answers to q as tap (and the state now). */
+void shell_set_output(struct shell *sh, struct publish_queue *q, uint32_t tap);
+/* Audio the capture lost to ring overflow, for the published counters. */
+void shell_set_ring_dropped(struct shell *sh, uint64_t ms);
+/* Answers waiter through the output once ready, failed, timed out or stopped. */
+void shell_wait(struct shell *sh, uint64_t waiter, uint32_t timeout_ms);
+/* Asks the service to finalize now; -EAGAIN when not streaming. */
+int shell_finalize(struct shell *sh);
+
 #endif

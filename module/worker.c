@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "netwatch.h"
+#include "publish-queue.h"
 #include "session-shell.h"
 #include "transport.h"
 
@@ -29,6 +30,8 @@
 #define WORKER_NET_DEBOUNCE_MS	300
 /* Before sleep, sessions get this long to finalize before the lock goes. */
 #define WORKER_SLEEP_GRACE_MS	2000
+/* Commands waiting for the worker; D-Bus callers get -EBUSY beyond. */
+#define WORKER_MAX_COMMANDS	64
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
@@ -54,6 +57,10 @@ struct worker {
 	lws_sorted_usec_list_t net_sul;	/* debounce / bus deadlines */
 	lws_sorted_usec_list_t sleep_sul;	/* lets the system sleep */
 	uint64_t sleep_deadline;
+
+	pthread_mutex_t cmd_lock;	/* any thread queues, the worker runs them */
+	uint32_t n_cmds;
+	struct worker_command cmds[WORKER_MAX_COMMANDS];
 };
 
 static void drain_all(struct worker *w)
@@ -80,14 +87,22 @@ static void on_poll_timer(lws_sorted_usec_list_t *sul)
 	struct worker *w = lws_container_of(sul, struct worker, poll_sul);
 
 	drain_all(w);
-	for (uint32_t i = 0; i < w->n_captures; i++)
-		if (w->shells[i] != NULL)
-			shell_tick(w->shells[i]);
+	for (uint32_t i = 0; i < w->n_captures; i++) {
+		struct capture_stats cs;
+		if (w->shells[i] == NULL)
+			continue;
+		capture_get_stats(w->captures[i], &cs);
+		shell_set_ring_dropped(w->shells[i],
+				cs.dropped_frames * 1000 / capture_rate(w->captures[i]));
+		shell_tick(w->shells[i]);
+	}
 	if (w->stats_every > 0 && ++w->ticks % w->stats_every == 0)
 		log_stats(w, "stats");
 	lws_sul_schedule(w->ctx, 0, &w->poll_sul, on_poll_timer,
 			(lws_usec_t)w->poll_ms * LWS_US_PER_MS);
 }
+
+static void run_commands(struct worker *w);
 
 static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		void *user, void *in, size_t len)
@@ -104,9 +119,10 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
 		return transport_cert_verified(wsi, user, len);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		/* The helper finished a job (or a stop was asked for). */
+		/* The helper finished a job, a command came or a stop was asked for. */
 		if (w->blocking != NULL)
 			blocking_collect(w->blocking);
+		run_commands(w);
 		break;
 	default:
 		break;
@@ -294,6 +310,76 @@ static void adopt_net_fds(struct worker *w)
 	}
 }
 
+int worker_command(struct worker *w, const struct worker_command *cmd)
+{
+	int res = 0;
+
+	if (cmd->tap >= w->n_captures || w->shells[cmd->tap] == NULL)
+		return -ENOTSUP;
+	pthread_mutex_lock(&w->cmd_lock);
+	if (w->n_cmds == WORKER_MAX_COMMANDS)
+		res = -EBUSY;
+	else
+		w->cmds[w->n_cmds++] = *cmd;
+	pthread_mutex_unlock(&w->cmd_lock);
+	if (res == 0)
+		lws_cancel_service(w->ctx);
+	return res;
+}
+
+static void run_command(struct worker *w, const struct worker_command *c)
+{
+	struct shell *sh = w->shells[c->tap];
+
+	switch (c->cmd) {
+	case WORKER_CMD_START:
+		shell_start(sh);
+		break;
+	case WORKER_CMD_STOP:
+		shell_stop(sh);
+		break;
+	case WORKER_CMD_RECONNECT:
+		shell_notify(sh, SESSION_EV_RECONNECT);
+		break;
+	case WORKER_CMD_FINALIZE:
+		if (shell_finalize(sh) < 0)
+			pw_log_info("tap=%s finalize asked while not streaming: nothing to do",
+					capture_name(w->captures[c->tap]));
+		break;
+	case WORKER_CMD_WAIT:
+		shell_wait(sh, c->waiter, c->timeout_ms);
+		break;
+	}
+}
+
+/* Taken out under the lock, run without it: a shell may publish (and so
+ * wake the main thread) while it runs. Once stopping, the module's own
+ * stop is in charge; waiters get their answer from the stop. */
+static void run_commands(struct worker *w)
+{
+	struct worker_command cmds[WORKER_MAX_COMMANDS];
+	uint32_t n;
+
+	pthread_mutex_lock(&w->cmd_lock);
+	n = w->n_cmds;
+	memcpy(cmds, w->cmds, n * sizeof(cmds[0]));
+	w->n_cmds = 0;
+	pthread_mutex_unlock(&w->cmd_lock);
+	for (uint32_t i = 0; i < n; i++) {
+		if (atomic_load_explicit(&w->stopping, memory_order_acquire) &&
+		    cmds[i].cmd != WORKER_CMD_WAIT)
+			continue;
+		run_command(w, &cmds[i]);
+	}
+}
+
+void worker_set_output(struct worker *w, struct publish_queue *q)
+{
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL)
+			shell_set_output(w->shells[i], q, i);
+}
+
 static void wake_from_helper(void *data)
 {
 	struct worker *w = data;
@@ -315,6 +401,7 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 	w->poll_ms = poll_ms;
 	w->stats_every = poll_ms > 0 ? stats_ms / poll_ms : 0;
 	atomic_init(&w->stopping, false);
+	pthread_mutex_init(&w->cmd_lock, NULL);
 	if ((w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		snprintf(err, err_size, "worker: eventfd: %s", strerror(errno));
 		free(w);
@@ -439,5 +526,6 @@ void worker_destroy(struct worker *w)
 	netwatch_free(w->netwatch);
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		shell_free(w->shells[i]);
+	pthread_mutex_destroy(&w->cmd_lock);
 	free(w);
 }

@@ -27,6 +27,30 @@ int worker_wake_fd(const struct worker *w);
  * a service is configured, streams it to the service. */
 int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t err_size);
 int worker_start(struct worker *w);
+
+struct publish_queue;
+/* Before worker_start(): each tap with a session publishes to q (its index
+ * is the order of worker_add_capture()). */
+void worker_set_output(struct worker *w, struct publish_queue *q);
+
+enum worker_cmd {
+	WORKER_CMD_START,
+	WORKER_CMD_STOP,	/* finalize, close; the tap stays */
+	WORKER_CMD_RECONNECT,	/* skip the backoff wait */
+	WORKER_CMD_FINALIZE,
+	WORKER_CMD_WAIT,	/* answered through the output, exactly once */
+};
+
+struct worker_command {
+	enum worker_cmd cmd;
+	uint32_t tap;
+	uint64_t waiter;	/* WAIT */
+	uint32_t timeout_ms;	/* WAIT */
+};
+
+/* Any thread: queued for the worker. -ENOTSUP: the tap has no session
+ * (capture only); -EBUSY: too many commands waiting. */
+int worker_command(struct worker *w, const struct worker_command *cmd);
 /* Finalizes and closes the sessions (bounded), then stops and joins the
  * thread after one last drain. Call it once nothing writes the rings any
  * more (streams deactivated). Idempotent. */

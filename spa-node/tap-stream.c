@@ -381,3 +381,8 @@ const char *tap_stream_playback_node(const struct tap_stream *ts)
 {
 	return ts->playback_name[0] ? ts->playback_name : NULL;
 }
+
+uint32_t tap_stream_node_id(const struct tap_stream *ts)
+{
+	return pw_stream_get_node_id(ts->sink != NULL ? ts->sink : ts->capture);
+}

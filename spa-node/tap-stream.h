@@ -35,5 +35,8 @@ void tap_stream_destroy(struct tap_stream *ts);
 const char *tap_stream_capture_node(const struct tap_stream *ts);
 const char *tap_stream_sink_node(const struct tap_stream *ts);
 const char *tap_stream_playback_node(const struct tap_stream *ts);
+/* Global id of the node named transcribe.<name> (the sink in sink mode),
+ * SPA_ID_INVALID until PipeWire has registered it. */
+uint32_t tap_stream_node_id(const struct tap_stream *ts);
 
 #endif

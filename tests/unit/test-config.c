@@ -440,6 +440,27 @@ static void test_empty_service_url_means_capture_only(void **state)
 	assert_false(cfg.service.embedded);
 }
 
+static void test_publishing_names_default_and_can_be_turned_off(void **state)
+{
+	assert_parses(NULL, &cfg);
+	assert_string_equal(cfg.metadata_name, "transcribe");
+	assert_string_equal(cfg.dbus_name, "io.github.pw_transcribe.Transcribe1");
+	assert_parses("{ publish = { metadata-name = \"\" dbus-name = \"org.example.Second_1\" } }", &cfg);
+	assert_string_equal(cfg.metadata_name, "");
+	assert_string_equal(cfg.dbus_name, "org.example.Second_1");
+	assert_parses("{ publish.dbus-name = \"\" }", &cfg);
+	assert_string_equal(cfg.dbus_name, "");
+}
+
+static void test_a_bad_dbus_name_fails_naming_the_key(void **state)
+{
+	assert_rejected("{ publish.dbus-name = \"nodots\" }", "publish.dbus-name", "not a D-Bus name");
+	assert_rejected("{ publish.dbus-name = \"org.1x\" }", "publish.dbus-name", "not a D-Bus name");
+	assert_rejected("{ publish.dbus-name = \"org..x\" }", "publish.dbus-name", "not a D-Bus name");
+	assert_rejected("{ publish.dbus-name = \"org.x.\" }", "publish.dbus-name", "not a D-Bus name");
+	assert_rejected("{ publish.dbus-name = \"org.x/y\" }", "publish.dbus-name", "not a D-Bus name");
+}
+
 static void test_embedded_server_refuses_other_rates_at_load(void **state)
 {
 	assert_rejected("{ audio.rate = 48000 }", "audio.rate", "takes 16000 Hz");
@@ -493,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_no_service_means_the_embedded_server),
 		cmocka_unit_test(test_empty_service_url_means_capture_only),
 		cmocka_unit_test(test_embedded_server_refuses_other_rates_at_load),
+		cmocka_unit_test(test_publishing_names_default_and_can_be_turned_off),
+		cmocka_unit_test(test_a_bad_dbus_name_fails_naming_the_key),
 		cmocka_unit_test(test_bad_service_settings_fail_naming_the_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

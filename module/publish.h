@@ -1,0 +1,33 @@
+/* Publishing on the main thread: drains what the worker pushed (a loop
+ * event wakes it) and hands it to the `transcribe` metadata and the D-Bus
+ * API; D-Bus methods go back to the worker as commands. Partial updates
+ * leave at most every PUBLISH_PARTIAL_MS per tap, the newest winning.
+ *
+ * Main thread only; publish_queue_of()'s queue is the worker's way in.
+ */
+#ifndef TRANSCRIBE_PUBLISH_H
+#define TRANSCRIBE_PUBLISH_H
+
+#include <stdint.h>
+
+#include <pipewire/context.h>
+#include <pipewire/core.h>
+
+#include "config.h"
+#include "worker.h"
+
+#define PUBLISH_PARTIAL_MS	100
+
+struct publish;
+struct publish_queue;
+
+/* Without metadata (no core) or a session bus it publishes what it can. */
+struct publish *publish_new(struct pw_context *context, struct pw_core *core,
+		const struct transcribe_config *cfg, struct worker *worker);
+struct publish_queue *publish_queue_of(struct publish *p);
+/* The tap's node got its global id (SPA_ID_INVALID: it went away). */
+void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id);
+/* Removes the metadata entries, answers pending calls, leaves the bus. */
+void publish_destroy(struct publish *p);
+
+#endif
