@@ -279,6 +279,10 @@ void publish_destroy(struct publish *p)
 {
 	if (p == NULL)
 		return;
+	/* The worker is joined: what it said while stopping (the last finals,
+	 * the waiters' answers) still goes out. */
+	while (p->queue != NULL && publish_queue_pop(p->queue, &p->ev))
+		dispatch(p, &p->ev);
 	for (uint32_t i = 0; i < p->n_taps; i++) {
 		publish_metadata_clear(p->meta, p->taps[i].node_id);
 		free(p->taps[i].state_json);
