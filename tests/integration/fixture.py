@@ -325,6 +325,7 @@ class PipeWireFixture:
         line = self._dbus_stdout.readline().decode().strip() if ready else ""
         if not line.startswith("unix:"):
             raise AssertionError("dbus-daemon printed no address: " + proc.describe())
+        self.dbus = proc          # tests about losing the bus stop it
         self.dbus_address = line
         self.env["DBUS_SESSION_BUS_ADDRESS"] = line
 

@@ -1,0 +1,46 @@
+/* pw-transcribe: what the command's parts share: the service's names, the
+ * parsed command line, exit codes and the one-line error report. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CLI_PROGRAM		"pw-transcribe"
+#define CLI_DEFAULT_BUS_NAME	"io.github.pw_transcribe.Transcribe1"
+#define CLI_ROOT_PATH		"/io/github/pw_transcribe/Transcribe1"
+#define CLI_TAP_IFACE		"io.github.pw_transcribe.Transcribe1.Tap"
+#define CLI_ERROR_FATAL		"io.github.pw_transcribe.Transcribe1.Error.Fatal"
+#define CLI_ERROR_TIMEOUT	"io.github.pw_transcribe.Transcribe1.Error.Timeout"
+#define CLI_ERROR_CANCELLED	"io.github.pw_transcribe.Transcribe1.Error.Cancelled"
+#define CLI_ERROR_INVALID_ARGS	"io.github.pw_transcribe.Transcribe1.Error.InvalidArgs"
+
+/* Contract: scripts test these (--help and the man page list them). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAIL = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_TIMEOUT = 3,
+	CLI_EXIT_CANCELLED = 4,
+};
+
+/* The parsed command line; strings point into argv. */
+struct cli_opts {
+	const char *bus_name;
+	const char *tap;		/* NULL: left out */
+	bool json;
+	bool wait;
+	uint32_t wait_ms;		/* with wait */
+	unsigned exit_after_final;	/* 0: never */
+};
+
+/* Prints "pw-transcribe: <message>" as exactly one line on stderr (control
+ * characters, e.g. newlines from a service's error text, become spaces). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The subcommands; each returns an enum cli_exit and has reported its
+ * errors already. */
+int cli_status_list(const struct cli_opts *o);
+int cli_status_show(const struct cli_opts *o);
+int cli_follow_run(const struct cli_opts *o);
+/* method: Start, Stop, Reconnect or Finalize */
+int cli_control_run(const struct cli_opts *o, const char *method);

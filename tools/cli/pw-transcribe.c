@@ -1,0 +1,294 @@
+/* pw-transcribe: live captions and control for libpipewire-module-transcribe
+ * over its D-Bus service on the session bus (doc/pw-transcribe.1;
+ * the interface: doc/io.github.pw_transcribe.Transcribe1.Tap.xml).
+ *
+ *   pw-transcribe [--bus-name NAME] COMMAND [TAP] [OPTIONS]
+ *
+ * This file: the command table, the command line and the help texts. Every
+ * command takes --help and --bus-name (before or after the command name);
+ * options take their value as "--opt VALUE" or "--opt=VALUE". */
+#include "cli.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CLI_VERSION
+#define CLI_VERSION "unknown"
+#endif
+
+/* WaitReady's limit (the contract: at most 600000 ms) */
+#define WAIT_MAX_S 600.0
+
+enum {
+	OPT_TAP = 1 << 0,	/* takes [TAP] */
+	OPT_JSON = 1 << 1,
+	OPT_WAIT = 1 << 2,
+	OPT_EXIT_AFTER_FINAL = 1 << 3,
+};
+
+struct command {
+	const char *name;
+	unsigned opts;
+	int (*run)(const struct cli_opts *o, const char *method);
+	const char *method;	/* the Tap method it calls, if any */
+	const char *help;
+};
+
+static int run_list(const struct cli_opts *o, const char *method)
+{
+	return cli_status_list(o);
+}
+
+static int run_status(const struct cli_opts *o, const char *method)
+{
+	return cli_status_show(o);
+}
+
+static int run_follow(const struct cli_opts *o, const char *method)
+{
+	return cli_follow_run(o);
+}
+
+#define EXIT_HELP \
+	"\nExit status: 0 success, 1 failure (no session bus, no service, unknown\n" \
+	"tap, a method failed), 2 usage error, 3 --wait timed out, 4 --wait\n" \
+	"cancelled (the tap stopped or the module unloaded while waiting).\n"
+
+static const struct command commands[] = {
+	{ "list", 0, run_list, NULL,
+	  "Usage: pw-transcribe list\n\n"
+	  "One line per tap, sorted by name: NAME STATE node=ID MODE TARGET.\n" },
+	{ "status", OPT_TAP | OPT_JSON, run_status, NULL,
+	  "Usage: pw-transcribe status [TAP] [--json]\n\n"
+	  "The state of TAP (every tap when left out): retries, last error, session,\n"
+	  "node, buffered/spooled/dropped audio, journal.\n\n"
+	  "  --json  one JSON object (an array of them for several taps)\n" },
+	{ "follow", OPT_TAP | OPT_JSON | OPT_EXIT_AFTER_FINAL, run_follow, NULL,
+	  "Usage: pw-transcribe follow [TAP] [--json] [--exit-after-final N]\n\n"
+	  "Live captions of TAP (every tap, lines prefixed with its name, when left\n"
+	  "out and there are several): finals as \"[mm:ss.s] text\", state changes as\n"
+	  "\"-- State\" lines, and on a terminal the words in progress on the last\n"
+	  "line. Ends (exit 0) when the tap is removed, the service leaves the bus,\n"
+	  "or on SIGINT/SIGTERM.\n\n"
+	  "  --json                  one JSON object per event and line\n"
+	  "  --exit-after-final N    exit 0 after N final segments\n" },
+	{ "start", OPT_TAP | OPT_WAIT, cli_control_run, "Start",
+	  "Usage: pw-transcribe start [TAP] [--wait SECONDS]\n\n"
+	  "Start streaming again after stop (or a fatal error).\n\n"
+	  "  --wait SECONDS  then wait until the tap streams (at most 600)\n" },
+	{ "stop", OPT_TAP, cli_control_run, "Stop",
+	  "Usage: pw-transcribe stop [TAP]\n\n"
+	  "Make what was said final and close the session; the tap keeps its node.\n" },
+	{ "reconnect", OPT_TAP | OPT_WAIT, cli_control_run, "Reconnect",
+	  "Usage: pw-transcribe reconnect [TAP] [--wait SECONDS]\n\n"
+	  "Connect now, skipping the backoff wait or the offline probe period.\n\n"
+	  "  --wait SECONDS  then wait until the tap streams (at most 600)\n" },
+	{ "finalize", OPT_TAP, cli_control_run, "Finalize",
+	  "Usage: pw-transcribe finalize [TAP]\n\n"
+	  "Ask the service to make everything said so far final.\n" },
+};
+
+static const char main_help[] =
+	"Usage: pw-transcribe [--bus-name NAME] COMMAND [TAP] [OPTIONS]\n\n"
+	"Live captions and control for libpipewire-module-transcribe.\n\n"
+	"Commands:\n"
+	"  list                              the taps, one per line\n"
+	"  status [TAP] [--json]             state, retries, buffers and journal\n"
+	"  follow [TAP] [--json]             live captions and state changes\n"
+	"  start [TAP] [--wait SECONDS]      start streaming again\n"
+	"  stop [TAP]                        finalize and close the session\n"
+	"  reconnect [TAP] [--wait SECONDS]  connect now, skip the backoff\n"
+	"  finalize [TAP]                    make what was said so far final\n\n"
+	"TAP is a tap's name (see list); it may be left out when there is one.\n\n"
+	"Options:\n"
+	"  --bus-name NAME  the service's bus name (default " CLI_DEFAULT_BUS_NAME ")\n"
+	"  --help           this text; COMMAND --help for a command's\n"
+	"  --version        the version\n"
+	EXIT_HELP;
+
+static int usage_error(const char *what, const char *arg, const struct command *cmd)
+{
+	cli_error("%s%s%s%s; see pw-transcribe %s%s--help", what, arg ? " \"" : "",
+		  arg ? arg : "", arg ? "\"" : "", cmd ? cmd->name : "", cmd ? " " : "");
+	return CLI_EXIT_USAGE;
+}
+
+/* A D-Bus well-known name: dot-separated elements of [A-Za-z0-9_-], at
+ * least two, none empty or starting with a digit, at most 255 bytes. */
+static bool bus_name_valid(const char *s)
+{
+	size_t len = strlen(s), elements = 1;
+	const char *p;
+
+	if (len == 0 || len > 255 || *s == '.' || s[len - 1] == '.')
+		return false;
+	for (p = s; *p; p++) {
+		if (*p == '.') {
+			if (p[1] == '.' || (p[1] >= '0' && p[1] <= '9'))
+				return false;
+			elements++;
+		} else if (!(*p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') ||
+			     (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) {
+			return false;
+		}
+	}
+	return elements >= 2 && !(*s >= '0' && *s <= '9');
+}
+
+static bool parse_seconds(const char *s, uint32_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > WAIT_MAX_S)
+		return false;
+	*ms = (uint32_t)llround(v * 1000.0);
+	return true;
+}
+
+static bool parse_count(const char *s, unsigned *n)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v == 0 || v > 1000000000UL)
+		return false;
+	*n = (unsigned)v;
+	return true;
+}
+
+/* Splits "--opt=value"; *value is NULL without '='. */
+static bool option_is(const char *arg, const char *name, const char **value)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(arg, name, len) != 0)
+		return false;
+	if (arg[len] == '\0') {
+		*value = NULL;
+		return true;
+	}
+	if (arg[len] == '=') {
+		*value = arg + len + 1;
+		return true;
+	}
+	return false;
+}
+
+/* An option's value: after '=' or the next argument. */
+static const char *take_value(int argc, char **argv, int *i, const char *inline_value)
+{
+	if (inline_value)
+		return inline_value;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+/* Parses one option of cmd (NULL: before the command); returns -1 when
+ * parsed, an exit code when the program ends here. */
+static int parse_option(const struct command *cmd, struct cli_opts *o,
+			int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i], *inl, *val;
+	unsigned allowed = cmd ? cmd->opts : 0;
+
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+		fputs(cmd ? cmd->help : main_help, stdout);
+		if (cmd)
+			fputs(EXIT_HELP, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (!cmd && strcmp(arg, "--version") == 0) {
+		puts(CLI_PROGRAM " " CLI_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (option_is(arg, "--bus-name", &inl)) {
+		val = take_value(argc, argv, i, inl);
+		if (!val)
+			return usage_error("--bus-name needs a NAME", NULL, cmd);
+		if (!bus_name_valid(val))
+			return usage_error("not a D-Bus name", val, cmd);
+		o->bus_name = val;
+	} else if ((allowed & OPT_JSON) && strcmp(arg, "--json") == 0) {
+		o->json = true;
+	} else if ((allowed & OPT_WAIT) && option_is(arg, "--wait", &inl)) {
+		val = take_value(argc, argv, i, inl);
+		if (!val || !parse_seconds(val, &o->wait_ms))
+			return usage_error("--wait needs SECONDS from 0 to 600", NULL, cmd);
+		o->wait = true;
+	} else if ((allowed & OPT_EXIT_AFTER_FINAL) &&
+		   option_is(arg, "--exit-after-final", &inl)) {
+		val = take_value(argc, argv, i, inl);
+		if (!val || !parse_count(val, &o->exit_after_final))
+			return usage_error("--exit-after-final needs a count N >= 1", NULL, cmd);
+	} else if (cmd && option_is(arg, "--wait", &inl)) {
+		return usage_error("--wait works with start and reconnect only", NULL, cmd);
+	} else {
+		return usage_error("unknown option", arg, cmd);
+	}
+	return -1;
+}
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Returns -1 with *cmd and *o filled in, or the exit code. */
+static int parse(int argc, char **argv, const struct command **cmd, struct cli_opts *o)
+{
+	bool options_end = false;
+	int i, r;
+
+	*cmd = NULL;
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!options_end && strcmp(arg, "--") == 0) {
+			options_end = true;
+		} else if (!options_end && arg[0] == '-' && arg[1] != '\0') {
+			r = parse_option(*cmd, o, argc, argv, &i);
+			if (r >= 0)
+				return r;
+		} else if (!*cmd) {
+			*cmd = find_command(arg);
+			if (!*cmd)
+				return usage_error("unknown command", arg, NULL);
+		} else if (((*cmd)->opts & OPT_TAP) && !o->tap) {
+			o->tap = arg;
+		} else {
+			return usage_error("unexpected argument", arg, *cmd);
+		}
+	}
+	if (!*cmd)
+		return usage_error("no command given", NULL, NULL);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = { .bus_name = CLI_DEFAULT_BUS_NAME };
+	const struct command *cmd;
+	int r;
+
+	/* column widths of captions; numbers stay in the C locale */
+	setlocale(LC_CTYPE, "");
+	r = parse(argc, argv, &cmd, &o);
+	if (r >= 0)
+		return r;
+	return cmd->run(&o, cmd->method);
+}
