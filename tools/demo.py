@@ -8,115 +8,101 @@ A private PipeWire graph (its own runtime dir and session bus; your own
 PipeWire is not touched), pw-transcribe-server (pocketsphinx) on a free
 loopback port, the module with a tap on a player, and the player speaking
 the LibriVox sentences of Debian's pocketsphinx-testdata (or AUDIO_FILE,
-anything sox reads). Captions show as they arrive: the words in progress
-on one line, rewritten in place, and finished sentences scrolling above
-it. At the end: the word error rate against the reference transcript.
+anything sox reads). The captions are `pw-transcribe follow`, as a user
+would run it: the words in progress rewritten in place, finished segments
+scrolling with their start time. At the end: the word error rate against
+the reference transcript.
 """
+import fcntl
+import json
 import os
-import shutil
+import pty
+import subprocess
 import sys
-import time
+import termios
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+import bus  # noqa: E402
 import fixture  # noqa: E402  (the private-graph helper shared with the tests)
 import speech  # noqa: E402
 
-TTY = sys.stdout.isatty()
-DIM, BOLD, RESET, CLEAR = ("\033[2m", "\033[1m", "\033[0m", "\r\033[K") if TTY else ("",) * 4
-PAUSE_MS = 600      # a pause this long between final words starts a new caption line
-LINE_CHARS = 76
-
-
-class CaptionView:
-    """Finals scroll (one line per sentence, with its start time); the
-    partial line is rewritten in place on a terminal, left out otherwise."""
-
-    def __init__(self):
-        self.line, self.line_start, self.last_end, self.partial = [], 0, None, ""
-
-    def final(self, fin):
-        pause = self.last_end is not None and fin.start_ms - self.last_end >= PAUSE_MS
-        if self.line and (pause or len(" ".join(self.line + [fin.word])) > LINE_CHARS):
-            self.flush()
-        if not self.line:
-            self.line_start = fin.start_ms
-        self.line.append(fin.text.strip())
-        self.last_end = fin.end_ms
-        self.partial = ""
-        self.draw()
-
-    def set_partial(self, text):
-        self.partial = text.strip()
-        self.draw()
-
-    def flush(self):
-        if self.line:
-            print(CLEAR + "%s[%s]%s %s" % (DIM, stamp(self.line_start), RESET, " ".join(self.line)),
-                  flush=True)
-        self.line = []
-
-    def draw(self):
-        if not TTY:
-            return
-        # One terminal row, or the carriage return cannot rewrite it.
-        room = shutil.get_terminal_size().columns - 11
-        done, doing = " ".join(self.line), self.partial
-        if len(done) + 1 + len(doing) > room:
-            done = done[max(0, len(done) + 1 + len(doing) - room):]
-            doing = doing[max(0, len(doing) - room):] if len(doing) > room else doing
-        head = stamp(self.line_start) if self.line else "  …  "
-        print(CLEAR + "%s[%s]%s %s%s%s %s%s%s" % (DIM, head, RESET, BOLD, done, RESET, DIM, doing, RESET),
-              end="", flush=True)
-
-
-def stamp(ms):
-    return "%02d:%04.1f" % (ms // 60000, ms % 60000 / 1000)
+TAP = "demo"
 
 
 def main():
-    server_bin = os.environ["TRANSCRIBE_SERVER"]
+    server_bin, cli = os.environ["TRANSCRIBE_SERVER"], os.environ["CLI"]
     with fixture.PipeWireFixture(build_dir=os.environ.get("TRANSCRIBE_BUILD_DIR")) as fx:
         if len(sys.argv) > 1:
-            clip = speech.user_clip(fx, sys.argv[1])
-            what = sys.argv[1]
+            clip, what = speech.user_clip(fx, sys.argv[1]), sys.argv[1]
         else:
             clip = speech.librivox_clip(fx)
             what = "LibriVox: Sense and Sensibility, ch. 1 (pocketsphinx-testdata)"
         server = speech.Server(fx, server_bin)
-        host = speech.tap_player(fx, server.url, name="demo")
+        host = speech.tap_player(fx, server.url, name=TAP)
+        fx.wait_for(lambda: bus.get_property(fx, TAP, "State") == "streaming",
+                    what="the tap streaming")
         print("private PipeWire up; pw-transcribe-server at %s; module loaded with\n"
-              "  { service.url = \"%s\"\n    taps = [ { name = demo mode = tap target = %s } ] }\n"
-              "playing %s (%.0f s)\n" % (server.url, server.url, fixture.PLAYER, what,
-                                         clip.duration))
-        captions, view = speech.Captions(host), CaptionView()
+              "  { service.url = \"%s\"\n    taps = [ { name = %s mode = tap target = %s } ] }\n"
+              "playing %s (%.0f s); captions by `pw-transcribe follow %s`:\n"
+              % (server.url, server.url, TAP, fixture.PLAYER, what, clip.duration, TAP),
+              flush=True)
+        shown, shown_ready, pump = follow_on_screen(cli, fx)
+        record = subprocess.Popen([cli, "follow", TAP, "--json"], env=fx.env,
+                                  stdout=subprocess.PIPE, text=True)
+        # A follower's first line comes once it is subscribed: no word is missed.
+        first = [record.stdout.readline()]
+        if not shown_ready.wait(timeout=10):
+            sys.exit("pw-transcribe follow did not start")
         player, _ = speech.play(fx, clip.wav)
-        deadline = time.monotonic() + clip.duration + 60
-        while player.running and time.monotonic() < deadline:
-            show(captions.poll(), view)
-            time.sleep(0.05)  # display refresh only; nothing waits on this
-        host.terminate()      # stopping finalizes: the last words arrive first
-        show(captions.poll(), view)
-        view.flush()
-        summary(clip, captions, player)
+        speech.wait_played(player, clip, slack_s=60)
+        host.terminate()      # stopping finalizes: the last words arrive, then the tap goes
+        shown.wait(timeout=30)
+        pump.join(timeout=5)
+        out, _ = record.communicate(timeout=30)
+        summary(clip, [e["text"] for e in map(json.loads, first + out.splitlines())
+                       if e["event"] == "final"])
 
 
-def show(events, view):
-    for kind, value in events:
-        if kind == "final":
-            view.final(value)
-        else:
-            view.set_partial(value)
+def follow_on_screen(cli, fx):
+    """`pw-transcribe follow` as if run in this terminal (a pty with its
+    size when there is one, else a pipe), its output copied to ours; the
+    event is set at its first output."""
+    if sys.stdout.isatty():
+        fd, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                    fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
+        proc = subprocess.Popen([cli, "follow", TAP], stdout=slave, env=fx.env)
+        os.close(slave)
+    else:
+        proc = subprocess.Popen([cli, "follow", TAP], stdout=subprocess.PIPE, env=fx.env)
+        fd = proc.stdout.fileno()
+    ready = threading.Event()
+
+    def copy():
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:       # the pty's other end is gone
+                break
+            if not data:
+                break
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            ready.set()
+
+    pump = threading.Thread(target=copy, daemon=True)
+    pump.start()
+    return proc, ready, pump
 
 
-def summary(clip, captions, player):
-    words = speech.words_of(captions.finals)
+def summary(clip, finals):
+    words = " ".join(finals).lower().split()
     print()
-    if player.returncode not in (0, None):
-        print("the player failed: " + player.describe())
     if not words:
-        print("no words came back; is the audio speech? (logs were in the private graph's dir)")
+        print("no words came back; is the audio speech?")
         sys.exit(1)
     if clip.words:
         errors, n = speech.wer(clip.words, words)
