@@ -570,6 +570,16 @@ def wav_compare(ref, test, *extra):
     return {k: float(v) for k, v in (f.split("=", 1) for f in res.stdout.split())}
 
 
+def closed_port():
+    """A loopback port nothing listens on: connecting to it is refused."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def can_use_netns():
     return os.geteuid() == 0 and subprocess.run(
         ["ip", "netns", "list"], capture_output=True).returncode == 0

@@ -12,7 +12,6 @@ import pty
 import re
 import select
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -28,14 +27,6 @@ from test_session import FaultServer, SECRET, WORDS
 MODULE = "libpipewire-module-transcribe"
 CLI = os.environ.get("CLI", "pw-transcribe")
 TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class CliTest(PipeWireTestCase):
@@ -122,7 +113,7 @@ class CliTest(PipeWireTestCase):
         self.assertEqual(st["node_id"], bus.get_property(self.fx, "s", "NodeId"))
 
     def test_status_while_reconnecting_then_stopped(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port(),
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port(),
                    extra="reconnect.base-ms = 20000 reconnect.cap-ms = 60000")
         self.fx.wait_for(lambda: re.search(r"next attempt in [1-9]\d{3,} ms", self.host.log),
                          timeout=30, what="a wait of a second or more")
@@ -173,7 +164,7 @@ class CliTest(PipeWireTestCase):
                          what="finalize at the server")
 
     def test_wait_timeout_exits_3(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port())
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port())
         code, out, err = self.cli("reconnect", "s", "--wait", "0.5")
         self.assertEqual((code, out), (3, ""))
         self.assertEqual(len(err.splitlines()), 1, err)
@@ -185,7 +176,7 @@ class CliTest(PipeWireTestCase):
         self.assertRegex(err, r"^pw-transcribe: s: .*credentials refused.*\n$")
 
     def test_wait_cancelled_by_stop_exits_4(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port())
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port())
         self.mon = bus.BusMonitor(self.fx)
         waiting = self.cli_async("start", "--wait", "20")
         self.wait_seen_on_bus("WaitReady")
@@ -195,7 +186,7 @@ class CliTest(PipeWireTestCase):
         self.assertEqual(len(err.splitlines()), 1, err)
 
     def test_wait_cancelled_by_unload_exits_4(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port())
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port())
         self.mon = bus.BusMonitor(self.fx)
         waiting = self.cli_async("reconnect", "--wait", "20")
         self.wait_seen_on_bus("WaitReady")

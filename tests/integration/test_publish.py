@@ -5,7 +5,6 @@ session bus (busctl monitor, gdbus calls) and with pw-metadata."""
 
 import json
 import re
-import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,15 +15,6 @@ from test_session import FaultServer, SECRET, WORDS
 
 MODULE = "libpipewire-module-transcribe"
 DOC_XML = Path(__file__).resolve().parents[2] / "doc" / "io.github.pw_transcribe.Transcribe1.Tap.xml"
-
-
-def closed_port():
-    """A loopback port nothing listens on: connecting is refused."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def members(iface):
@@ -153,13 +143,13 @@ class PublishTest(PipeWireTestCase):
         self.assertIn("credentials", msg)
 
     def test_wait_ready_times_out(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port(), player=False)
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port(), player=False)
         self.wait_object()
         ok, err, msg = bus.call(self.fx, "s", "WaitReady", "700")
         self.assertEqual(err, bus.ERROR + "Timeout", msg)
 
     def test_wait_ready_is_cancelled_when_the_tap_stops(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port(), player=False)
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port(), player=False)
         self.wait_object()
         waiting = bus.call_async(self.fx, "s", "WaitReady", "20000")
         # Seen on the bus first, so it reaches the module before the Stop.
@@ -176,7 +166,7 @@ class PublishTest(PipeWireTestCase):
                          what="started again")
 
     def test_wait_ready_is_cancelled_when_the_module_unloads(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port(), player=False)
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port(), player=False)
         self.wait_object()
         waiting = bus.call_async(self.fx, "s", "WaitReady", "20000")
         self.fx.wait_for(lambda: any(m.get("member") == "WaitReady" for m in self.mon.messages()),
@@ -201,7 +191,7 @@ class PublishTest(PipeWireTestCase):
         self.assertEqual(err, bus.ERROR + "InvalidArgs", msg)
 
     def test_reconnect_skips_the_backoff_wait(self):
-        self.start(url="ws://127.0.0.1:%d/" % closed_port(), player=False,
+        self.start(url="ws://127.0.0.1:%d/" % fixture.closed_port(), player=False,
                    extra="reconnect.base-ms = 60000 reconnect.cap-ms = 600000")
         self.wait_object()
         # Attempt 1 is immediate, then each waits up to 60 s, 120 s, ...

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "bytes-check.h"
+
 #define TAP_PATH	CLI_ROOT_PATH "/tap"
 #define MAX_ATTEMPTS	6
 #define ERASE		"\r\x1b[K"
@@ -142,31 +144,6 @@ static char *out_close(struct out *o)
 	return got;
 }
 
-static void put_escaped(const char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == '\\' || *s == 0x7f)
-			fprintf(stderr, "\\x%02x", (unsigned char)*s);
-		else
-			fputc(*s, stderr);
-	}
-	fputc('\n', stderr);
-}
-
-/* Takes got. */
-static void assert_bytes(char *got, const char *want)
-{
-	bool same = strcmp(got, want) == 0;
-
-	if (!same) {
-		fputs("got:  ", stderr);
-		put_escaped(got);
-		fputs("want: ", stderr);
-		put_escaped(want);
-	}
-	free(got);
-	assert_true(same);
-}
 
 static void assert_output(struct out *o, const char *want)
 {

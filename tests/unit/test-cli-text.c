@@ -14,31 +14,8 @@
 
 #include <cmocka.h>
 
-static void put_escaped(const char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == '\\' || *s == 0x7f)
-			fprintf(stderr, "\\x%02x", (unsigned char)*s);
-		else
-			fputc(*s, stderr);
-	}
-	fputc('\n', stderr);
-}
+#include "bytes-check.h"
 
-/* Takes got. */
-static void assert_bytes(char *got, const char *want)
-{
-	bool same = strcmp(got, want) == 0;
-
-	if (!same) {
-		fputs("got:  ", stderr);
-		put_escaped(got);
-		fputs("want: ", stderr);
-		put_escaped(want);
-	}
-	free(got);
-	assert_true(same);
-}
 
 static char *put_tail(const char *s, int cols)
 {
