@@ -50,16 +50,24 @@ size_t audio_fifo_push(struct audio_fifo *f, const void *data, size_t bytes)
 	return dropped;
 }
 
-size_t audio_fifo_peek(const struct audio_fifo *f, void *dst, size_t n)
+size_t audio_fifo_peek_at(const struct audio_fifo *f, size_t offset, void *dst, size_t n)
 {
-	size_t first;
+	size_t first, start;
 
-	n = n < f->len ? n : f->len;
+	if (offset >= f->len)
+		return 0;
+	n = n < f->len - offset ? n : f->len - offset;
 	n -= n % f->frame_bytes;
-	first = n < f->size - f->head ? n : f->size - f->head;
-	memcpy(dst, f->buf + f->head, first);
+	start = (f->head + offset) % f->size;
+	first = n < f->size - start ? n : f->size - start;
+	memcpy(dst, f->buf + start, first);
 	memcpy((uint8_t *)dst + first, f->buf, n - first);
 	return n;
+}
+
+size_t audio_fifo_peek(const struct audio_fifo *f, void *dst, size_t n)
+{
+	return audio_fifo_peek_at(f, 0, dst, n);
 }
 
 void audio_fifo_consume(struct audio_fifo *f, size_t n)

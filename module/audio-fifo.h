@@ -1,4 +1,4 @@
-/* Audio waiting for the service, oldest first, bounded: when full, the
+/* Audio held for the service, oldest first, bounded: when full, the
  * oldest whole frames make room (counted, never silent). One owner thread
  * (the worker); not for the RT path. */
 #ifndef TRANSCRIBE_AUDIO_FIFO_H
@@ -22,6 +22,8 @@ void audio_fifo_clear(struct audio_fifo *f);
 size_t audio_fifo_push(struct audio_fifo *f, const void *data, size_t bytes);
 /* Copies up to n bytes (whole frames) from the oldest, without consuming. */
 size_t audio_fifo_peek(const struct audio_fifo *f, void *dst, size_t n);
+/* The same from offset bytes after the oldest (0 when nothing is there). */
+size_t audio_fifo_peek_at(const struct audio_fifo *f, size_t offset, void *dst, size_t n);
 void audio_fifo_consume(struct audio_fifo *f, size_t n);
 static inline size_t audio_fifo_len(const struct audio_fifo *f) { return f->len; }
 

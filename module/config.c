@@ -59,6 +59,8 @@ static const struct opt global_opts[] = {
 	  "audio that collects in the ring before the RT thread wakes the worker" },
 	{ "buffer.memory-sec", OPT_UINT, G(memory_sec), 0, 1, 3600, "120",
 	  "audio kept in memory while the service is unreachable, sent in order when it is back" },
+	{ "buffer.replay-speed", OPT_UINT, G(replay_speed), 0, 1, 50, "4",
+	  "a new connection gets the audio since the last final word at up to this many times real time, then live" },
 	{ "service.dialect", OPT_STRING, SV(dialect), SS(dialect), 0, 0, "soniox",
 	  "wire protocol of the service: soniox" },
 	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, "\"" CONFIG_EMBEDDED_URL "\"",

@@ -13,13 +13,13 @@
 #include <pipewire/log.h>
 #include <spa/utils/defs.h>
 
-#include "audio-fifo.h"
 #include "blocking.h"
 #include "clock.h"
 #include "connect-job.h"
 #include "creds.h"
 #include "dialect.h"
 #include "publish-queue.h"
+#include "replay.h"
 #include "transport.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
@@ -76,7 +76,7 @@ struct shell {
 	uint64_t last_sent_ms;
 	int64_t last_total_ms;
 
-	struct audio_fifo fifo;		/* audio not yet handed to the service */
+	struct replay replay;		/* audio from the committed position on */
 	uint32_t frame_bytes;		/* one audio frame (all channels) */
 	uint32_t chunk_bytes;		/* one WebSocket message of audio */
 	uint8_t *chunk;
@@ -88,9 +88,6 @@ struct shell {
 	uint32_t out_tap;
 	struct publish_cursor cursor;
 	char session_id[40];
-	uint64_t sent_bytes;		/* audio handed to any connection */
-	uint64_t base_conn;		/* the connection base_ms belongs to */
-	int64_t base_ms;		/* tap time of that connection's first audio */
 	uint64_t ring_dropped_ms;	/* lost before the shell saw it */
 	uint64_t published_ms;		/* when the last state went out */
 	uint64_t published_buffered_ms;	/* the counters in it */
@@ -253,16 +250,24 @@ static void open_conn(struct shell *sh, uint64_t conn)
 	}
 }
 
+/* The current connection's audio starts at the committed position. */
+static void begin_conn(struct shell *sh)
+{
+	if (sh->conn != 0 && sh->replay.tl.conn != sh->conn)
+		replay_begin(&sh->replay, sh->conn, clock_now_ms());
+}
+
 static void send_end(struct shell *sh, uint64_t conn)
 {
 	const struct dialect_message *m = &sh->dialect->end_of_stream;
 
 	/* What was captured goes out first: the service finalizes all of it. */
 	size_t n;
-	while ((n = audio_fifo_peek(&sh->fifo, sh->chunk, sh->chunk_bytes)) > 0) {
+	begin_conn(sh);
+	while ((n = replay_next(&sh->replay, clock_now_ms(), sh->chunk, sh->chunk_bytes, true)) > 0) {
 		if (transport_send(sh->transport, conn, sh->chunk, n, false) < 0)
 			break;
-		audio_fifo_consume(&sh->fifo, n);
+		replay_sent(&sh->replay, n);
 	}
 	if (m->data != NULL)
 		transport_send(sh->transport, conn, m->data, m->len, m->text);
@@ -304,11 +309,6 @@ static void log_action(struct shell *sh, const struct session_action *a)
 	}
 }
 
-static uint64_t bytes_ms(const struct shell *sh, uint64_t bytes)
-{
-	return bytes * 1000 / ((uint64_t)sh->frame_bytes * sh->cfg->rate);
-}
-
 static void push_state(struct shell *sh, const struct session_status *st)
 {
 	struct publish_state ps = { .state = st->state, .attempt = st->attempt,
@@ -318,8 +318,8 @@ static void push_state(struct shell *sh, const struct session_status *st)
 		return;
 	snprintf(ps.error, sizeof(ps.error), "%s", st->error);
 	snprintf(ps.session_id, sizeof(ps.session_id), "%s", sh->session_id);
-	ps.buffered_ms = bytes_ms(sh, audio_fifo_len(&sh->fifo));
-	ps.dropped_ms = bytes_ms(sh, sh->fifo.dropped_bytes) + sh->ring_dropped_ms;
+	ps.buffered_ms = replay_buffered_ms(&sh->replay);
+	ps.dropped_ms = replay_dropped_ms(&sh->replay) + sh->ring_dropped_ms;
 	sh->published_ms = clock_now_ms();
 	sh->published_buffered_ms = ps.buffered_ms;
 	sh->published_dropped_ms = ps.dropped_ms;
@@ -391,33 +391,38 @@ static void pump_audio(struct shell *sh)
 {
 	if (!sh->streaming || sh->conn == 0)
 		return;
-	if (sh->base_conn != sh->conn) {
-		/* Token times count from this connection's first audio. */
-		sh->base_conn = sh->conn;
-		sh->base_ms = (int64_t)bytes_ms(sh, sh->sent_bytes + sh->fifo.dropped_bytes);
-	}
-	while (audio_fifo_len(&sh->fifo) >= sh->chunk_bytes &&
-	       transport_queued(sh->transport, sh->conn) < SHELL_MAX_QUEUED_FRAMES) {
-		audio_fifo_peek(&sh->fifo, sh->chunk, sh->chunk_bytes);
+	begin_conn(sh);
+	while (transport_queued(sh->transport, sh->conn) < SHELL_MAX_QUEUED_FRAMES &&
+	       replay_next(&sh->replay, clock_now_ms(), sh->chunk, sh->chunk_bytes, false) > 0) {
 		if (transport_send(sh->transport, sh->conn, sh->chunk, sh->chunk_bytes, false) < 0)
 			return;
-		audio_fifo_consume(&sh->fifo, sh->chunk_bytes);
-		sh->sent_bytes += sh->chunk_bytes;
+		replay_sent(&sh->replay, sh->chunk_bytes);
 		sh->last_sent_ms = clock_now_ms();
 		if (!sh->handling)
 			feed_simple(sh, SESSION_EV_AUDIO_SENT, sh->conn);
 	}
 }
 
-void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
+/* The buffer was full: the oldest audio went, and the transcript has a
+ * hole there. Said once in the log (not per frame), always in the counters
+ * and as a gap. */
+static void record_gap(struct shell *sh, int64_t start_ms, int64_t len_ms)
 {
-	/* Full: the oldest audio goes, counted and logged (the continuity
-	 * work replaces this with a disk spool). */
-	if (audio_fifo_push(&sh->fifo, data, bytes) > 0 && !sh->warned_drop) {
+	if (!sh->warned_drop) {
 		sh->warned_drop = true;
 		pw_log_warn("tap=%s service away longer than buffer.memory-sec=%u: dropping "
-				"the oldest audio", sh->tap, sh->cfg->memory_sec);
+				"the oldest audio from stream_ms=%" PRIi64, sh->tap, sh->cfg->memory_sec,
+				start_ms);
 	}
+	pw_log_debug("tap=%s gap start_ms=%" PRIi64 " len_ms=%" PRIi64, sh->tap, start_ms, len_ms);
+}
+
+void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
+{
+	int64_t gap_start, gap = replay_push(&sh->replay, data, bytes, &gap_start);
+
+	if (gap > 0)
+		record_gap(sh, gap_start, gap);
 	pump_audio(sh);
 }
 
@@ -432,8 +437,8 @@ static void refresh_counters(struct shell *sh)
 
 	if (sh->out == NULL || clock_now_ms() - sh->published_ms < SHELL_COUNTERS_MS)
 		return;
-	buffered = bytes_ms(sh, audio_fifo_len(&sh->fifo));
-	dropped = bytes_ms(sh, sh->fifo.dropped_bytes) + sh->ring_dropped_ms;
+	buffered = replay_buffered_ms(&sh->replay);
+	dropped = replay_dropped_ms(&sh->replay) + sh->ring_dropped_ms;
 	if (dropped == sh->published_dropped_ms &&
 	    buffered + SHELL_COUNTERS_MS > sh->published_buffered_ms &&
 	    buffered < sh->published_buffered_ms + SHELL_COUNTERS_MS)
@@ -518,7 +523,7 @@ static void emit_tokens(struct shell *sh, const struct dialect_result *r)
 		pw_log_debug("tap=%s partial text=\"%s\"", sh->tap, partial);
 	if (sh->out != NULL)
 		publish_queue_push_tokens(sh->out, sh->out_tap, &sh->cursor, r->tokens, r->n_tokens,
-				sh->base_conn == sh->conn ? sh->base_ms : 0, sh->session_id, sh->conn);
+				0, sh->session_id, sh->conn);
 }
 
 static void on_message(void *data, uint64_t conn, const char *msg, size_t len, bool binary)
@@ -536,7 +541,12 @@ static void on_message(void *data, uint64_t conn, const char *msg, size_t len, b
 	}
 	if (r->n_dropped > 0)
 		pw_log_warn("tap=%s conn=%" PRIu64 " %s", sh->tap, conn, err);
+	/* Onto the tap's timeline, repeats from a replay dropped; then what
+	 * the service made final is released from the buffer. */
+	begin_conn(sh);
+	r->n_tokens = timeline_map_tokens(&sh->replay.tl, r->tokens, r->n_tokens);
 	emit_tokens(sh, r);
+	replay_commit(&sh->replay, r->final_audio_proc_ms);
 	if (r->total_audio_proc_ms > sh->last_total_ms) {
 		sh->last_total_ms = r->total_audio_proc_ms;
 		feed_simple(sh, SESSION_EV_PROGRESS, conn);
@@ -640,7 +650,8 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 
 	sh->frame_bytes = cfg->channels * sizeof(int16_t);
 	sh->chunk_bytes = cfg->rate * SHELL_FRAME_MS / 1000 * sh->frame_bytes;
-	if (audio_fifo_init(&sh->fifo, (size_t)cfg->memory_sec * cfg->rate, sh->frame_bytes) < 0) {
+	if (replay_init(&sh->replay, cfg->rate, sh->frame_bytes, cfg->memory_sec,
+			cfg->replay_speed) < 0) {
 		snprintf(err, err_size, "out of memory");
 		free(sh);
 		return NULL;
@@ -763,9 +774,9 @@ void shell_shutdown(struct shell *sh)
 	sh->shut_down = true;
 	if (st.conn != 0)
 		transport_close(sh->transport, st.conn, 1001, true);
-	if (sh->fifo.dropped_bytes > 0)
+	if (replay_dropped_ms(&sh->replay) > 0)
 		pw_log_warn("tap=%s dropped %" PRIu64 " ms of audio while the service was away",
-				sh->tap, sh->fifo.dropped_bytes * 1000 / (sh->frame_bytes * sh->cfg->rate));
+				sh->tap, replay_dropped_ms(&sh->replay));
 }
 
 void shell_free(struct shell *sh)
@@ -776,7 +787,7 @@ void shell_free(struct shell *sh)
 	session_free(sh->session);
 	creds_wipe(&sh->secret);
 	wipe_config_msg(sh);
-	audio_fifo_clear(&sh->fifo);
+	replay_clear(&sh->replay);
 	free(sh->chunk);
 	free(sh->result);
 	free(sh->acts);

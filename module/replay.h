@@ -1,0 +1,60 @@
+/* The replay buffer of a tap's session (DESIGN.md §6): captured audio from
+ * the committed position C (the end of what the service has finalized) to
+ * now. Each connection is sent the buffer from C (its base B = C) faster
+ * than real time, up to `speed` times, then live; what the service makes
+ * final is released. When the buffer is full the oldest audio goes: C
+ * jumps over it and the caller records the gap.
+ *
+ * Pure: no I/O, times passed in. One owner (the worker's session shell, or
+ * a test).
+ */
+#ifndef TRANSCRIBE_REPLAY_H
+#define TRANSCRIBE_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audio-fifo.h"
+#include "timeline.h"
+
+/* Ahead of real time a connection may always be: what makes the replay
+ * start at once and live audio never wait. */
+#define REPLAY_LEAD_MS	1000
+
+struct replay {
+	struct audio_fifo fifo;		/* stream audio from C on */
+	struct timeline tl;
+	uint32_t rate;
+	uint32_t frame_bytes;
+	uint32_t speed;			/* × real time while catching up */
+	uint64_t head_frame;		/* stream frame at the fifo's head */
+	size_t sent_off;		/* bytes after the head sent on tl.conn */
+	uint64_t conn_sent_bytes;	/* sent on tl.conn in all */
+	uint64_t conn_start_ms;
+	uint64_t dropped_frames;	/* lost to a full buffer, in all */
+};
+
+int replay_init(struct replay *r, uint32_t rate, uint32_t frame_bytes, uint32_t memory_sec,
+		uint32_t speed);
+void replay_clear(struct replay *r);
+
+/* Appends captured audio. When the oldest had to go, returns the gap's
+ * length in ms and its stream start in *gap_start_ms (may be NULL); else 0. */
+int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms);
+/* conn gets the audio from C on, starting at now_ms. */
+void replay_begin(struct replay *r, uint64_t conn, uint64_t now_ms);
+/* Copies the next chunk for the current connection into dst: a whole
+ * chunk, or with `all` whatever is left (end of stream); 0 when nothing is
+ * due (live: not enough audio yet; replay: ahead of `speed`). */
+size_t replay_next(struct replay *r, uint64_t now_ms, void *dst, size_t chunk, bool all);
+void replay_sent(struct replay *r, size_t bytes);
+/* The service finalized its audio up to final_ms (its own time). */
+void replay_commit(struct replay *r, int64_t final_ms);
+
+uint64_t replay_buffered_ms(const struct replay *r);
+uint64_t replay_dropped_ms(const struct replay *r);
+/* Still sending audio captured before now (catching up)? */
+bool replay_catching_up(const struct replay *r, size_t chunk);
+
+#endif

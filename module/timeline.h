@@ -1,0 +1,38 @@
+/* One timeline across connections (DESIGN.md §6): the tap's stream time,
+ * counted from the tap's start. A connection's audio starts at the
+ * committed position C (the end of what the service has finalized), so
+ * its base B = C and a token at t of that connection is at B + t. Finals
+ * that end at or before the last final already emitted are repeats of
+ * audio that was finalized before and are dropped.
+ *
+ * Pure: no I/O, no clock. One owner (the worker's session shell, or a test).
+ */
+#ifndef TRANSCRIBE_TIMELINE_H
+#define TRANSCRIBE_TIMELINE_H
+
+#include <stdint.h>
+
+#include "transcript.h"
+
+struct timeline {
+	uint64_t conn;			/* the connection base_ms belongs to; 0: none */
+	int64_t base_ms;		/* B: stream time of its first audio */
+	int64_t committed_ms;		/* C: stream time finalized by the service */
+	int64_t last_final_end_ms;	/* of the last final emitted; -1: none yet */
+};
+
+void timeline_init(struct timeline *t);
+/* conn's audio starts at the committed position (B = C). */
+void timeline_begin(struct timeline *t, uint64_t conn);
+/* The service finalized conn's audio up to final_ms (its own time): C moves
+ * to B + final_ms, never backwards. Returns how far C moved, in ms. */
+int64_t timeline_commit(struct timeline *t, int64_t final_ms);
+/* Audio before C was lost (buffers full): C jumps to at_ms. Returns the
+ * length of the gap, in ms (0 when at_ms is not ahead of C). */
+int64_t timeline_skip(struct timeline *t, int64_t at_ms);
+/* Maps the tokens' times onto the stream (in place), drops finals that
+ * end at or before the last emitted final (replayed audio), and keeps the
+ * non-finals. Returns the number of tokens left (finals first, in order). */
+uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, uint32_t n);
+
+#endif

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Zero loss across faults: tones played in real time through a private
+PipeWire, the module streaming them to tests/faults/fault-server (each
+burst comes back as one word, w<frequency>), and a fault in the middle.
+The final transcript must be the fault-free one word for word, in order,
+with no duplicates, and every word where it was in the played audio
+(±40 ms): the audio since the last final word is kept and replayed to the
+next connection, and token times stay on the tap's timeline."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fixture
+from fixture import PipeWireTestCase
+from test_session import FaultServer, SECRET
+
+MODULE = "libpipewire-module-transcribe"
+TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
+FREQS = ",".join(str(f) for f in range(300, 3400, 200))     # 16 distinct words
+TOLERANCE_MS = 40
+FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')
+
+
+class ContinuityTest(PipeWireTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.host = None
+
+    def tearDown(self):
+        if self.host is not None:
+            self.assertNotIn(SECRET, self.host.log)
+
+    def make_tones(self, repeat):
+        wav = self.fx.path("tones.wav")
+        args = [sys.executable, str(TONES), str(wav), "--freqs", FREQS, "--repeat", str(repeat)]
+        self.fx.run(args)
+        out = subprocess.run(args + ["--expect"], capture_output=True, text=True, check=True).stdout
+        return wav, [json.loads(l) for l in out.splitlines() if l.strip()]
+
+    def start(self, *server_args, port=None, extra=""):
+        fx = self.fx
+        more = ("--port", str(port)) if port else ()
+        self.server = FaultServer(fx, "--key", SECRET, *more, *server_args)
+        args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY } "
+                "reconnect = { base-ms = 200 cap-ms = 1000 } liveness.stall-timeout-ms = 2000 %s "
+                "taps = [ { name = c mode = tap target = %s } ] }"
+                % (self.server.url, extra, fixture.PLAYER))
+        self.host = fx.start_module_host(MODULE, args, debug="mod.transcribe:4",
+                                         env={"TRANSCRIBE_TEST_KEY": SECRET})
+        fx.wait_for_ports("transcribe.c", "in", 2)
+        fx.wait_for(lambda: "-> streaming" in self.host.log, what="streaming")
+
+    def play(self, wav):
+        player = self.fx.play(wav, channels=1)
+        self.fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
+        return player
+
+    def finals(self):
+        return [(w, int(s), int(e)) for s, e, w in FINAL_RE.findall(self.host.log)]
+
+    def check_transcript(self, expected, player, duration_s):
+        self.assertEqual(player.wait_exit(timeout=duration_s + 30), 0, player.describe())
+        self.fx.wait_for(lambda: len(self.finals()) >= len(expected), timeout=60,
+                         what="%d words" % len(expected))
+        self.host.terminate()
+        got = self.finals()
+        detail = "\n".join("%s %d" % (w, s) for w, s, _ in got)
+        self.assertEqual([w for w, _, _ in got], [e["text"] for e in expected], detail)
+        # The tap's stream starts with the player's first graph cycle, which
+        # carries no audio yet: everything sits up to one quantum late, the
+        # same for every word. Across the seam no word may move against it.
+        offsets = [s - e["start_ms"] for (_, s, _), e in zip(got, expected)]
+        print("\nword start offsets vs the file: min %d max %d ms (quantum %.1f ms)"
+              % (min(offsets), max(offsets), self.fx.max_quantum_ms()))
+        self.assertLessEqual(abs(offsets[0]), self.fx.max_quantum_ms() + TOLERANCE_MS)
+        self.assertTrue(all(abs(o - offsets[0]) <= TOLERANCE_MS for o in offsets), offsets)
+
+    def run_fault(self, fault, repeat=1):
+        wav, expected = self.make_tones(repeat)
+        self.start(*(("--fault", "1:" + fault) if fault else ()))
+        player = self.play(wav)
+        self.check_transcript(expected, player, expected[-1]["end_ms"] / 1000)
+        if fault:
+            self.assertGreaterEqual(self.server.accepted(), 2, self.server.out()[-2000:])
+
+    def test_without_a_fault_every_word_comes_once_in_place(self):
+        self.run_fault(None)
+
+    def test_rst_mid_word_loses_and_repeats_nothing(self):
+        self.run_fault("rst@3100")
+
+    def test_close_1011_loses_and_repeats_nothing(self):
+        self.run_fault("close=1011@3100")
+
+    def test_a_stalled_connection_loses_and_repeats_nothing(self):
+        self.run_fault("stall@3100")
+
+    def test_error_503_loses_and_repeats_nothing(self):
+        self.run_fault("error=503@3100")
+
+    def test_session_limit_rollover_loses_and_repeats_nothing(self):
+        self.run_fault("limit=3100")
+
+    def outage(self, down_s, extra=""):
+        wav, expected = self.make_tones(repeat=int(down_s / 8.8) + 2)
+        self.start(extra=extra)
+        port = self.server.port
+        player = self.play(wav)
+        self.fx.wait_for(lambda: len(self.finals()) >= 3, what="words before the outage")
+        self.server.proc.terminate()
+        time.sleep(down_s)   # the outage itself; nothing waits on it to happen
+        self.server = FaultServer(self.fx, "--key", SECRET, "--port", str(port))
+        self.check_transcript(expected, player, expected[-1]["end_ms"] / 1000)
+        return expected
+
+    def test_server_down_20_s_loses_and_repeats_nothing(self):
+        self.outage(20)
+
+    def test_server_down_90_s_offline_then_catches_up(self):
+        self.outage(90, extra="reconnect.offline-probe-ms = 3000")
+        self.assertIn("-> offline", self.host.log)
+
+
+if __name__ == "__main__":
+    fixture.main()

@@ -1,0 +1,256 @@
+/* Continuity without I/O: the one timeline across connections, dedupe at
+ * the seam, and the replay buffer (order across wrap-around, pacing,
+ * release on commit, gap accounting). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "replay.h"
+#include "timeline.h"
+
+#define RATE	1000	/* one frame a millisecond keeps the arithmetic readable */
+#define FRAME	2	/* S16 mono */
+#define CHUNK	(100 * FRAME)
+
+static struct transcript_token tok(const char *text, int64_t start, int64_t end, bool final)
+{
+	struct transcript_token t = { .start_ms = start, .end_ms = end, .is_final = final,
+		.confidence = -1 };
+
+	snprintf(t.text, sizeof(t.text), "%s", text);
+	return t;
+}
+
+static void test_token_times_follow_one_timeline_across_three_connections(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[2];
+
+	timeline_init(&tl);
+	timeline_begin(&tl, 1);
+	t[0] = tok(" a", 100, 400, true);
+	assert_int_equal(timeline_map_tokens(&tl, t, 1), 1);
+	assert_int_equal(t[0].start_ms, 100);
+	assert_int_equal(timeline_commit(&tl, 1200), 1200);
+
+	timeline_begin(&tl, 2);		/* starts where the service had finalized */
+	assert_int_equal(tl.base_ms, 1200);
+	t[0] = tok(" b", 100, 300, true);
+	timeline_map_tokens(&tl, t, 1);
+	assert_int_equal(t[0].start_ms, 1300);
+	assert_int_equal(t[0].end_ms, 1500);
+	assert_int_equal(timeline_commit(&tl, 800), 800);
+	assert_int_equal(tl.committed_ms, 2000);
+
+	timeline_begin(&tl, 3);
+	t[0] = tok(" c", 0, 250, true);
+	t[1] = tok(" d", 300, 350, false);
+	assert_int_equal(timeline_map_tokens(&tl, t, 2), 2);
+	assert_int_equal(t[0].start_ms, 2000);
+	assert_int_equal(t[1].start_ms, 2300);
+}
+
+static void test_commit_never_moves_backwards(void **state)
+{
+	struct timeline tl;
+
+	timeline_init(&tl);
+	assert_int_equal(timeline_commit(&tl, 500), 0);	/* no connection yet */
+	timeline_begin(&tl, 1);
+	assert_int_equal(timeline_commit(&tl, 500), 500);
+	assert_int_equal(timeline_commit(&tl, 400), 0);
+	assert_int_equal(timeline_commit(&tl, -1), 0);	/* the service gave none */
+	assert_int_equal(tl.committed_ms, 500);
+}
+
+static void test_finals_repeated_by_a_new_connection_are_dropped_partials_kept(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[4];
+
+	timeline_init(&tl);
+	timeline_begin(&tl, 1);
+	t[0] = tok(" one", 0, 500, true);
+	t[1] = tok(" two", 600, 900, true);
+	timeline_map_tokens(&tl, t, 2);
+	/* The old socket died before its commit reached us: C is still 0, the
+	 * new connection hears "two" again, and more. */
+	timeline_begin(&tl, 2);
+	t[0] = tok(" one", 0, 500, true);
+	t[1] = tok(" two", 610, 900, true);
+	t[2] = tok(" three", 1000, 1300, true);
+	t[3] = tok(" fo", 1400, 1500, false);
+	assert_int_equal(timeline_map_tokens(&tl, t, 4), 2);
+	assert_string_equal(t[0].text, " three");
+	assert_true(t[0].is_final);
+	assert_string_equal(t[1].text, " fo");
+	assert_false(t[1].is_final);
+	assert_int_equal(tl.last_final_end_ms, 1300);
+}
+
+static void test_a_final_straddling_the_seam_is_kept_once(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[1];
+
+	timeline_init(&tl);
+	timeline_begin(&tl, 1);
+	t[0] = tok(" a", 0, 1000, true);
+	timeline_map_tokens(&tl, t, 1);
+	timeline_commit(&tl, 900);	/* a service may commit less than it said */
+	timeline_begin(&tl, 2);
+	t[0] = tok(" b", 50, 400, true);	/* 950..1300: ends after "a" did */
+	assert_int_equal(timeline_map_tokens(&tl, t, 1), 1);
+	t[0] = tok(" b", 50, 400, true);	/* and once only */
+	assert_int_equal(timeline_map_tokens(&tl, t, 1), 0);
+}
+
+static void fill(uint8_t *buf, size_t frames, uint16_t first)
+{
+	for (size_t i = 0; i < frames; i++) {
+		uint16_t v = (uint16_t)(first + i);
+		memcpy(buf + i * FRAME, &v, FRAME);
+	}
+}
+
+static uint16_t frame_at(const uint8_t *buf, size_t i)
+{
+	uint16_t v;
+
+	memcpy(&v, buf + i * FRAME, FRAME);
+	return v;
+}
+
+static void test_replay_sends_from_the_committed_position_in_order(void **state)
+{
+	static uint8_t in[3000 * FRAME], out[CHUNK];
+	struct replay r;
+	size_t n;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 3, 1000), 0);
+	fill(in, 3000, 0);
+	replay_push(&r, in, sizeof(in), NULL);
+	replay_begin(&r, 1, 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(n = replay_next(&r, 0, out, CHUNK, false), CHUNK);
+		assert_int_equal(frame_at(out, 0), i * 100);
+		replay_sent(&r, n);
+	}
+	replay_commit(&r, 250);		/* frames 0..249 are final */
+	assert_int_equal(replay_buffered_ms(&r), 2750);
+	replay_begin(&r, 2, 0);		/* the socket died: again from 250 */
+	assert_int_equal(replay_next(&r, 0, out, CHUNK, false), CHUNK);
+	assert_int_equal(frame_at(out, 0), 250);
+	replay_clear(&r);
+}
+
+static void test_replay_order_survives_the_buffer_wrapping(void **state)
+{
+	static uint8_t in[700 * FRAME], out[CHUNK];
+	struct replay r;
+	uint16_t expect = 0;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000), 0);	/* 1000 frames */
+	replay_begin(&r, 1, 0);
+	for (int round = 0; round < 6; round++) {
+		size_t n;
+		fill(in, 700, (uint16_t)(round * 700));
+		replay_push(&r, in, sizeof(in), NULL);
+		while ((n = replay_next(&r, (uint64_t)round * 1000, out, CHUNK, false)) > 0) {
+			for (size_t i = 0; i < n / FRAME; i++)
+				assert_int_equal(frame_at(out, i), expect++);
+			replay_sent(&r, n);
+		}
+		replay_commit(&r, expect);	/* everything sent is final */
+	}
+	assert_int_equal(expect, 4200);
+	assert_int_equal(replay_dropped_ms(&r), 0);
+	replay_clear(&r);
+}
+
+static void test_catching_up_is_paced_live_audio_is_not(void **state)
+{
+	static uint8_t in[20000 * FRAME], out[CHUNK];
+	struct replay r;
+	size_t sent = 0;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 30, 4), 0);
+	replay_push(&r, in, sizeof(in), NULL);	/* 20 s waiting */
+	replay_begin(&r, 1, 1000);
+	while (replay_next(&r, 1000, out, CHUNK, false) > 0) {
+		replay_sent(&r, CHUNK);
+		sent += 100;
+	}
+	assert_int_equal(sent, REPLAY_LEAD_MS);		/* the lead at once */
+	while (replay_next(&r, 2000, out, CHUNK, false) > 0) {
+		replay_sent(&r, CHUNK);
+		sent += 100;
+	}
+	assert_int_equal(sent, REPLAY_LEAD_MS + 4000);	/* 4 × the second that passed */
+	assert_true(replay_catching_up(&r, CHUNK));
+	/* End of stream sends the rest at once, the last part short. */
+	replay_push(&r, in, 50 * FRAME, NULL);
+	while (replay_next(&r, 2000, out, CHUNK, true) > 0)
+		replay_sent(&r, replay_next(&r, 2000, out, CHUNK, true));
+	assert_false(replay_catching_up(&r, CHUNK));
+	replay_clear(&r);
+}
+
+static void test_a_full_buffer_drops_the_oldest_and_reports_the_gap(void **state)
+{
+	static uint8_t in[1500 * FRAME], out[CHUNK];
+	struct replay r;
+	int64_t gap_start = -1, gap;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000), 0);
+	replay_begin(&r, 1, 0);
+	fill(in, 300, 0);
+	replay_push(&r, in, 300 * FRAME, &gap_start);
+	replay_sent(&r, replay_next(&r, 0, out, CHUNK, false));	/* 0..99 sent */
+	fill(in, 1500, 300);
+	gap = replay_push(&r, in, sizeof(in), &gap_start);	/* 1800 > 1000 */
+	assert_int_equal(gap, 800);
+	assert_int_equal(gap_start, 0);
+	assert_int_equal(r.tl.committed_ms, 800);
+	assert_int_equal(replay_dropped_ms(&r), 800);
+	/* What was sent of the lost part is forgotten; the rest comes in order. */
+	assert_int_equal(replay_next(&r, 0, out, CHUNK, false), CHUNK);
+	assert_int_equal(frame_at(out, 0), 800);
+	replay_clear(&r);
+}
+
+static void test_commit_never_releases_audio_not_sent(void **state)
+{
+	static uint8_t in[1000 * FRAME], out[CHUNK];
+	struct replay r;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 2, 1000), 0);
+	replay_push(&r, in, sizeof(in), NULL);
+	replay_begin(&r, 1, 0);
+	replay_sent(&r, replay_next(&r, 0, out, CHUNK, false));
+	replay_commit(&r, 900);		/* a confused service */
+	assert_int_equal(replay_buffered_ms(&r), 900);
+	assert_int_equal(replay_next(&r, 0, out, CHUNK, false), CHUNK);
+	replay_clear(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_token_times_follow_one_timeline_across_three_connections),
+		cmocka_unit_test(test_commit_never_moves_backwards),
+		cmocka_unit_test(test_finals_repeated_by_a_new_connection_are_dropped_partials_kept),
+		cmocka_unit_test(test_a_final_straddling_the_seam_is_kept_once),
+		cmocka_unit_test(test_replay_sends_from_the_committed_position_in_order),
+		cmocka_unit_test(test_replay_order_survives_the_buffer_wrapping),
+		cmocka_unit_test(test_catching_up_is_paced_live_audio_is_not),
+		cmocka_unit_test(test_a_full_buffer_drops_the_oldest_and_reports_the_gap),
+		cmocka_unit_test(test_commit_never_releases_audio_not_sent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
