@@ -253,8 +253,11 @@ static void open_conn(struct shell *sh, uint64_t conn)
 /* The current connection's audio starts at the committed position. */
 static void begin_conn(struct shell *sh)
 {
-	if (sh->conn != 0 && sh->replay.tl.conn != sh->conn)
-		replay_begin(&sh->replay, sh->conn, clock_now_ms());
+	if (sh->conn == 0 || sh->replay.tl.conn == sh->conn)
+		return;
+	replay_begin(&sh->replay, sh->conn, clock_now_ms());
+	pw_log_info("tap=%s conn=%" PRIu64 " audio from stream_ms=%" PRIi64 " replay_ms=%" PRIu64,
+			sh->tap, sh->conn, sh->replay.tl.committed_ms, replay_buffered_ms(&sh->replay));
 }
 
 static void send_end(struct shell *sh, uint64_t conn)
