@@ -31,6 +31,9 @@ struct cli_opts {
 	bool wait;
 	uint32_t wait_ms;		/* with wait */
 	unsigned exit_after_final;	/* 0: never */
+	const char *journal;		/* export: the file to read */
+	const char *format;		/* export: txt, srt, vtt or json; NULL: txt */
+	const char *output;		/* export: NULL: standard output */
 };
 
 /* Prints "pw-transcribe: <message>" as exactly one line on stderr (control
@@ -44,3 +47,5 @@ int cli_status_show(const struct cli_opts *o);
 int cli_follow_run(const struct cli_opts *o);
 /* method: Start, Stop, Reconnect or Finalize */
 int cli_control_run(const struct cli_opts *o, const char *method);
+/* No D-Bus: reads o->journal. */
+int cli_export_run(const struct cli_opts *o);

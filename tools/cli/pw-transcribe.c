@@ -3,6 +3,7 @@
  * the interface: doc/io.github.pw_transcribe.Transcribe1.Tap.xml).
  *
  *   pw-transcribe [--bus-name NAME] COMMAND [TAP] [OPTIONS]
+ *   pw-transcribe export JOURNAL [--format FORMAT] [-o FILE]   (no D-Bus)
  *
  * This file: the command table, the command line and the help texts. Every
  * command takes --help and --bus-name (before or after the command name);
@@ -28,6 +29,7 @@ enum {
 	OPT_JSON = 1 << 1,
 	OPT_WAIT = 1 << 2,
 	OPT_EXIT_AFTER_FINAL = 1 << 3,
+	OPT_EXPORT = 1 << 4,	/* takes JOURNAL (required), --format, -o */
 };
 
 struct command {
@@ -36,6 +38,7 @@ struct command {
 	int (*run)(const struct cli_opts *o, const char *method);
 	const char *method;	/* the Tap method it calls, if any */
 	const char *help;
+	const char *exit_help;	/* NULL: EXIT_HELP */
 };
 
 static int run_list(const struct cli_opts *o, const char *method)
@@ -51,6 +54,11 @@ static int run_status(const struct cli_opts *o, const char *method)
 static int run_follow(const struct cli_opts *o, const char *method)
 {
 	return cli_follow_run(o);
+}
+
+static int run_export(const struct cli_opts *o, const char *method)
+{
+	return cli_export_run(o);
 }
 
 #define EXIT_HELP \
@@ -90,6 +98,22 @@ static const struct command commands[] = {
 	{ "finalize", OPT_TAP, cli_control_run, "Finalize",
 	  "Usage: pw-transcribe finalize [TAP]\n\n"
 	  "Ask the service to make everything said so far final.\n" },
+	{ "export", OPT_EXPORT, run_export, NULL,
+	  "Usage: pw-transcribe export JOURNAL [--format txt|srt|vtt|json] [-o FILE]\n\n"
+	  "The transcript in a journal file (status shows a tap's) as:\n"
+	  "  txt   one line per final segment, \"[hh:mm:ss.s] text\" (\"speaker: \" before\n"
+	  "        the text when there is one), and \"[hh:mm:ss.s] [gap: N.N s, reason]\"\n"
+	  "  srt   SubRip subtitles: cues of at most 7 s and 2 lines of 42 characters,\n"
+	  "        ending at a sentence end, a gap or a new speaker\n"
+	  "  vtt   WebVTT subtitles, the same cues\n"
+	  "  json  an array of the final segments and gaps, one per line\n"
+	  "in time order, each segment once. Needs no running service.\n\n"
+	  "  --format FORMAT    txt (default), srt, vtt or json\n"
+	  "  -o, --output FILE  write FILE (FILE.tmp, renamed when complete) instead of\n"
+	  "                     standard output\n",
+	  "\nExit status: 0 success, 1 the journal or FILE could not be read or written,\n"
+	  "or a line of the journal is damaged (reported as JOURNAL:LINE; the rest is\n"
+	  "exported), 2 usage error.\n" },
 };
 
 static const char main_help[] =
@@ -102,7 +126,8 @@ static const char main_help[] =
 	"  start [TAP] [--wait SECONDS]      start streaming again\n"
 	"  stop [TAP]                        finalize and close the session\n"
 	"  reconnect [TAP] [--wait SECONDS]  connect now, skip the backoff\n"
-	"  finalize [TAP]                    make what was said so far final\n\n"
+	"  finalize [TAP]                    make what was said so far final\n"
+	"  export JOURNAL [--format FORMAT]  a transcript journal as txt, srt, vtt, json\n\n"
 	"TAP is a tap's name (see list); it may be left out when there is one.\n\n"
 	"Options:\n"
 	"  --bus-name NAME  the service's bus name (default " CLI_DEFAULT_BUS_NAME ")\n"
@@ -165,6 +190,16 @@ static bool parse_count(const char *s, unsigned *n)
 	return true;
 }
 
+static bool format_valid(const char *s)
+{
+	static const char *const formats[] = { "txt", "srt", "vtt", "json" };
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(s, formats[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Splits "--opt=value"; *value is NULL without '='. */
 static bool option_is(const char *arg, const char *name, const char **value)
 {
@@ -204,7 +239,7 @@ static int parse_option(const struct command *cmd, struct cli_opts *o,
 	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 		fputs(cmd ? cmd->help : main_help, stdout);
 		if (cmd)
-			fputs(EXIT_HELP, stdout);
+			fputs(cmd->exit_help ? cmd->exit_help : EXIT_HELP, stdout);
 		return CLI_EXIT_OK;
 	}
 	if (!cmd && strcmp(arg, "--version") == 0) {
@@ -230,6 +265,17 @@ static int parse_option(const struct command *cmd, struct cli_opts *o,
 		val = take_value(argc, argv, i, inl);
 		if (!val || !parse_count(val, &o->exit_after_final))
 			return usage_error("--exit-after-final needs a count N >= 1", NULL, cmd);
+	} else if ((allowed & OPT_EXPORT) && option_is(arg, "--format", &inl)) {
+		val = take_value(argc, argv, i, inl);
+		if (!val || !format_valid(val))
+			return usage_error("--format needs txt, srt, vtt or json", NULL, cmd);
+		o->format = val;
+	} else if ((allowed & OPT_EXPORT) && (option_is(arg, "-o", &inl) ||
+					     option_is(arg, "--output", &inl))) {
+		val = take_value(argc, argv, i, inl);
+		if (!val || !*val)
+			return usage_error("-o needs a FILE", NULL, cmd);
+		o->output = val;
 	} else if (cmd && option_is(arg, "--wait", &inl)) {
 		return usage_error("--wait works with start and reconnect only", NULL, cmd);
 	} else {
@@ -270,12 +316,16 @@ static int parse(int argc, char **argv, const struct command **cmd, struct cli_o
 				return usage_error("unknown command", arg, NULL);
 		} else if (((*cmd)->opts & OPT_TAP) && !o->tap) {
 			o->tap = arg;
+		} else if (((*cmd)->opts & OPT_EXPORT) && !o->journal) {
+			o->journal = arg;
 		} else {
 			return usage_error("unexpected argument", arg, *cmd);
 		}
 	}
 	if (!*cmd)
 		return usage_error("no command given", NULL, NULL);
+	if (((*cmd)->opts & OPT_EXPORT) && !o->journal)
+		return usage_error("export needs a JOURNAL file", NULL, *cmd);
 	return -1;
 }
 

@@ -1,0 +1,396 @@
+/* The transcript journal (see journal.h): a file created once, lines
+ * appended with one write(2) each, fsync on the caller's schedule. */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#define JSON_FLAGS		(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define DIR_MODE		0700
+#define FILE_MODE		0600
+#define FILE_SUFFIX		".jsonl"
+#define NAME_MAX_LEN		128	/* tap and session_id */
+#define MAX_SAME_NAME		1000	/* -2 … -1000 in one second */
+#define STAMP_FILE_FMT		"%Y%m%dT%H%M%SZ"
+#define STAMP_ISO_FMT		"%Y-%m-%dT%H:%M:%SZ"
+
+struct journal {		/* worker thread only */
+	int fd;
+	char path[PATH_MAX];
+	char session_id[NAME_MAX_LEN + 1];
+	off_t size;		/* bytes of whole lines in the file */
+	bool dirty;		/* written since the last sync */
+	int error;		/* 0, or the -errno that broke the journal */
+};
+
+static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (err && err_size > 0) {
+		va_start(ap, fmt);
+		n = vsnprintf(err, err_size, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < err_size)
+			snprintf(err + n, err_size - n, ": %s", strerror(-r));
+	}
+	return r;
+}
+
+static bool name_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s; s++, n++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return n <= NAME_MAX_LEN;
+}
+
+/* $XDG_STATE_HOME/pipewire-transcribe, else ~/.local/state/pipewire-transcribe
+ * (XDG: a relative XDG_STATE_HOME is ignored). */
+static int default_dir(char *buf, size_t size, char *err, size_t err_size)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	int n;
+
+	if (state && state[0] == '/') {
+		n = snprintf(buf, size, "%s/" JOURNAL_DIR_NAME, state);
+	} else {
+		if (!home || home[0] != '/') {
+			if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res ||
+			    !pw.pw_dir || pw.pw_dir[0] != '/')
+				return fail(err, err_size, -ENOENT,
+					    "journal: no state directory (set XDG_STATE_HOME or HOME)");
+			home = pw.pw_dir;
+		}
+		n = snprintf(buf, size, "%s/.local/state/" JOURNAL_DIR_NAME, home);
+	}
+	if (n < 0 || (size_t)n >= size)
+		return fail(err, err_size, -ENAMETOOLONG, "journal: state directory");
+	return 0;
+}
+
+/* mkdir -p with mode 0700 for what is missing; path must end up a dir. */
+static int make_dirs(const char *path, char *err, size_t err_size)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	size_t len = strlen(path), i;
+
+	if (len == 0 || len >= sizeof(buf))
+		return fail(err, err_size, -ENAMETOOLONG, "journal: directory \"%s\"", path);
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, DIR_MODE) == 0)
+			chmod(buf, DIR_MODE);	/* 0700 whatever the umask */
+		else if (errno != EEXIST)
+			return fail(err, err_size, -errno, "journal: cannot create directory %s", buf);
+		buf[i] = path[i];
+	}
+	if (stat(path, &st) < 0)
+		return fail(err, err_size, -errno, "journal: directory %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, err_size, -ENOTDIR, "journal: %s", path);
+	return 0;
+}
+
+/* Creates <dir>/<tap>-<stamp>-<sid>[-N].jsonl; never an existing file. */
+static int create_file(struct journal *j, const char *dir, const char *tap,
+		       const char *stamp, char *err, size_t err_size)
+{
+	char suffix[16] = "";
+	int n, fd;
+
+	for (unsigned k = 1; k <= MAX_SAME_NAME; k++) {
+		if (k > 1)
+			snprintf(suffix, sizeof(suffix), "-%u", k);
+		n = snprintf(j->path, sizeof(j->path), "%s/%s-%s-%s%s" FILE_SUFFIX,
+			     dir, tap, stamp, j->session_id, suffix);
+		if (n < 0 || (size_t)n >= sizeof(j->path))
+			return fail(err, err_size, -ENAMETOOLONG, "journal: file name in %s", dir);
+		fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, FILE_MODE);
+		if (fd >= 0) {
+			/* 0600 whatever the umask */
+			if (fchmod(fd, FILE_MODE) < 0) {
+				n = -errno;
+				close(fd);
+				unlink(j->path);
+				return fail(err, err_size, n, "journal: cannot chmod %s", j->path);
+			}
+			j->fd = fd;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return fail(err, err_size, -errno, "journal: cannot create %s", j->path);
+	}
+	return fail(err, err_size, -EEXIST, "journal: %u files named %s/%s-%s-%s*" FILE_SUFFIX,
+		    MAX_SAME_NAME, dir, tap, stamp, j->session_id);
+}
+
+/* The directory entry itself survives a power loss too; best effort
+ * (not every file system can sync a directory). */
+static void sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* The shortest text that reads back as d (json-c would write 0.93 as
+ * 0.93000000000000005). */
+static struct json_object *json_double(double d)
+{
+	char buf[32];
+	int prec;
+
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (prec == 17)
+		snprintf(buf, sizeof(buf), "%.17g", d);
+	return json_object_new_double_s(d, buf);
+}
+
+static struct json_object *json_str(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+static struct json_object *line_new(const char *type)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o)
+		json_object_object_add(o, "type", json_object_new_string(type));
+	return o;
+}
+
+/* One write(2) of the whole line; a short write is cut back off. Takes o. */
+static int write_line(struct journal *j, struct json_object *o)
+{
+	const char *s;
+	size_t len;
+	char *line = NULL;
+	ssize_t n;
+	int r = 0;
+
+	if (j->error) {
+		r = j->error;
+		goto out;
+	}
+	if (!o || !(s = json_object_to_json_string_length(o, JSON_FLAGS, &len)) ||
+	    !(line = malloc(len + 1))) {
+		r = -ENOMEM;	/* not fatal: the next line may fit */
+		goto out;
+	}
+	memcpy(line, s, len);
+	line[len++] = '\n';
+	do {
+		n = write(j->fd, line, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		r = -errno;
+	} else if ((size_t)n < len) {
+		r = -ENOSPC;
+		if (ftruncate(j->fd, j->size) < 0)
+			r = -EIO;
+	} else {
+		j->size += (off_t)len;
+		j->dirty = true;
+	}
+	if (r < 0)
+		j->error = r;
+out:
+	free(line);
+	json_object_put(o);
+	return r;
+}
+
+static int write_header(struct journal *j, const char *tap, const char *started, uint32_t rate)
+{
+	struct json_object *o = line_new("header");
+
+	if (o) {
+		json_object_object_add(o, "version", json_object_new_int(JOURNAL_VERSION));
+		json_object_object_add(o, "tap", json_str(tap));
+		json_object_object_add(o, "session_id", json_str(j->session_id));
+		json_object_object_add(o, "started", json_str(started));
+		json_object_object_add(o, "rate", json_object_new_int64(rate));
+	}
+	return write_line(j, o);
+}
+
+/* The directory to use (dir, or the default) in buf, created if missing. */
+static int resolve_dir(const char *dir, char *buf, size_t size, char *err, size_t err_size)
+{
+	size_t len;
+	int r;
+
+	if (!dir) {
+		if ((r = default_dir(buf, size, err, err_size)) < 0)
+			return r;
+	} else if (snprintf(buf, size, "%s", dir) >= (int)size) {
+		return fail(err, err_size, -ENAMETOOLONG, "journal: directory");
+	}
+	/* "a/b/" names its files "a/b/x", not "a/b//x" */
+	for (len = strlen(buf); len > 1 && buf[len - 1] == '/'; len--)
+		buf[len - 1] = '\0';
+	return make_dirs(buf, err, err_size);
+}
+
+struct journal *journal_open(const char *dir, const char *tap, const char *session_id,
+		uint32_t rate, char *err, size_t err_size)
+{
+	char dbuf[PATH_MAX], stamp[32], started[32];
+	struct journal *j;
+	struct tm tm;
+	time_t now = time(NULL);
+	int r;
+
+	if (err && err_size > 0)
+		err[0] = '\0';
+	if (!name_valid(tap) || !name_valid(session_id)) {
+		r = fail(err, err_size, -EINVAL, "journal: tap \"%s\" and session \"%s\" may "
+			 "only have letters, digits, '-', '_' and '.'",
+			 tap ? tap : "", session_id ? session_id : "");
+		errno = -r;
+		return NULL;
+	}
+	if ((r = resolve_dir(dir, dbuf, sizeof(dbuf), err, err_size)) < 0) {
+		errno = -r;
+		return NULL;
+	}
+	dir = dbuf;
+	if (!(j = calloc(1, sizeof(*j)))) {
+		fail(err, err_size, -ENOMEM, "journal");
+		errno = ENOMEM;
+		return NULL;
+	}
+	j->fd = -1;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", session_id);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), STAMP_FILE_FMT, &tm);
+	strftime(started, sizeof(started), STAMP_ISO_FMT, &tm);
+	if ((r = create_file(j, dir, tap, stamp, err, err_size)) < 0)
+		goto error;
+	if ((r = write_header(j, tap, started, rate)) < 0) {
+		fail(err, err_size, r, "journal: cannot write %s", j->path);
+		close(j->fd);
+		unlink(j->path);
+		goto error;
+	}
+	sync_dir(dir);
+	return j;
+error:
+	free(j);
+	errno = -r;
+	return NULL;
+}
+
+const char *journal_path(const struct journal *j)
+{
+	return j->path;
+}
+
+int journal_final(struct journal *j, const struct journal_final *f)
+{
+	struct json_object *o = line_new("final");
+
+	if (o) {
+		json_object_object_add(o, "seq", json_object_new_uint64(f->seq));
+		json_object_object_add(o, "session_id",
+				       json_str(f->session_id ? f->session_id : j->session_id));
+		json_object_object_add(o, "start_ms", json_object_new_int64(f->start_ms));
+		json_object_object_add(o, "end_ms", json_object_new_int64(f->end_ms));
+		json_object_object_add(o, "text", json_str(f->text));
+		json_object_object_add(o, "speaker", json_str(f->speaker));
+		json_object_object_add(o, "language", json_str(f->language));
+		/* NaN compares false: left out like "none" */
+		if (f->confidence >= 0 && isfinite(f->confidence))
+			json_object_object_add(o, "confidence", json_double(f->confidence));
+		json_object_object_add(o, "connection_id", json_object_new_uint64(f->connection_id));
+	}
+	return write_line(j, o);
+}
+
+int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char *reason)
+{
+	struct json_object *o = line_new("gap");
+
+	if (o) {
+		json_object_object_add(o, "start_ms", json_object_new_int64(start_ms));
+		json_object_object_add(o, "end_ms", json_object_new_int64(end_ms));
+		json_object_object_add(o, "reason", json_str(reason));
+	}
+	return write_line(j, o);
+}
+
+int journal_state(struct journal *j, const char *state, const char *error, int64_t at_ms)
+{
+	struct json_object *o = line_new("state");
+
+	if (o) {
+		json_object_object_add(o, "at_ms", json_object_new_int64(at_ms));
+		json_object_object_add(o, "state", json_str(state));
+		json_object_object_add(o, "error", json_str(error));
+	}
+	return write_line(j, o);
+}
+
+int journal_sync(struct journal *j)
+{
+	if (j->error)
+		return j->error;
+	if (!j->dirty)
+		return 0;
+	if (fsync(j->fd) < 0) {
+		j->error = -errno;
+		return j->error;
+	}
+	j->dirty = false;
+	return 0;
+}
+
+bool journal_dirty(const struct journal *j)
+{
+	return j->dirty;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	journal_sync(j);
+	close(j->fd);
+	free(j);
+}

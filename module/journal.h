@@ -1,0 +1,76 @@
+/* The crash-safe transcript journal: one JSONL file per tap session.
+ *
+ * Worker thread only (one journal is never shared between threads).
+ *
+ * The file is <dir>/<tap>-<UTC yyyymmddThhmmssZ>-<session_id>.jsonl (with
+ * -2, -3, … before ".jsonl" when that name exists), created with O_EXCL,
+ * mode 0600; a journal is never reopened, a restart starts a new file. The
+ * default dir is $XDG_STATE_HOME/pipewire-transcribe (else
+ * ~/.local/state/pipewire-transcribe), created 0700 when missing.
+ *
+ * Lines, keys in this order (json-c, plain, '/' not escaped):
+ *   {"type":"header","version":1,"tap":"…","session_id":"…","started":"2026-12-03T09:30:00Z","rate":16000}
+ *   {"type":"final","seq":1,"session_id":"…","start_ms":0,"end_ms":1200,"text":"…",
+ *    "speaker":"","language":"","confidence":0.93,"connection_id":3}   (confidence only when >= 0)
+ *   {"type":"gap","start_ms":0,"end_ms":0,"reason":"…"}
+ *   {"type":"state","at_ms":0,"state":"…","error":""}
+ *
+ * Durability contract: every line goes to the file with one write(2) of the
+ * whole line, so a SIGKILL of the process never leaves half a line and
+ * never loses a line already written (the kernel's page cache has it). To
+ * survive a power loss as well, THE CALLER runs journal_sync() at most 1 s
+ * after a write (journal_dirty() tells whether one is due); fsync blocks,
+ * so it is not done on every line.
+ *
+ * Errors: every int function returns 0 or -errno and never aborts. A short
+ * write is cut back to the last whole line and reported as -ENOSPC; after
+ * any write or sync error the journal stays broken and every later call
+ * returns that error: log it once, journal_close() it and go on without.
+ */
+#ifndef TRANSCRIBE_JOURNAL_H
+#define TRANSCRIBE_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOURNAL_VERSION		1
+#define JOURNAL_DIR_NAME	"pipewire-transcribe"
+
+struct journal;
+
+/* One final segment; NULL strings are written as "" (session_id: the
+ * journal's). Times are milliseconds on the tap's timeline. */
+struct journal_final {
+	uint64_t seq;
+	const char *session_id;
+	int64_t start_ms;
+	int64_t end_ms;
+	const char *text;
+	const char *speaker;
+	const char *language;
+	double confidence;	/* < 0 (or NaN): none, the key is left out */
+	uint64_t connection_id;
+};
+
+/* Creates the file and writes the header line. dir NULL: the default.
+ * tap and session_id: letters, digits, '-', '_' and '.' only. NULL (with
+ * errno set and a one-line reason naming the path in err) on failure. */
+struct journal *journal_open(const char *dir, const char *tap, const char *session_id,
+		uint32_t rate, char *err, size_t err_size);
+/* The file's path; valid until journal_close(). */
+const char *journal_path(const struct journal *j);
+
+int journal_final(struct journal *j, const struct journal_final *f);
+int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char *reason);
+/* error NULL: "" */
+int journal_state(struct journal *j, const char *state, const char *error, int64_t at_ms);
+
+/* fsync() when anything was written since the last successful sync. */
+int journal_sync(struct journal *j);
+bool journal_dirty(const struct journal *j);
+
+/* Syncs and closes; NULL is ignored. */
+void journal_close(struct journal *j);
+
+#endif
