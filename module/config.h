@@ -83,6 +83,8 @@ struct transcribe_config {
 	uint32_t connect_timeout_ms;
 	uint32_t stall_timeout_ms;
 	bool network_events;	/* rtnetlink + logind sleep awareness */
+	bool journal;				/* a JSONL journal per tap session */
+	char journal_dir[CONFIG_STR_MAX * 2];	/* "" = $XDG_STATE_HOME/pipewire-transcribe */
 	char metadata_name[CONFIG_NAME_MAX];	/* "" = no metadata object */
 	char dbus_name[CONFIG_STR_MAX];		/* "" = no D-Bus API */
 	uint32_t n_taps;

@@ -39,7 +39,7 @@ struct dbus_tap {
 
 	char *name, *mode, *target, *state, *last_error, *session_id, *journal;
 	char name_buf[CONFIG_NAME_MAX], mode_buf[16], target_buf[CONFIG_STR_MAX];
-	char state_buf[32], error_buf[SESSION_TEXT_MAX], session_buf[40], journal_buf[8];
+	char state_buf[32], error_buf[SESSION_TEXT_MAX], session_buf[40], journal_buf[512];
 	uint32_t node_id, attempt, max_attempts;
 	int64_t next_retry_ms;
 	uint64_t buffered_ms, spooled_ms, dropped_ms;
@@ -343,6 +343,7 @@ void publish_dbus_set_state(struct publish_dbus *d, uint32_t tap, const struct p
 			st->capture_only ? "capture-only" : session_state_name(st->state), "State", names, &n);
 	set_str(t->error_buf, sizeof(t->error_buf), st->error, "LastError", names, &n);
 	set_str(t->session_buf, sizeof(t->session_buf), st->session_id, "SessionId", names, &n);
+	set_str(t->journal_buf, sizeof(t->journal_buf), st->journal_path, "JournalPath", names, &n);
 	if (t->attempt != st->attempt) { t->attempt = st->attempt; names[n++] = "Attempt"; }
 	if (t->max_attempts != st->max_attempts) { t->max_attempts = st->max_attempts; names[n++] = "MaxAttempts"; }
 	if (t->next_retry_ms != st->next_retry_ms) { t->next_retry_ms = st->next_retry_ms; names[n++] = "NextRetryMs"; }

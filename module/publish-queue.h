@@ -37,6 +37,7 @@ struct publish_state {
 	uint64_t buffered_ms;
 	uint64_t spooled_ms;
 	uint64_t dropped_ms;
+	char journal_path[512];		/* "" when there is none */
 };
 
 /* One segment: the final (or non-final) tokens of one service message. */
@@ -88,6 +89,19 @@ struct publish_cursor {
  * empty partial clears it). base_ms maps the connection's token times onto
  * the tap's timeline. */
 void publish_queue_push_tokens(struct publish_queue *q, uint32_t tap,
+		struct publish_cursor *cur, const struct transcript_token *tokens,
+		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn);
+
+/* The parts of publish_queue_push_tokens(), for a caller that also keeps
+ * the final segment (the journal): the leading finals of tokens, one
+ * segment of tokens[0..n) with base_ms added, a final segment as given,
+ * and the partial (pushed only when it changed). */
+uint32_t publish_count_finals(const struct transcript_token *tokens, uint32_t n);
+void publish_segment_fill(struct publish_segment *seg, const struct transcript_token *tokens,
+		uint32_t n, int64_t base_ms);
+void publish_queue_push_final(struct publish_queue *q, uint32_t tap,
+		const struct publish_segment *seg);
+void publish_queue_push_partial(struct publish_queue *q, uint32_t tap,
 		struct publish_cursor *cur, const struct transcript_token *tokens,
 		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn);
 

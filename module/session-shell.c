@@ -20,6 +20,7 @@
 #include "dialect.h"
 #include "publish-queue.h"
 #include "replay.h"
+#include "transcript-out.h"
 #include "transport.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
@@ -86,7 +87,7 @@ struct shell {
 	/* Results for the main thread (out NULL: nobody listens). */
 	struct publish_queue *out;
 	uint32_t out_tap;
-	struct publish_cursor cursor;
+	struct transcript_out *tout;	/* words to the log, the journal, the main thread */
 	char session_id[40];
 	uint64_t ring_dropped_ms;	/* lost before the shell saw it */
 	uint64_t published_ms;		/* when the last state went out */
@@ -321,6 +322,8 @@ static void push_state(struct shell *sh, const struct session_status *st)
 		return;
 	snprintf(ps.error, sizeof(ps.error), "%s", st->error);
 	snprintf(ps.session_id, sizeof(ps.session_id), "%s", sh->session_id);
+	snprintf(ps.journal_path, sizeof(ps.journal_path), "%s",
+			transcript_out_journal_path(sh->tout));
 	ps.buffered_ms = replay_buffered_ms(&sh->replay);
 	ps.dropped_ms = replay_dropped_ms(&sh->replay) + sh->ring_dropped_ms;
 	sh->published_ms = clock_now_ms();
@@ -340,6 +343,8 @@ static void publish(struct shell *sh)
 	pw_log_debug("tap=%s state=%s attempt=%u/%u next_retry_ms=%" PRIi64 " error=\"%s\"",
 			sh->tap, session_state_name(st.state), st.attempt, st.max_attempts,
 			st.next_retry_ms, st.error);
+	transcript_out_state(sh->tout, session_state_name(st.state), st.error,
+			sh->replay.tl.committed_ms + (int64_t)replay_buffered_ms(&sh->replay));
 	push_state(sh, &st);
 }
 
@@ -418,6 +423,8 @@ static void record_gap(struct shell *sh, int64_t start_ms, int64_t len_ms)
 				start_ms);
 	}
 	pw_log_debug("tap=%s gap start_ms=%" PRIi64 " len_ms=%" PRIi64, sh->tap, start_ms, len_ms);
+	transcript_out_gap(sh->tout, start_ms, start_ms + len_ms,
+			"buffer.memory-sec full: the service was away too long");
 }
 
 void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
@@ -456,6 +463,7 @@ void shell_tick(struct shell *sh)
 
 	pump_audio(sh);
 	refresh_counters(sh);
+	transcript_out_tick(sh->tout, clock_now_ms());
 	if (sh->streaming && sh->conn != 0 && k->len > 0 && sh->dialect->keepalive_ms > 0 &&
 	    clock_now_ms() - sh->last_sent_ms >= sh->dialect->keepalive_ms) {
 		transport_send(sh->transport, sh->conn, k->data, k->len, k->text);
@@ -506,29 +514,6 @@ static void on_writeable(void *data, uint64_t conn)
 	pump_audio(data);
 }
 
-static void emit_tokens(struct shell *sh, const struct dialect_result *r)
-{
-	char partial[1024];
-	size_t pl = 0;
-
-	partial[0] = '\0';
-	for (uint32_t i = 0; i < r->n_tokens; i++) {
-		const struct transcript_token *t = &r->tokens[i];
-		if (t->is_final) {
-			pw_log_info("tap=%s conn=%" PRIu64 " final start_ms=%" PRIi64 " end_ms=%" PRIi64
-					" text=\"%s\"", sh->tap, sh->conn, t->start_ms, t->end_ms, t->text);
-		} else if (pl < sizeof(partial) - 1) {
-			pl += (size_t)snprintf(partial + pl, sizeof(partial) - pl, "%s", t->text);
-			pl = SPA_MIN(pl, sizeof(partial) - 1);
-		}
-	}
-	if (pl > 0)
-		pw_log_debug("tap=%s partial text=\"%s\"", sh->tap, partial);
-	if (sh->out != NULL)
-		publish_queue_push_tokens(sh->out, sh->out_tap, &sh->cursor, r->tokens, r->n_tokens,
-				0, sh->session_id, sh->conn);
-}
-
 static void on_message(void *data, uint64_t conn, const char *msg, size_t len, bool binary)
 {
 	struct shell *sh = data;
@@ -548,7 +533,7 @@ static void on_message(void *data, uint64_t conn, const char *msg, size_t len, b
 	 * the service made final is released from the buffer. */
 	begin_conn(sh);
 	r->n_tokens = timeline_map_tokens(&sh->replay.tl, r->tokens, r->n_tokens);
-	emit_tokens(sh, r);
+	transcript_out_tokens(sh->tout, r->tokens, r->n_tokens, sh->conn);
 	replay_commit(&sh->replay, r->final_audio_proc_ms);
 	if (r->total_audio_proc_ms > sh->last_total_ms) {
 		sh->last_total_ms = r->total_audio_proc_ms;
@@ -674,6 +659,8 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	/* A session id that is unique enough to find one run in the logs. */
 	snprintf(session_id, sizeof(session_id), "%08x", (unsigned)(clock_now_ms() ^ (uintptr_t)sh));
 	snprintf(sh->session_id, sizeof(sh->session_id), "%s", session_id);
+	sh->tout = transcript_out_new(tap, session_id, cfg->rate,
+			cfg->journal ? cfg->journal_dir : NULL);
 	spa_zero(sc);
 	sc.fast_attempts = cfg->fast_attempts;
 	sc.base_ms = cfg->base_ms;
@@ -688,7 +675,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sc.session_id = session_id;
 	sh->session = session_new(&sc);
 
-	if (sh->chunk == NULL || sh->result == NULL || sh->acts == NULL ||
+	if (sh->chunk == NULL || sh->result == NULL || sh->acts == NULL || sh->tout == NULL ||
 	    sh->transport == NULL || sh->session == NULL) {
 		snprintf(err, err_size, "out of memory");
 		shell_free(sh);
@@ -730,6 +717,7 @@ void shell_set_output(struct shell *sh, struct publish_queue *q, uint32_t tap)
 
 	sh->out = q;
 	sh->out_tap = tap;
+	transcript_out_set_queue(sh->tout, q, tap);
 	session_get_status(sh->session, clock_now_ms(), &st);
 	push_state(sh, &st);
 }
@@ -791,6 +779,7 @@ void shell_free(struct shell *sh)
 	creds_wipe(&sh->secret);
 	wipe_config_msg(sh);
 	replay_clear(&sh->replay);
+	transcript_out_free(sh->tout);
 	free(sh->chunk);
 	free(sh->result);
 	free(sh->acts);

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""The crash-safe journal for real: the module in a private PipeWire
+streams tone words to tests/faults/fault-server and journals every final
+segment under $XDG_STATE_HOME/pipewire-transcribe (the fixture's own).
+A fault costs the journal nothing, SIGKILL of the process holding the
+module loses no final that reached it, and `pw-transcribe export` reads
+what is left."""
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+
+import bus
+import fixture
+from fixture import PipeWireTestCase
+import test_continuity
+from test_session import SECRET
+
+CLI = os.environ.get("CLI", "pw-transcribe")
+
+
+class JournalTest(PipeWireTestCase):
+
+    # The same rig as the continuity tests (not imported as a class: unittest
+    # would run its tests here too).
+    start = test_continuity.ContinuityTest.start
+    play = test_continuity.ContinuityTest.play
+    make_tones = test_continuity.ContinuityTest.make_tones
+    finals = test_continuity.ContinuityTest.finals
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.host = None
+
+    def journals(self):
+        d = self.fx.home / ".local/state/pipewire-transcribe"
+        return sorted(d.glob("c-*.jsonl")) if d.exists() else []
+
+    def lines(self, path):
+        return [json.loads(l) for l in path.read_text().splitlines()]
+
+    def test_every_final_is_journaled_once_across_a_fault(self):
+        wav, expected = self.make_tones(1)
+        self.start("--fault", "1:rst@3100")
+        player = self.play(wav)
+        self.assertEqual(player.wait_exit(timeout=40), 0)
+        self.fx.wait_for(lambda: len(self.finals()) >= len(expected), timeout=30, what="words")
+        path = bus.get_property(self.fx, "c", "JournalPath")
+        self.host.terminate()
+        [journal] = self.journals()
+        self.assertEqual(path, str(journal))
+        self.assertEqual(stat.S_IMODE(journal.stat().st_mode), 0o600)
+        lines = self.lines(journal)
+        self.assertEqual(lines[0]["type"], "header")
+        finals = [l for l in lines if l["type"] == "final"]
+        self.assertEqual([f["text"] for f in finals], [e["text"] for e in expected])
+        self.assertEqual([f["seq"] for f in finals], list(range(1, len(expected) + 1)))
+        self.assertEqual({f["connection_id"] for f in finals}, {1, 2})
+        states = [l["state"] for l in lines if l["type"] == "state"]
+        self.assertIn("reconnecting", states)
+        self.assertNotIn(SECRET, journal.read_text())
+        # The journal exports (the strict format checks are tests/cli/test_export.py).
+        out = subprocess.run([CLI, "export", str(journal), "--format", "srt"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("w300", out.stdout)
+
+    def test_sigkill_loses_no_final_that_reached_the_module_a_second_before(self):
+        wav, expected = self.make_tones(2)
+        self.start()
+        self.play(wav)
+        seen = {}          # server final line -> when it first showed up
+        deadline = time.monotonic() + 30
+        while len(seen) < 12 and time.monotonic() < deadline:
+            for line in re.findall(r"^conn=\d+ final .*$", self.server.out(), re.M):
+                seen.setdefault(line, time.monotonic())
+            time.sleep(0.05)   # polling the server's log; the kill time is what matters
+        killed = time.monotonic()
+        self.host.send_signal(signal.SIGKILL)
+        self.host.popen.wait(10)
+        [journal] = self.journals()
+        text = journal.read_text()
+        self.assertTrue(text.endswith("\n"), "no half line after SIGKILL")
+        journaled = [l["text"] for l in map(json.loads, text.splitlines()) if l["type"] == "final"]
+        due = [re.search(r"text=(w\d+)", l).group(1)
+               for l, t in sorted(seen.items(), key=lambda kv: kv[1]) if t < killed - 1.0]
+        print("\n%d finals sent more than 1 s before the kill, %d journaled" % (len(due), len(journaled)))
+        self.assertGreater(len(due), 5)
+        self.assertEqual(journaled[:len(due)], due)
+        # A restart is a new journal; the old one stays as it was.
+        self.start()
+        self.fx.wait_for(lambda: len(self.journals()) == 2, what="a second journal")
+        self.assertEqual(journal.read_text(), text)
+
+
+if __name__ == "__main__":
+    fixture.main()
