@@ -1,7 +1,11 @@
 /* The replay buffer (see replay.h). */
 #include "replay.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define REPLAY_SCRATCH	65536	/* bytes moved into the spool at a time */
 
 static uint64_t frames_ms(const struct replay *r, uint64_t frames)
 {
@@ -9,26 +13,84 @@ static uint64_t frames_ms(const struct replay *r, uint64_t frames)
 }
 
 int replay_init(struct replay *r, uint32_t rate, uint32_t frame_bytes, uint32_t memory_sec,
-		uint32_t speed)
+		uint32_t speed, const char *spool_dir, uint64_t spool_bytes, char *err, size_t err_size)
 {
 	memset(r, 0, sizeof(*r));
+	r->spool.fd = -1;
 	r->rate = rate;
 	r->frame_bytes = frame_bytes;
 	r->speed = speed > 0 ? speed : 1;
 	timeline_init(&r->tl);
-	return audio_fifo_init(&r->fifo, (size_t)memory_sec * rate, frame_bytes);
+	if (err_size > 0)
+		err[0] = '\0';
+	if (audio_fifo_init(&r->fifo, (size_t)memory_sec * rate, frame_bytes) < 0)
+		return -ENOMEM;
+	if (spool_dir == NULL || spool_bytes == 0)
+		return 0;
+	if ((r->scratch = malloc(REPLAY_SCRATCH - REPLAY_SCRATCH % frame_bytes)) == NULL)
+		return -ENOMEM;
+	if ((r->spool_error = spool_open(&r->spool, spool_dir, spool_bytes, frame_bytes,
+			err, err_size)) < 0) {
+		free(r->scratch);
+		r->scratch = NULL;
+	}
+	return 0;
 }
 
 void replay_clear(struct replay *r)
 {
+	spool_close(&r->spool);
 	audio_fifo_clear(&r->fifo);
+	free(r->scratch);
+	r->scratch = NULL;
+}
+
+static size_t total_len(const struct replay *r)
+{
+	return (size_t)r->spool.len + audio_fifo_len(&r->fifo);
+}
+
+/* The spool failed: what it held is lost (a gap at C), memory goes on. */
+static size_t drop_spool(struct replay *r, int err)
+{
+	size_t lost = (size_t)r->spool.len;
+
+	r->spool_error = err;
+	spool_close(&r->spool);
+	return lost;
+}
+
+/* Makes room in memory for `bytes` by moving its oldest into the spool;
+ * returns the bytes lost on the way (the spool's oldest, when it is full). */
+static size_t spill(struct replay *r, size_t bytes)
+{
+	size_t room = r->fifo.size - audio_fifo_len(&r->fifo), need, lost = 0;
+	size_t scratch = REPLAY_SCRATCH - REPLAY_SCRATCH % r->frame_bytes;
+
+	if (r->spool.fd < 0 || bytes <= room)
+		return 0;
+	need = bytes - room;
+	need = need < audio_fifo_len(&r->fifo) ? need : audio_fifo_len(&r->fifo);
+	while (need > 0) {
+		size_t k = audio_fifo_peek(&r->fifo, r->scratch, need < scratch ? need : scratch);
+		int64_t d;
+		if (k == 0)
+			break;
+		if ((d = spool_append(&r->spool, r->scratch, k)) < 0)
+			return lost + drop_spool(r, (int)d);
+		lost += (size_t)d;
+		audio_fifo_consume(&r->fifo, k);
+		need -= k;
+	}
+	return lost;
 }
 
 int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms)
 {
-	size_t dropped = audio_fifo_push(&r->fifo, data, bytes);
 	int64_t from = r->tl.committed_ms;
+	size_t dropped = spill(r, bytes);
 
+	dropped += audio_fifo_push(&r->fifo, data, bytes);
 	if (dropped == 0)
 		return 0;
 	r->head_frame += dropped / r->frame_bytes;
@@ -47,9 +109,36 @@ void replay_begin(struct replay *r, uint64_t conn, uint64_t now_ms)
 	r->conn_start_ms = now_ms;
 }
 
+/* Copies n bytes from offset after C: the spool's part, then memory's. */
+static size_t peek_at(struct replay *r, size_t offset, uint8_t *dst, size_t n)
+{
+	size_t k = 0, total = total_len(r);
+
+	if (offset >= total)
+		return 0;
+	n = n < total - offset ? n : total - offset;
+	n -= n % r->frame_bytes;
+	if (offset < r->spool.len) {
+		k = n < r->spool.len - offset ? n : (size_t)(r->spool.len - offset);
+		if (spool_read(&r->spool, offset, dst, k) < 0)
+			return 0;
+	}
+	if (n > k)
+		audio_fifo_peek_at(&r->fifo, offset + k - (size_t)r->spool.len, dst + k, n - k);
+	return n;
+}
+
+static void consume(struct replay *r, size_t bytes)
+{
+	size_t k = bytes < r->spool.len ? bytes : (size_t)r->spool.len;
+
+	spool_consume(&r->spool, k);
+	audio_fifo_consume(&r->fifo, bytes - k);
+}
+
 size_t replay_next(struct replay *r, uint64_t now_ms, void *dst, size_t chunk, bool all)
 {
-	size_t left = audio_fifo_len(&r->fifo) - r->sent_off;
+	size_t left = total_len(r) - r->sent_off;
 	uint64_t allowed_ms;
 
 	if (left == 0 || (left < chunk && !all))
@@ -60,7 +149,7 @@ size_t replay_next(struct replay *r, uint64_t now_ms, void *dst, size_t chunk, b
 		if (frames_ms(r, r->conn_sent_bytes / r->frame_bytes) >= allowed_ms)
 			return 0;
 	}
-	return audio_fifo_peek_at(&r->fifo, r->sent_off, dst, chunk);
+	return peek_at(r, r->sent_off, dst, chunk);
 }
 
 void replay_sent(struct replay *r, size_t bytes)
@@ -86,14 +175,19 @@ void replay_commit(struct replay *r, int64_t final_ms)
 		bytes = r->sent_off;
 		frames = bytes / r->frame_bytes;
 	}
-	audio_fifo_consume(&r->fifo, bytes);
+	consume(r, bytes);
 	r->sent_off -= bytes;
 	r->head_frame += frames;
 }
 
 uint64_t replay_buffered_ms(const struct replay *r)
 {
-	return frames_ms(r, audio_fifo_len(&r->fifo) / r->frame_bytes);
+	return frames_ms(r, total_len(r) / r->frame_bytes);
+}
+
+uint64_t replay_spooled_ms(const struct replay *r)
+{
+	return frames_ms(r, r->spool.len / r->frame_bytes);
 }
 
 uint64_t replay_dropped_ms(const struct replay *r)
@@ -103,5 +197,5 @@ uint64_t replay_dropped_ms(const struct replay *r)
 
 bool replay_catching_up(const struct replay *r, size_t chunk)
 {
-	return audio_fifo_len(&r->fifo) - r->sent_off >= 2 * chunk;
+	return total_len(r) - r->sent_off >= 2 * chunk;
 }

@@ -1,12 +1,14 @@
 /* The replay buffer of a tap's session (DESIGN.md §6): captured audio from
  * the committed position C (the end of what the service has finalized) to
- * now. Each connection is sent the buffer from C (its base B = C) faster
- * than real time, up to `speed` times, then live; what the service makes
- * final is released. When the buffer is full the oldest audio goes: C
- * jumps over it and the caller records the gap.
+ * now, the newest memory_sec in memory and what is older in a disk spool
+ * (spool.c). Each connection is sent the buffer from C (its base B = C)
+ * faster than real time, up to `speed` times, then live; what the service
+ * makes final is released. When even the spool is full (or there is none,
+ * or it failed) the oldest audio goes: C jumps over it and the caller
+ * records the gap.
  *
- * Pure: no I/O, times passed in. One owner (the worker's session shell, or
- * a test).
+ * No clock and no sockets: times are passed in; the only I/O is the
+ * spool's file. One owner (the worker's session shell, or a test).
  */
 #ifndef TRANSCRIBE_REPLAY_H
 #define TRANSCRIBE_REPLAY_H
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include "audio-fifo.h"
+#include "spool.h"
 #include "timeline.h"
 
 /* Ahead of real time a connection may always be: what makes the replay
@@ -23,7 +26,10 @@
 #define REPLAY_LEAD_MS	1000
 
 struct replay {
-	struct audio_fifo fifo;		/* stream audio from C on */
+	struct spool spool;		/* the oldest part, from C on (fd < 0: none) */
+	struct audio_fifo fifo;		/* the newest part */
+	uint8_t *scratch;		/* moving memory into the spool */
+	int spool_error;		/* why the spool stopped; 0: fine or never had one */
 	struct timeline tl;
 	uint32_t rate;
 	uint32_t frame_bytes;
@@ -35,11 +41,16 @@ struct replay {
 	uint64_t dropped_frames;	/* lost to a full buffer, in all */
 };
 
+/* spool_dir NULL: memory only; "": the state dir. A spool that cannot be
+ * opened leaves memory only and says why in err (the call still succeeds).
+ * Returns 0 or -ENOMEM. */
 int replay_init(struct replay *r, uint32_t rate, uint32_t frame_bytes, uint32_t memory_sec,
-		uint32_t speed);
+		uint32_t speed, const char *spool_dir, uint64_t spool_bytes, char *err, size_t err_size);
 void replay_clear(struct replay *r);
 
-/* Appends captured audio. When the oldest had to go, returns the gap's
+/* Appends captured audio, moving the oldest of memory into the spool when
+ * memory is full. A spool write error drops the spool (a gap) and leaves
+ * memory only; r->spool_error says why. When the oldest had to go, returns the gap's
  * length in ms and its stream start in *gap_start_ms (may be NULL); else 0. */
 int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms);
 /* conn gets the audio from C on, starting at now_ms. */
@@ -53,6 +64,7 @@ void replay_sent(struct replay *r, size_t bytes);
 void replay_commit(struct replay *r, int64_t final_ms);
 
 uint64_t replay_buffered_ms(const struct replay *r);
+uint64_t replay_spooled_ms(const struct replay *r);
 uint64_t replay_dropped_ms(const struct replay *r);
 /* Still sending audio captured before now (catching up)? */
 bool replay_catching_up(const struct replay *r, size_t chunk);

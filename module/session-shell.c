@@ -325,6 +325,7 @@ static void push_state(struct shell *sh, const struct session_status *st)
 	snprintf(ps.journal_path, sizeof(ps.journal_path), "%s",
 			transcript_out_journal_path(sh->tout));
 	ps.buffered_ms = replay_buffered_ms(&sh->replay);
+	ps.spooled_ms = replay_spooled_ms(&sh->replay);
 	ps.dropped_ms = replay_dropped_ms(&sh->replay) + sh->ring_dropped_ms;
 	sh->published_ms = clock_now_ms();
 	sh->published_buffered_ms = ps.buffered_ms;
@@ -418,19 +419,23 @@ static void record_gap(struct shell *sh, int64_t start_ms, int64_t len_ms)
 {
 	if (!sh->warned_drop) {
 		sh->warned_drop = true;
-		pw_log_warn("tap=%s service away longer than buffer.memory-sec=%u: dropping "
-				"the oldest audio from stream_ms=%" PRIi64, sh->tap, sh->cfg->memory_sec,
-				start_ms);
+		pw_log_warn("tap=%s service away longer than the buffers hold (buffer.memory-sec=%u, "
+				"buffer.spool.max-mb=%u): dropping the oldest audio from stream_ms=%" PRIi64,
+				sh->tap, sh->cfg->memory_sec, sh->cfg->spool_max_mb, start_ms);
 	}
 	pw_log_debug("tap=%s gap start_ms=%" PRIi64 " len_ms=%" PRIi64, sh->tap, start_ms, len_ms);
 	transcript_out_gap(sh->tout, start_ms, start_ms + len_ms,
-			"buffer.memory-sec full: the service was away too long");
+			"buffers full (buffer.memory-sec, buffer.spool.max-mb): the service was away too long");
 }
 
 void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
 {
+	int spool_error = sh->replay.spool_error;
 	int64_t gap_start, gap = replay_push(&sh->replay, data, bytes, &gap_start);
 
+	if (sh->replay.spool_error != spool_error)
+		pw_log_warn("tap=%s disk spool failed (%s): its audio is lost, memory only from now",
+				sh->tap, strerror(-sh->replay.spool_error));
 	if (gap > 0)
 		record_gap(sh, gap_start, gap);
 	pump_audio(sh);
@@ -616,7 +621,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	struct shell *sh = calloc(1, sizeof(*sh));
 	struct transport_config tc;
 	struct session_config sc;
-	char session_id[40];
+	char session_id[40], spool_err[256];
 
 	if (sh == NULL) {
 		snprintf(err, err_size, "out of memory");
@@ -638,12 +643,16 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 
 	sh->frame_bytes = cfg->channels * sizeof(int16_t);
 	sh->chunk_bytes = cfg->rate * SHELL_FRAME_MS / 1000 * sh->frame_bytes;
-	if (replay_init(&sh->replay, cfg->rate, sh->frame_bytes, cfg->memory_sec,
-			cfg->replay_speed) < 0) {
+	if (replay_init(&sh->replay, cfg->rate, sh->frame_bytes, cfg->memory_sec, cfg->replay_speed,
+			cfg->spool_max_mb > 0 ? cfg->journal_dir : NULL,
+			(uint64_t)cfg->spool_max_mb << 20, spool_err, sizeof(spool_err)) < 0) {
 		snprintf(err, err_size, "out of memory");
 		free(sh);
 		return NULL;
 	}
+	if (spool_err[0] != '\0')
+		pw_log_warn("tap=%s no disk spool (%s): only buffer.memory-sec=%u s are kept while "
+				"the service is away", tap, spool_err, cfg->memory_sec);
 	sh->chunk = malloc(sh->chunk_bytes);
 	sh->result = malloc(sizeof(*sh->result));
 	sh->acts = malloc(sizeof(*sh->acts));

@@ -9,8 +9,8 @@
   1 s), and the audio sent per wall second meanwhile (× real time; the cap
   is buffer.replay-speed, 4).
 - rss: the module host's resident memory, sampled every 5 s across an
-  outage of 10 min (--short: 20 s) with buffer.memory-sec = 10, so the
-  buffer fills and then drops the oldest audio: it must stay flat.
+  outage of 10 min (--short: 20 s) with buffer.memory-sec = 10, so all but
+  the newest 10 s wait in the disk spool: it must stay flat.
 - replay_ms_per_reconnect: audio sent again after a close 1011 mid-word
   (the module's "audio from stream_ms=… replay_ms=…" line): what each
   reconnect costs on the wire.
@@ -99,9 +99,11 @@ def rss(short):
             samples.append(rss_kb(host.pid))
             time.sleep(min(5, max(0.1, end - time.monotonic())))   # the sampling period
         dropped = bus.get_property(fx, "c", "DroppedMs")
+        spooled = bus.get_property(fx, "c", "SpooledMs")
         host.terminate()
         print("continuity.rss_kb outage_s=%d memory_sec=10 first=%d max=%d last=%d samples=%d "
-              "dropped_ms=%s" % (down, samples[0], max(samples), samples[-1], len(samples), dropped))
+              "spooled_ms=%s dropped_ms=%s" % (down, samples[0], max(samples), samples[-1],
+                                              len(samples), spooled, dropped))
 
 
 def replay_per_reconnect(short):

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import bus
 import fixture
 from fixture import PipeWireTestCase
 from test_session import FaultServer, SECRET
@@ -106,7 +107,7 @@ class ContinuityTest(PipeWireTestCase):
     def test_session_limit_rollover_loses_and_repeats_nothing(self):
         self.run_fault("limit=3100")
 
-    def outage(self, down_s, extra=""):
+    def outage(self, down_s, extra="", during=None):
         wav, expected = self.make_tones(repeat=int(down_s / 8.8) + 2)
         self.start(extra=extra)
         port = self.server.port
@@ -114,12 +115,21 @@ class ContinuityTest(PipeWireTestCase):
         self.fx.wait_for(lambda: len(self.finals()) >= 3, what="words before the outage")
         self.server.proc.terminate()
         time.sleep(down_s)   # the outage itself; nothing waits on it to happen
+        if during is not None:
+            during()
         self.server = FaultServer(self.fx, "--key", SECRET, "--port", str(port))
         self.check_transcript(expected, player, expected[-1]["end_ms"] / 1000)
         return expected
 
     def test_server_down_20_s_loses_and_repeats_nothing(self):
         self.outage(20)
+
+    def test_an_outage_longer_than_memory_is_spooled_to_disk_and_loses_nothing(self):
+        spooled = []
+        self.outage(20, extra="buffer.memory-sec = 5",
+                    during=lambda: spooled.append(bus.get_property(self.fx, "c", "SpooledMs")))
+        self.assertGreater(spooled[0], 10000)
+        self.assertEqual(bus.get_property(self.fx, "c", "DroppedMs") or 0, 0)
 
     def test_server_down_90_s_offline_then_catches_up(self):
         self.outage(90, extra="reconnect.offline-probe-ms = 3000")

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -132,7 +134,7 @@ static void test_replay_sends_from_the_committed_position_in_order(void **state)
 	struct replay r;
 	size_t n;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 3, 1000), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 3, 1000, NULL, 0, NULL, 0), 0);
 	fill(in, 3000, 0);
 	replay_push(&r, in, sizeof(in), NULL);
 	replay_begin(&r, 1, 0);
@@ -155,7 +157,7 @@ static void test_replay_order_survives_the_buffer_wrapping(void **state)
 	struct replay r;
 	uint16_t expect = 0;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000), 0);	/* 1000 frames */
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, NULL, 0, NULL, 0), 0);	/* 1000 frames */
 	replay_begin(&r, 1, 0);
 	for (int round = 0; round < 6; round++) {
 		size_t n;
@@ -179,7 +181,7 @@ static void test_catching_up_is_paced_live_audio_is_not(void **state)
 	struct replay r;
 	size_t sent = 0;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 30, 4), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 30, 4, NULL, 0, NULL, 0), 0);
 	replay_push(&r, in, sizeof(in), NULL);	/* 20 s waiting */
 	replay_begin(&r, 1, 1000);
 	while (replay_next(&r, 1000, out, CHUNK, false) > 0) {
@@ -207,7 +209,7 @@ static void test_a_full_buffer_drops_the_oldest_and_reports_the_gap(void **state
 	struct replay r;
 	int64_t gap_start = -1, gap;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, NULL, 0, NULL, 0), 0);
 	replay_begin(&r, 1, 0);
 	fill(in, 300, 0);
 	replay_push(&r, in, 300 * FRAME, &gap_start);
@@ -229,7 +231,7 @@ static void test_commit_never_releases_audio_not_sent(void **state)
 	static uint8_t in[1000 * FRAME], out[CHUNK];
 	struct replay r;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 2, 1000), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 2, 1000, NULL, 0, NULL, 0), 0);
 	replay_push(&r, in, sizeof(in), NULL);
 	replay_begin(&r, 1, 0);
 	replay_sent(&r, replay_next(&r, 0, out, CHUNK, false));
@@ -237,6 +239,95 @@ static void test_commit_never_releases_audio_not_sent(void **state)
 	assert_int_equal(replay_buffered_ms(&r), 900);
 	assert_int_equal(replay_next(&r, 0, out, CHUNK, false), CHUNK);
 	replay_clear(&r);
+}
+
+static char spool_dir[] = "/tmp/test-continuity-XXXXXX";
+
+static void drain_in_order(struct replay *r, uint64_t now, uint16_t *expect)
+{
+	static uint8_t out[CHUNK];
+	size_t n;
+
+	while ((n = replay_next(r, now, out, CHUNK, true)) > 0) {
+		for (size_t i = 0; i < n / FRAME; i++)
+			assert_int_equal(frame_at(out, i), (*expect)++);
+		replay_sent(r, n);
+	}
+}
+
+static void test_audio_beyond_memory_waits_in_the_spool_in_order(void **state)
+{
+	static uint8_t in[3500 * FRAME];
+	struct replay r;
+	char err[256];
+	uint16_t expect = 0;
+
+	/* 1 s of memory, 3 s of spool: 3.5 s of outage loses nothing. */
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, spool_dir, 3000 * FRAME,
+			err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	for (int i = 0; i < 35; i++) {
+		fill(in, 100, (uint16_t)(i * 100));
+		assert_int_equal(replay_push(&r, in, 100 * FRAME, NULL), 0);
+	}
+	assert_int_equal(replay_buffered_ms(&r), 3500);
+	assert_int_equal(replay_spooled_ms(&r), 2500);
+	replay_begin(&r, 1, 0);
+	drain_in_order(&r, 0, &expect);
+	assert_int_equal(expect, 3500);
+	replay_commit(&r, 3500);
+	assert_int_equal(replay_buffered_ms(&r), 0);
+	assert_int_equal(replay_dropped_ms(&r), 0);
+	replay_clear(&r);
+}
+
+static void test_a_full_spool_drops_its_oldest_as_a_gap_and_wraps_in_order(void **state)
+{
+	static uint8_t in[100 * FRAME];
+	struct replay r;
+	char err[256];
+	int64_t gap_start = -1, gaps = 0;
+	uint16_t expect;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, spool_dir, 1000 * FRAME,
+			err, sizeof(err)), 0);
+	replay_begin(&r, 1, 0);
+	for (int i = 0; i < 50; i++) {	/* 5 s into 2 s of room */
+		int64_t g;
+		fill(in, 100, (uint16_t)(i * 100));
+		if ((g = replay_push(&r, in, sizeof(in), &gap_start)) > 0)
+			gaps += g;
+	}
+	assert_int_equal(gaps, 3000);
+	assert_int_equal(r.tl.committed_ms, 3000);
+	assert_int_equal(replay_dropped_ms(&r), 3000);
+	expect = 3000;			/* the newest 2 s, in order across the file's wrap */
+	drain_in_order(&r, 0, &expect);
+	assert_int_equal(expect, 5000);
+	replay_clear(&r);
+}
+
+static void test_an_unusable_spool_dir_leaves_memory_only(void **state)
+{
+	static uint8_t in[1500 * FRAME];
+	struct replay r;
+	char err[256];
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, "/proc/no-such-dir", 1 << 20,
+			err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "/proc/no-such-dir"));
+	assert_int_equal(replay_push(&r, in, sizeof(in), NULL), 500);	/* memory alone */
+	replay_clear(&r);
+}
+
+static int make_spool_dir(void **state)
+{
+	return mkdtemp(spool_dir) == NULL ? -1 : 0;
+}
+
+static int remove_spool_dir(void **state)
+{
+	return rmdir(spool_dir);	/* O_TMPFILE spools leave nothing behind */
 }
 
 int main(void)
@@ -251,6 +342,9 @@ int main(void)
 		cmocka_unit_test(test_catching_up_is_paced_live_audio_is_not),
 		cmocka_unit_test(test_a_full_buffer_drops_the_oldest_and_reports_the_gap),
 		cmocka_unit_test(test_commit_never_releases_audio_not_sent),
+		cmocka_unit_test(test_audio_beyond_memory_waits_in_the_spool_in_order),
+		cmocka_unit_test(test_a_full_spool_drops_its_oldest_as_a_gap_and_wraps_in_order),
+		cmocka_unit_test(test_an_unusable_spool_dir_leaves_memory_only),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, make_spool_dir, remove_spool_dir);
 }

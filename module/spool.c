@@ -1,0 +1,141 @@
+/* The disk spool (see spool.h). */
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int state_dir(char *out, size_t size)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(out, size, "%s/pipewire-transcribe", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(out, size, "%s/.local/state/pipewire-transcribe", home);
+	else
+		return -ENOENT;
+	return 0;
+}
+
+/* mkdir -p with 0700 for what we create. */
+static int make_dirs(const char *path)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int spool_open(struct spool *s, const char *dir, uint64_t max_bytes, uint32_t frame_bytes,
+		char *err, size_t err_size)
+{
+	char path[4096];
+	int res;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->frame_bytes = frame_bytes;
+	s->size = max_bytes - max_bytes % frame_bytes;
+	if (dir != NULL && dir[0] != '\0')
+		snprintf(path, sizeof(path), "%s", dir);
+	else if ((res = state_dir(path, sizeof(path))) < 0) {
+		snprintf(err, err_size, "no state dir: neither XDG_STATE_HOME nor HOME is set");
+		return res;
+	}
+	if (s->size == 0) {
+		snprintf(err, err_size, "spool size 0");
+		return -EINVAL;
+	}
+	if ((res = make_dirs(path)) < 0 ||
+	    (s->fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+		res = res < 0 ? res : -errno;
+		snprintf(err, err_size, "cannot spool in %s: %s", path, strerror(-res));
+		return res;
+	}
+	return 0;
+}
+
+void spool_close(struct spool *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->len = 0;
+}
+
+/* pwrite/pread all of it, in up to two pieces around the ring's end. */
+static int64_t ring_io(const struct spool *s, uint64_t pos, void *buf, size_t n, bool write)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		uint64_t at = (pos + done) % s->size;
+		size_t piece = n - done < s->size - at ? n - done : (size_t)(s->size - at);
+		ssize_t r = write ? pwrite(s->fd, (char *)buf + done, piece, (off_t)at)
+				  : pread(s->fd, (char *)buf + done, piece, (off_t)at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += (size_t)r;
+	}
+	return (int64_t)n;
+}
+
+int64_t spool_append(struct spool *s, const void *data, size_t bytes)
+{
+	uint64_t dropped = 0;
+	int64_t r;
+
+	if (s->fd < 0)
+		return -EBADF;
+	bytes -= bytes % s->frame_bytes;
+	if (bytes > s->size) {
+		/* More than fits at all: only the newest part can stay. */
+		dropped = s->len + bytes - s->size;
+		data = (const char *)data + (bytes - s->size);
+		bytes = (size_t)s->size;
+		s->head = s->len = 0;
+	} else if (s->len + bytes > s->size) {
+		dropped = s->len + bytes - s->size;
+		spool_consume(s, dropped);
+	}
+	if ((r = ring_io(s, s->head + s->len, (void *)data, bytes, true)) < 0)
+		return r;
+	s->len += bytes;
+	return (int64_t)dropped;
+}
+
+int64_t spool_read(const struct spool *s, uint64_t offset, void *dst, size_t n)
+{
+	if (s->fd < 0)
+		return -EBADF;
+	if (offset + n > s->len)
+		return -EINVAL;
+	return ring_io(s, s->head + offset, dst, n, false);
+}
+
+void spool_consume(struct spool *s, uint64_t bytes)
+{
+	bytes = bytes < s->len ? bytes : s->len;
+	if (bytes == 0)
+		return;		/* also: no spool at all (size 0) */
+	s->head = (s->head + bytes) % s->size;
+	s->len -= bytes;
+}
