@@ -61,6 +61,8 @@ static const struct opt global_opts[] = {
 	  "audio kept in memory while the service is unreachable, sent in order when it is back" },
 	{ "buffer.spool.max-mb", OPT_UINT, G(spool_max_mb), 0, 0, 1048576, "1024",
 	  "beyond buffer.memory-sec, older audio waits in a disk spool in journal.dir of at most this size; 0: none" },
+	{ "buffer.speaker-overlap-ms", OPT_UINT, G(speaker_overlap_ms), 0, 0, 10000, "2500",
+	  "with service.diarization, a new session hears this much before the last final word again, to map its speaker labels onto the earlier ones" },
 	{ "buffer.replay-speed", OPT_UINT, G(replay_speed), 0, 1, 50, "4",
 	  "a new connection gets the audio since the last final word at up to this many times real time, then live" },
 	{ "service.dialect", OPT_STRING, SV(dialect), SS(dialect), 0, 0, "soniox",

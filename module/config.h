@@ -74,6 +74,7 @@ struct transcribe_config {
 	uint32_t memory_sec;	/* audio kept while the service is away */
 	uint32_t replay_speed;	/* × real time when a connection catches up */
 	uint32_t spool_max_mb;	/* disk spool beyond memory_sec; 0: none */
+	uint32_t speaker_overlap_ms;	/* replayed before C to map speaker labels */
 	struct service_config service;
 	uint32_t fast_attempts;
 	uint32_t base_ms;

@@ -87,23 +87,32 @@ static size_t spill(struct replay *r, size_t bytes)
 
 int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms)
 {
-	int64_t from = r->tl.committed_ms;
+	int64_t from = r->tl.committed_ms, gap;
 	size_t dropped = spill(r, bytes);
 
 	dropped += audio_fifo_push(&r->fifo, data, bytes);
 	if (dropped == 0)
 		return 0;
 	r->head_frame += dropped / r->frame_bytes;
-	r->dropped_frames += dropped / r->frame_bytes;
 	r->sent_off = r->sent_off > dropped ? r->sent_off - dropped : 0;
 	if (gap_start_ms != NULL)
 		*gap_start_ms = from;
-	return timeline_skip(&r->tl, (int64_t)frames_ms(r, r->head_frame));
+	/* Only what goes past C is lost to the transcript (the overlap before
+	 * it was final already). */
+	gap = timeline_skip(&r->tl, (int64_t)frames_ms(r, r->head_frame));
+	r->dropped_ms += (uint64_t)gap;
+	return gap;
+}
+
+void replay_set_overlap(struct replay *r, uint32_t overlap_ms)
+{
+	r->overlap_ms = overlap_ms;
 }
 
 void replay_begin(struct replay *r, uint64_t conn, uint64_t now_ms)
 {
-	timeline_begin(&r->tl, conn);
+	/* The buffer's head: C, or up to overlap_ms before it. */
+	timeline_begin(&r->tl, conn, (int64_t)frames_ms(r, r->head_frame));
 	r->sent_off = 0;
 	r->conn_sent_bytes = 0;
 	r->conn_start_ms = now_ms;
@@ -163,9 +172,9 @@ void replay_commit(struct replay *r, int64_t final_ms)
 	uint64_t head, frames;
 	size_t bytes;
 
-	if (timeline_commit(&r->tl, final_ms) == 0)
+	if (timeline_commit(&r->tl, final_ms) == 0 || r->tl.committed_ms <= (int64_t)r->overlap_ms)
 		return;
-	head = (uint64_t)r->tl.committed_ms * r->rate / 1000;
+	head = (uint64_t)(r->tl.committed_ms - r->overlap_ms) * r->rate / 1000;
 	if (head <= r->head_frame)
 		return;
 	/* Only what was sent can be final; never release more. */
@@ -192,7 +201,7 @@ uint64_t replay_spooled_ms(const struct replay *r)
 
 uint64_t replay_dropped_ms(const struct replay *r)
 {
-	return frames_ms(r, r->dropped_frames);
+	return r->dropped_ms;
 }
 
 bool replay_catching_up(const struct replay *r, size_t chunk)

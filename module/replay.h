@@ -34,11 +34,12 @@ struct replay {
 	uint32_t rate;
 	uint32_t frame_bytes;
 	uint32_t speed;			/* × real time while catching up */
+	uint32_t overlap_ms;		/* kept before C for the next connection */
 	uint64_t head_frame;		/* stream frame at the fifo's head */
 	size_t sent_off;		/* bytes after the head sent on tl.conn */
 	uint64_t conn_sent_bytes;	/* sent on tl.conn in all */
 	uint64_t conn_start_ms;
-	uint64_t dropped_frames;	/* lost to a full buffer, in all */
+	uint64_t dropped_ms;		/* lost to full buffers past C, in all */
 };
 
 /* spool_dir NULL: memory only; "": the state dir. A spool that cannot be
@@ -53,7 +54,10 @@ void replay_clear(struct replay *r);
  * memory only; r->spool_error says why. When the oldest had to go, returns the gap's
  * length in ms and its stream start in *gap_start_ms (may be NULL); else 0. */
 int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms);
-/* conn gets the audio from C on, starting at now_ms. */
+/* Keeps overlap_ms of audio before C, which the next connection hears
+ * again (speaker mapping across sessions; 0 by default). */
+void replay_set_overlap(struct replay *r, uint32_t overlap_ms);
+/* conn gets the audio from C (less the overlap) on, starting at now_ms. */
 void replay_begin(struct replay *r, uint64_t conn, uint64_t now_ms);
 /* Copies the next chunk for the current connection into dst: a whole
  * chunk, or with `all` whatever is left (end of stream); 0 when nothing is

@@ -650,6 +650,9 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 		free(sh);
 		return NULL;
 	}
+	/* With speaker labels, the next session hears the last seconds again
+	 * to learn what it calls whom. */
+	replay_set_overlap(&sh->replay, cfg->service.diarization ? cfg->speaker_overlap_ms : 0);
 	if (spool_err[0] != '\0')
 		pw_log_warn("tap=%s no disk spool (%s): only buffer.memory-sec=%u s are kept while "
 				"the service is away", tap, spool_err, cfg->memory_sec);

@@ -1,6 +1,8 @@
 /* One timeline across connections (see timeline.h). */
 #include "timeline.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 void timeline_init(struct timeline *t)
@@ -9,10 +11,12 @@ void timeline_init(struct timeline *t)
 	t->last_final_end_ms = -1;
 }
 
-void timeline_begin(struct timeline *t, uint64_t conn)
+void timeline_begin(struct timeline *t, uint64_t conn, int64_t base_ms)
 {
 	t->conn = conn;
-	t->base_ms = t->committed_ms;
+	t->base_ms = base_ms;
+	t->n_voices = 0;
+	t->history_before = t->n_history;
 }
 
 int64_t timeline_commit(struct timeline *t, int64_t final_ms)
@@ -42,6 +46,99 @@ static void map_time(const struct timeline *t, int64_t *ms)
 		*ms += t->base_ms;
 }
 
+static const char *word_of(const char *text)
+{
+	return text + strspn(text, " ");
+}
+
+static void remember(struct timeline *t, const struct transcript_token *k)
+{
+	struct timeline_word *w = &t->history[t->n_history++ % TIMELINE_HISTORY];
+
+	w->start_ms = k->start_ms;
+	snprintf(w->text, sizeof(w->text), "%s", word_of(k->text));
+	snprintf(w->speaker, sizeof(w->speaker), "%s", k->speaker);
+}
+
+static int voice_index(const struct timeline *t, const char *from)
+{
+	for (uint32_t i = 0; i < t->n_voices; i++)
+		if (strcmp(t->voice_from[i], from) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A repeat of an emitted final: the same word at the same time tells what
+ * this session calls the voice the earlier one named. */
+static void learn(struct timeline *t, const struct transcript_token *k)
+{
+	uint32_t n = t->n_history < TIMELINE_HISTORY ? t->n_history : TIMELINE_HISTORY;
+
+	if (k->speaker[0] == '\0' || voice_index(t, k->speaker) >= 0 ||
+	    t->n_voices == TIMELINE_MAX_VOICES)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct timeline_word *w = &t->history[i];
+		int64_t d = w->start_ms - k->start_ms;
+		if (w->speaker[0] == '\0' || strcmp(w->text, word_of(k->text)) != 0 ||
+		    d > TIMELINE_MATCH_MS || d < -TIMELINE_MATCH_MS)
+			continue;
+		memcpy(t->voice_from[t->n_voices], k->speaker, TOKEN_LABEL_MAX);
+		memcpy(t->voice_to[t->n_voices], w->speaker, TOKEN_LABEL_MAX);
+		t->n_voices++;
+		return;
+	}
+}
+
+static bool is_target(const struct timeline *t, const char *label)
+{
+	for (uint32_t i = 0; i < t->n_voices; i++)
+		if (strcmp(t->voice_to[i], label) == 0)
+			return true;
+	return false;
+}
+
+/* A voice the overlap did not have: it gets an earlier label nobody else
+ * has taken (the earlier session's voices in the order they spoke), else
+ * its own, else a new one, and keeps it for the rest of the session. */
+static int assign(struct timeline *t, const char *from)
+{
+	/* the earlier sessions' words still in the ring */
+	uint32_t n = t->history_before < TIMELINE_HISTORY ? t->history_before : TIMELINE_HISTORY;
+	uint32_t first = t->history_before - n;
+	const char *to = NULL;
+	char fresh[TOKEN_LABEL_MAX];
+
+	if (t->n_voices == TIMELINE_MAX_VOICES)
+		return -1;
+	for (uint32_t i = 0; i < n && to == NULL; i++) {
+		const char *old = t->history[(first + i) % TIMELINE_HISTORY].speaker;
+		if (old[0] != '\0' && !is_target(t, old))
+			to = old;
+	}
+	if (to == NULL && !is_target(t, from))
+		to = from;
+	if (to == NULL) {
+		snprintf(fresh, sizeof(fresh), "%s+", from);
+		to = fresh;
+	}
+	snprintf(t->voice_from[t->n_voices], TOKEN_LABEL_MAX, "%s", from);
+	snprintf(t->voice_to[t->n_voices], TOKEN_LABEL_MAX, "%s", to);
+	return (int)t->n_voices++;
+}
+
+static void map_voice(struct timeline *t, struct transcript_token *k)
+{
+	int i;
+
+	if (k->speaker[0] == '\0' || t->history_before == 0)
+		return;		/* the first session's labels are the labels */
+	if ((i = voice_index(t, k->speaker)) < 0)
+		i = assign(t, k->speaker);
+	if (i >= 0)
+		snprintf(k->speaker, sizeof(k->speaker), "%s", t->voice_to[i]);
+}
+
 uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, uint32_t n)
 {
 	uint32_t out = 0;
@@ -50,12 +147,17 @@ uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, u
 		struct transcript_token *k = &tok[i];
 		map_time(t, &k->start_ms);
 		map_time(t, &k->end_ms);
+		/* Already said: the seam of a replay (or its overlap). */
+		if (k->end_ms >= 0 && k->end_ms <= t->last_final_end_ms) {
+			if (k->is_final)
+				learn(t, k);
+			continue;
+		}
+		map_voice(t, k);
 		if (k->is_final) {
-			/* A repeat of something already final: the seam of a replay. */
-			if (k->end_ms >= 0 && k->end_ms <= t->last_final_end_ms)
-				continue;
-			if (k->end_ms > t->last_final_end_ms)
-				t->last_final_end_ms = k->end_ms;
+			t->last_final_end_ms = k->end_ms > t->last_final_end_ms ?
+				k->end_ms : t->last_final_end_ms;
+			remember(t, k);
 		}
 		if (out != i)
 			tok[out] = *k;

@@ -27,7 +27,11 @@
  *     Without --key, every request is accepted.
  *   - First text message: JSON config; "audio_format":"pcm_s16le",
  *     "sample_rate" 8000..48000, "num_channels" 1 or 2 (2 is averaged to
- *     mono) are required; "model" is logged. Anything else ->
+ *     mono) are required; "model" is logged; "enable_speaker_diarization":
+ *     true gives each word a "speaker": words below 1500 Hz are one voice,
+ *     the others another, numbered "1", "2" in the order this connection
+ *     first hears them (so labels change between connections, as a real
+ *     diarizer's do), also in the log ("... speaker=<n>"). Anything else ->
  *     {"error_code":400,"error_message":"..."} then close 1000. Audio before
  *     the config is a 400 too.
  *   - Binary messages: S16LE PCM, any size (odd sizes are carried over).

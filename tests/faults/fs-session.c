@@ -47,6 +47,14 @@ struct sess {
 	size_t n_items;
 	bool opened, muted, paused;
 
+	/* "enable_speaker_diarization": low words (< 1500 Hz) are one voice,
+	 * high ones another; like a real diarizer, each session numbers the
+	 * voices in the order it first hears them, so labels differ between
+	 * sessions and a client has to map them. */
+	bool diarize;
+	unsigned voice_label[2];	/* 0: not heard yet */
+	unsigned n_voices;
+
 	struct sess_out *head, *tail;
 };
 
@@ -121,12 +129,27 @@ static json_object *token_new(const char *text, uint64_t start_ms, uint64_t end_
 	return t;
 }
 
-static json_object *word_token(const struct rec_word *w, bool final)
+static unsigned voice_of(struct sess *s, const struct rec_word *w)
 {
-	char text[32];
+	unsigned v = w->freq_hz < 1500 ? 0 : 1;
+
+	if (s->voice_label[v] == 0)
+		s->voice_label[v] = ++s->n_voices;
+	return s->voice_label[v];
+}
+
+static json_object *word_token(struct sess *s, const struct rec_word *w, bool final)
+{
+	char text[32], speaker[8];
+	json_object *t;
 
 	snprintf(text, sizeof(text), " w%u", w->freq_hz);
-	return token_new(text, w->start_ms, w->end_ms, final);
+	t = token_new(text, w->start_ms, w->end_ms, final);
+	if (s->diarize) {
+		snprintf(speaker, sizeof(speaker), "%u", voice_of(s, w));
+		json_object_object_add(t, "speaker", json_object_new_string(speaker));
+	}
+	return t;
 }
 
 /* Pending finals, then "<fin>" if asked, then the partial (unless finished). */
@@ -144,12 +167,12 @@ static void push_response(struct sess *s, bool fin_token, bool finished)
 	o = json_object_new_object();
 	toks = json_object_new_array();
 	for (size_t i = 0; i < s->n_finals; i++)
-		json_object_array_add(toks, word_token(&s->finals[i], true));
+		json_object_array_add(toks, word_token(s, &s->finals[i], true));
 	s->n_finals = 0;
 	if (fin_token)
 		json_object_array_add(toks, token_new("<fin>", total, total, true));
 	if (partial)
-		json_object_array_add(toks, word_token(&w, false));
+		json_object_array_add(toks, word_token(s, &w, false));
 	json_object_object_add(o, "tokens", toks);
 	json_object_object_add(o, "final_audio_proc_ms", json_object_new_int64((int64_t)rec_final_ms(s->rec)));
 	json_object_object_add(o, "total_audio_proc_ms", json_object_new_int64((int64_t)total));
@@ -165,8 +188,12 @@ static void on_final(void *data, const struct rec_word *w)
 {
 	struct sess *s = data;
 
-	fs_log("conn=%u final text=w%u start_ms=%" PRIu64 " end_ms=%" PRIu64,
-	       s->id, w->freq_hz, w->start_ms, w->end_ms);
+	if (s->diarize)
+		fs_log("conn=%u final text=w%u start_ms=%" PRIu64 " end_ms=%" PRIu64 " speaker=%u",
+		       s->id, w->freq_hz, w->start_ms, w->end_ms, voice_of(s, w));
+	else
+		fs_log("conn=%u final text=w%u start_ms=%" PRIu64 " end_ms=%" PRIu64,
+		       s->id, w->freq_hz, w->start_ms, w->end_ms);
 	if (s->n_finals == s->cap_finals) {
 		size_t cap = s->cap_finals ? s->cap_finals * 2 : 16;
 		struct rec_word *v = realloc(s->finals, cap * sizeof(*v));
@@ -430,6 +457,8 @@ static void on_config(struct sess *s, const char *msg)
 	}
 	if (!err)
 		log_model(s, cfg);
+	if (!err && json_object_object_get_ex(cfg, "enable_speaker_diarization", &v))
+		s->diarize = json_object_get_boolean(v);
 	if (!err && s->p->key && s->auth != SESS_AUTH_OK) {
 		json_object_put(cfg);
 		push_error(s, 401, "Invalid or missing API key.", 1000);

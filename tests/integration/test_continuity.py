@@ -36,9 +36,9 @@ class ContinuityTest(PipeWireTestCase):
         if self.host is not None:
             self.assertNotIn(SECRET, self.host.log)
 
-    def make_tones(self, repeat):
+    def make_tones(self, repeat, freqs=FREQS):
         wav = self.fx.path("tones.wav")
-        args = [sys.executable, str(TONES), str(wav), "--freqs", FREQS, "--repeat", str(repeat)]
+        args = [sys.executable, str(TONES), str(wav), "--freqs", freqs, "--repeat", str(repeat)]
         self.fx.run(args)
         out = subprocess.run(args + ["--expect"], capture_output=True, text=True, check=True).stdout
         return wav, [json.loads(l) for l in out.splitlines() if l.strip()]
@@ -106,6 +106,28 @@ class ContinuityTest(PipeWireTestCase):
 
     def test_session_limit_rollover_loses_and_repeats_nothing(self):
         self.run_fault("limit=3100")
+
+    def test_speaker_labels_stay_the_same_across_a_reconnect(self):
+        # Low words are one voice, high ones another; the fault server
+        # numbers voices per connection in the order it hears them, and the
+        # replay (1.7 s before C) starts just before a high word: connection 2 calls the
+        # voices the other way round, and the module has to map them back.
+        lows, highs = list(range(300, 1400, 200)), list(range(1500, 3400, 200))
+        freqs = [f for pair in zip(lows, highs) for f in pair] + highs[len(lows):]
+        wav, expected = self.make_tones(1, ",".join(map(str, freqs)))
+        self.start("--fault", "1:rst@4100",
+                   extra="service.diarization = true buffer.speaker-overlap-ms = 1700")
+        player = self.play(wav)
+        self.check_transcript(expected, player, expected[-1]["end_ms"] / 1000)
+        swapped = [m for m in re.finditer(r"^conn=2 final text=w(\d+) .* speaker=(\d)",
+                                          self.server.out(), re.M)
+                   if (int(m.group(1)) < 1500) == (m.group(2) == "2")]
+        self.assertTrue(swapped, "connection 2 should number the voices the other way round")
+        journal = next((self.fx.home / ".local/state/pipewire-transcribe").glob("c-*.jsonl"))
+        finals = [l for l in map(json.loads, journal.read_text().splitlines())
+                  if l["type"] == "final"]
+        self.assertEqual([f["speaker"] for f in finals],
+                         ["1" if int(f["text"][1:]) < 1500 else "2" for f in finals])
 
     def outage(self, down_s, extra="", during=None):
         wav, expected = self.make_tones(repeat=int(down_s / 8.8) + 2)

@@ -34,13 +34,13 @@ static void test_token_times_follow_one_timeline_across_three_connections(void *
 	struct transcript_token t[2];
 
 	timeline_init(&tl);
-	timeline_begin(&tl, 1);
+	timeline_begin(&tl, 1, tl.committed_ms);
 	t[0] = tok(" a", 100, 400, true);
 	assert_int_equal(timeline_map_tokens(&tl, t, 1), 1);
 	assert_int_equal(t[0].start_ms, 100);
 	assert_int_equal(timeline_commit(&tl, 1200), 1200);
 
-	timeline_begin(&tl, 2);		/* starts where the service had finalized */
+	timeline_begin(&tl, 2, tl.committed_ms);		/* starts where the service had finalized */
 	assert_int_equal(tl.base_ms, 1200);
 	t[0] = tok(" b", 100, 300, true);
 	timeline_map_tokens(&tl, t, 1);
@@ -49,7 +49,7 @@ static void test_token_times_follow_one_timeline_across_three_connections(void *
 	assert_int_equal(timeline_commit(&tl, 800), 800);
 	assert_int_equal(tl.committed_ms, 2000);
 
-	timeline_begin(&tl, 3);
+	timeline_begin(&tl, 3, tl.committed_ms);
 	t[0] = tok(" c", 0, 250, true);
 	t[1] = tok(" d", 300, 350, false);
 	assert_int_equal(timeline_map_tokens(&tl, t, 2), 2);
@@ -63,7 +63,7 @@ static void test_commit_never_moves_backwards(void **state)
 
 	timeline_init(&tl);
 	assert_int_equal(timeline_commit(&tl, 500), 0);	/* no connection yet */
-	timeline_begin(&tl, 1);
+	timeline_begin(&tl, 1, tl.committed_ms);
 	assert_int_equal(timeline_commit(&tl, 500), 500);
 	assert_int_equal(timeline_commit(&tl, 400), 0);
 	assert_int_equal(timeline_commit(&tl, -1), 0);	/* the service gave none */
@@ -76,13 +76,13 @@ static void test_finals_repeated_by_a_new_connection_are_dropped_partials_kept(v
 	struct transcript_token t[4];
 
 	timeline_init(&tl);
-	timeline_begin(&tl, 1);
+	timeline_begin(&tl, 1, tl.committed_ms);
 	t[0] = tok(" one", 0, 500, true);
 	t[1] = tok(" two", 600, 900, true);
 	timeline_map_tokens(&tl, t, 2);
 	/* The old socket died before its commit reached us: C is still 0, the
 	 * new connection hears "two" again, and more. */
-	timeline_begin(&tl, 2);
+	timeline_begin(&tl, 2, tl.committed_ms);
 	t[0] = tok(" one", 0, 500, true);
 	t[1] = tok(" two", 610, 900, true);
 	t[2] = tok(" three", 1000, 1300, true);
@@ -101,15 +101,70 @@ static void test_a_final_straddling_the_seam_is_kept_once(void **state)
 	struct transcript_token t[1];
 
 	timeline_init(&tl);
-	timeline_begin(&tl, 1);
+	timeline_begin(&tl, 1, tl.committed_ms);
 	t[0] = tok(" a", 0, 1000, true);
 	timeline_map_tokens(&tl, t, 1);
 	timeline_commit(&tl, 900);	/* a service may commit less than it said */
-	timeline_begin(&tl, 2);
+	timeline_begin(&tl, 2, tl.committed_ms);
 	t[0] = tok(" b", 50, 400, true);	/* 950..1300: ends after "a" did */
 	assert_int_equal(timeline_map_tokens(&tl, t, 1), 1);
 	t[0] = tok(" b", 50, 400, true);	/* and once only */
 	assert_int_equal(timeline_map_tokens(&tl, t, 1), 0);
+}
+
+static struct transcript_token said(const char *text, int64_t start, const char *speaker)
+{
+	struct transcript_token t = tok(text, start, start + 200, true);
+
+	snprintf(t.speaker, sizeof(t.speaker), "%s", speaker);
+	return t;
+}
+
+static void test_speaker_labels_of_a_new_session_are_mapped_through_the_overlap(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[4];
+
+	timeline_init(&tl);
+	timeline_begin(&tl, 1, 0);
+	t[0] = said(" low", 0, "1");
+	t[1] = said(" high", 500, "2");
+	t[2] = said(" low", 1000, "1");
+	assert_int_equal(timeline_map_tokens(&tl, t, 3), 3);
+	assert_string_equal(t[1].speaker, "2");
+	timeline_commit(&tl, 1200);
+	/* The next session starts 700 ms before C and numbers voices anew:
+	 * it hears the high voice first. */
+	timeline_begin(&tl, 2, 500);
+	t[0] = said(" high", 0, "1");		/* 500: a repeat, teaches 1 -> 2 */
+	t[1] = said(" low", 500, "2");		/* 1000: a repeat, teaches 2 -> 1 */
+	t[2] = said(" high", 1000, "1");	/* new */
+	t[3] = said(" low", 1500, "2");		/* new */
+	assert_int_equal(timeline_map_tokens(&tl, t, 4), 2);
+	assert_string_equal(t[0].text, " high");
+	assert_string_equal(t[0].speaker, "2");
+	assert_string_equal(t[1].text, " low");
+	assert_string_equal(t[1].speaker, "1");
+}
+
+static void test_a_voice_missing_from_the_overlap_gets_the_label_left_over(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[3];
+
+	timeline_init(&tl);
+	timeline_begin(&tl, 1, 0);
+	t[0] = said(" low", 0, "1");
+	t[1] = said(" high", 500, "2");
+	timeline_map_tokens(&tl, t, 2);
+	timeline_commit(&tl, 700);
+	timeline_begin(&tl, 2, 400);
+	t[0] = said(" high", 100, "1");		/* 500: the only repeat: 1 -> 2 */
+	t[1] = said(" low", 600, "2");		/* unknown to the overlap: gets "1" */
+	t[2] = said(" other", 900, "3");	/* a third voice: its own label */
+	assert_int_equal(timeline_map_tokens(&tl, t, 3), 2);
+	assert_string_equal(t[0].speaker, "1");
+	assert_string_equal(t[1].speaker, "3");
 }
 
 static void fill(uint8_t *buf, size_t frames, uint16_t first)
@@ -337,6 +392,8 @@ int main(void)
 		cmocka_unit_test(test_commit_never_moves_backwards),
 		cmocka_unit_test(test_finals_repeated_by_a_new_connection_are_dropped_partials_kept),
 		cmocka_unit_test(test_a_final_straddling_the_seam_is_kept_once),
+		cmocka_unit_test(test_speaker_labels_of_a_new_session_are_mapped_through_the_overlap),
+		cmocka_unit_test(test_a_voice_missing_from_the_overlap_gets_the_label_left_over),
 		cmocka_unit_test(test_replay_sends_from_the_committed_position_in_order),
 		cmocka_unit_test(test_replay_order_survives_the_buffer_wrapping),
 		cmocka_unit_test(test_catching_up_is_paced_live_audio_is_not),
