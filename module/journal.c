@@ -1,6 +1,7 @@
 /* The transcript journal (see journal.h): a file created once, lines
  * appended with one write(2) each, fsync on the caller's schedule. */
 #include "journal.h"
+#include "json-double.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,23 +165,6 @@ static void sync_dir(const char *dir)
 	}
 }
 
-/* The shortest text that reads back as d (json-c would write 0.93 as
- * 0.93000000000000005). */
-static struct json_object *json_double(double d)
-{
-	char buf[32];
-	int prec;
-
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	if (prec == 17)
-		snprintf(buf, sizeof(buf), "%.17g", d);
-	return json_object_new_double_s(d, buf);
-}
-
 static struct json_object *json_str(const char *s)
 {
 	return json_object_new_string(s ? s : "");
@@ -337,7 +321,7 @@ int journal_final(struct journal *j, const struct journal_final *f)
 		json_object_object_add(o, "language", json_str(f->language));
 		/* NaN compares false: left out like "none" */
 		if (f->confidence >= 0 && isfinite(f->confidence))
-			json_object_object_add(o, "confidence", json_double(f->confidence));
+			json_object_object_add(o, "confidence", json_double_shortest(f->confidence));
 		json_object_object_add(o, "connection_id", json_object_new_uint64(f->connection_id));
 	}
 	return write_line(j, o);

@@ -4,6 +4,7 @@
  * wrapped line could not be rewritten with \r). JSON objects are built with
  * json-c, never by hand. */
 #include "cli-caption.h"
+#include "../../module/json-double.h"
 #include "cli-text.h"
 
 #include <ctype.h>
@@ -214,23 +215,6 @@ int cli_caption_partial(struct cli_caption *c, const char *tap, const char *text
 	return put_json(o);
 }
 
-/* The shortest text that reads back as d: json-c would print 0.9 as
- * 0.90000000000000002. */
-static struct json_object *json_double(double d)
-{
-	char buf[32];
-	int prec;
-
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	if (prec == 17)
-		snprintf(buf, sizeof(buf), "%.17g", d);
-	return json_object_new_double_s(d, buf);
-}
-
 static int final_json(const char *tap, const struct cli_final *f)
 {
 	struct json_object *o = json_event("final", tap);
@@ -244,7 +228,7 @@ static int final_json(const char *tap, const struct cli_final *f)
 	json_object_object_add(o, "speaker", json_object_new_string(f->speaker));
 	json_object_object_add(o, "language", json_object_new_string(f->language));
 	if (f->has_confidence)
-		json_object_object_add(o, "confidence", json_double(f->confidence));
+		json_object_object_add(o, "confidence", json_double_shortest(f->confidence));
 	json_object_object_add(o, "session_id", json_object_new_string(f->session_id));
 	return put_json(o);
 }

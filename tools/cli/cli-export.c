@@ -2,6 +2,7 @@
  * command, the txt and JSON writers, and the output (standard output, or
  * FILE.tmp renamed to FILE once complete). No D-Bus. */
 #include "cli.h"
+#include "../../module/json-double.h"
 #include "cli-export.h"
 #include "cli-text.h"
 
@@ -52,22 +53,6 @@ static int write_txt(FILE *f, const struct export_journal *j)
 	return 0;
 }
 
-/* The shortest text that reads back as d (not 0.93000000000000005). */
-static struct json_object *json_double(double d)
-{
-	char buf[32];
-	int prec;
-
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	if (prec == 17)
-		snprintf(buf, sizeof(buf), "%.17g", d);
-	return json_object_new_double_s(d, buf);
-}
-
 static struct json_object *entry_json(const struct export_entry *e)
 {
 	struct json_object *o = json_object_new_object();
@@ -88,7 +73,7 @@ static struct json_object *entry_json(const struct export_entry *e)
 	json_object_object_add(o, "speaker", json_object_new_string(e->speaker));
 	json_object_object_add(o, "language", json_object_new_string(e->language));
 	if (e->has_confidence)
-		json_object_object_add(o, "confidence", json_double(e->confidence));
+		json_object_object_add(o, "confidence", json_double_shortest(e->confidence));
 	json_object_object_add(o, "session_id", json_object_new_string(e->session_id));
 	json_object_object_add(o, "connection_id", json_object_new_uint64(e->connection_id));
 	return o;
