@@ -2,12 +2,12 @@
  * appended with one write(2) each, fsync on the caller's schedule. */
 #include "journal.h"
 #include "json-double.h"
+#include "state-dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,6 @@
 #include <json-c/json.h>
 
 #define JSON_FLAGS		(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define DIR_MODE		0700
 #define FILE_MODE		0600
 #define FILE_SUFFIX		".jsonl"
 #define NAME_MAX_LEN		128	/* tap and session_id */
@@ -65,59 +64,6 @@ static bool name_valid(const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
 			return false;
 	return n <= NAME_MAX_LEN;
-}
-
-/* $XDG_STATE_HOME/pipewire-transcribe, else ~/.local/state/pipewire-transcribe
- * (XDG: a relative XDG_STATE_HOME is ignored). */
-static int default_dir(char *buf, size_t size, char *err, size_t err_size)
-{
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	struct passwd pw, *res = NULL;
-	char pwbuf[1024];
-	int n;
-
-	if (state && state[0] == '/') {
-		n = snprintf(buf, size, "%s/" JOURNAL_DIR_NAME, state);
-	} else {
-		if (!home || home[0] != '/') {
-			if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res ||
-			    !pw.pw_dir || pw.pw_dir[0] != '/')
-				return fail(err, err_size, -ENOENT,
-					    "journal: no state directory (set XDG_STATE_HOME or HOME)");
-			home = pw.pw_dir;
-		}
-		n = snprintf(buf, size, "%s/.local/state/" JOURNAL_DIR_NAME, home);
-	}
-	if (n < 0 || (size_t)n >= size)
-		return fail(err, err_size, -ENAMETOOLONG, "journal: state directory");
-	return 0;
-}
-
-/* mkdir -p with mode 0700 for what is missing; path must end up a dir. */
-static int make_dirs(const char *path, char *err, size_t err_size)
-{
-	char buf[PATH_MAX];
-	struct stat st;
-	size_t len = strlen(path), i;
-
-	if (len == 0 || len >= sizeof(buf))
-		return fail(err, err_size, -ENAMETOOLONG, "journal: directory \"%s\"", path);
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, DIR_MODE) == 0)
-			chmod(buf, DIR_MODE);	/* 0700 whatever the umask */
-		else if (errno != EEXIST)
-			return fail(err, err_size, -errno, "journal: cannot create directory %s", buf);
-		buf[i] = path[i];
-	}
-	if (stat(path, &st) < 0)
-		return fail(err, err_size, -errno, "journal: directory %s", path);
-	if (!S_ISDIR(st.st_mode))
-		return fail(err, err_size, -ENOTDIR, "journal: %s", path);
-	return 0;
 }
 
 /* Creates <dir>/<tap>-<stamp>-<sid>[-N].jsonl; never an existing file. */
@@ -234,24 +180,6 @@ static int write_header(struct journal *j, const char *tap, const char *started,
 	return write_line(j, o);
 }
 
-/* The directory to use (dir, or the default) in buf, created if missing. */
-static int resolve_dir(const char *dir, char *buf, size_t size, char *err, size_t err_size)
-{
-	size_t len;
-	int r;
-
-	if (!dir) {
-		if ((r = default_dir(buf, size, err, err_size)) < 0)
-			return r;
-	} else if (snprintf(buf, size, "%s", dir) >= (int)size) {
-		return fail(err, err_size, -ENAMETOOLONG, "journal: directory");
-	}
-	/* "a/b/" names its files "a/b/x", not "a/b//x" */
-	for (len = strlen(buf); len > 1 && buf[len - 1] == '/'; len--)
-		buf[len - 1] = '\0';
-	return make_dirs(buf, err, err_size);
-}
-
 struct journal *journal_open(const char *dir, const char *tap, const char *session_id,
 		uint32_t rate, char *err, size_t err_size)
 {
@@ -270,7 +198,7 @@ struct journal *journal_open(const char *dir, const char *tap, const char *sessi
 		errno = -r;
 		return NULL;
 	}
-	if ((r = resolve_dir(dir, dbuf, sizeof(dbuf), err, err_size)) < 0) {
+	if ((r = state_dir_prepare(dir, "journal", dbuf, sizeof(dbuf), err, err_size)) < 0) {
 		errno = -r;
 		return NULL;
 	}

@@ -35,7 +35,6 @@
 #include <stdint.h>
 
 #define JOURNAL_VERSION		1
-#define JOURNAL_DIR_NAME	"pipewire-transcribe"
 
 struct journal;
 

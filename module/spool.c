@@ -1,5 +1,6 @@
 /* The disk spool (see spool.h). */
 #include "spool.h"
+#include "state-dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,40 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static int state_dir(char *out, size_t size)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-	if (xdg != NULL && xdg[0] == '/')
-		snprintf(out, size, "%s/pipewire-transcribe", xdg);
-	else if (home != NULL && home[0] == '/')
-		snprintf(out, size, "%s/.local/state/pipewire-transcribe", home);
-	else
-		return -ENOENT;
-	return 0;
-}
-
-/* mkdir -p with 0700 for what we create. */
-static int make_dirs(const char *path)
-{
-	char p[4096];
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (char *c = p + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*c = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 int spool_open(struct spool *s, const char *dir, uint64_t max_bytes, uint32_t frame_bytes,
 		char *err, size_t err_size)
@@ -52,20 +20,16 @@ int spool_open(struct spool *s, const char *dir, uint64_t max_bytes, uint32_t fr
 	s->fd = -1;
 	s->frame_bytes = frame_bytes;
 	s->size = max_bytes - max_bytes % frame_bytes;
-	if (dir != NULL && dir[0] != '\0')
-		snprintf(path, sizeof(path), "%s", dir);
-	else if ((res = state_dir(path, sizeof(path))) < 0) {
-		snprintf(err, err_size, "no state dir: neither XDG_STATE_HOME nor HOME is set");
-		return res;
-	}
 	if (s->size == 0) {
-		snprintf(err, err_size, "spool size 0");
+		snprintf(err, err_size, "spool: size 0");
 		return -EINVAL;
 	}
-	if ((res = make_dirs(path)) < 0 ||
-	    (s->fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
-		res = res < 0 ? res : -errno;
-		snprintf(err, err_size, "cannot spool in %s: %s", path, strerror(-res));
+	if ((res = state_dir_prepare(dir != NULL && dir[0] != '\0' ? dir : NULL, "spool",
+			path, sizeof(path), err, err_size)) < 0)
+		return res;
+	if ((s->fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+		res = -errno;
+		snprintf(err, err_size, "spool: cannot spool in %s: %s", path, strerror(-res));
 		return res;
 	}
 	return 0;

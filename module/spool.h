@@ -21,7 +21,7 @@ struct spool {
 	uint32_t frame_bytes;
 };
 
-/* dir NULL or "": $XDG_STATE_HOME/pipewire-transcribe (created 0700). */
+/* dir NULL or "": the state dir (state-dir.h), created 0700 if missing. */
 int spool_open(struct spool *s, const char *dir, uint64_t max_bytes, uint32_t frame_bytes,
 		char *err, size_t err_size);
 void spool_close(struct spool *s);
