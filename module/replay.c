@@ -203,8 +203,3 @@ uint64_t replay_dropped_ms(const struct replay *r)
 {
 	return r->dropped_ms;
 }
-
-bool replay_catching_up(const struct replay *r, size_t chunk)
-{
-	return total_len(r) - r->sent_off >= 2 * chunk;
-}

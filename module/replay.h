@@ -70,7 +70,5 @@ void replay_commit(struct replay *r, int64_t final_ms);
 uint64_t replay_buffered_ms(const struct replay *r);
 uint64_t replay_spooled_ms(const struct replay *r);
 uint64_t replay_dropped_ms(const struct replay *r);
-/* Still sending audio captured before now (catching up)? */
-bool replay_catching_up(const struct replay *r, size_t chunk);
 
 #endif
