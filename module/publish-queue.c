@@ -103,7 +103,7 @@ void publish_queue_push_answer(struct publish_queue *q, uint32_t tap, uint64_t w
 
 /* Joins tokens[from..to) with their own spacing; the segment starts at a
  * word, not at the space the service put before it. */
-void publish_segment_fill(struct publish_segment *seg, const struct transcript_token *t,
+static void fill_segment(struct publish_segment *seg, const struct transcript_token *t,
 		uint32_t n, int64_t base_ms)
 {
 	size_t len = 0;
@@ -146,63 +146,53 @@ static uint64_t text_hash(const char *s)
 	return h | 1;
 }
 
-void publish_queue_push_final(struct publish_queue *q, uint32_t tap,
-		const struct publish_segment *seg)
-{
-	struct item *it = item_new(PUBLISH_FINAL, tap);
-
-	if (it != NULL)
-		it->ev.segment = *seg;
-	push(q, it);
-}
-
-void publish_queue_push_partial(struct publish_queue *q, uint32_t tap,
-		struct publish_cursor *cur, const struct transcript_token *tokens,
-		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn)
-{
-	struct item *it;
-	uint64_t h;
-
-	if ((it = item_new(PUBLISH_PARTIAL, tap)) == NULL)
-		return;
-	memset(&it->ev.segment, 0, sizeof(it->ev.segment));
-	publish_segment_fill(&it->ev.segment, tokens, n_tokens, base_ms);
-	it->ev.segment.conn = conn;
-	snprintf(it->ev.segment.session_id, sizeof(it->ev.segment.session_id), "%s", session_id);
-	if ((h = text_hash(it->ev.segment.text)) == cur->partial_hash) {
-		free(it);
-		return;
-	}
-	cur->partial_hash = h;
-	push(q, it);
-}
-
-void publish_queue_push_tokens(struct publish_queue *q, uint32_t tap,
-		struct publish_cursor *cur, const struct transcript_token *tokens,
-		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn)
-{
-	struct publish_segment *seg;
-	uint32_t n_final = publish_count_finals(tokens, n_tokens);
-
-	if (n_final > 0 && (seg = calloc(1, sizeof(*seg))) != NULL) {
-		publish_segment_fill(seg, tokens, n_final, base_ms);
-		seg->seq = ++cur->seq;
-		seg->conn = conn;
-		snprintf(seg->session_id, sizeof(seg->session_id), "%s", session_id);
-		publish_queue_push_final(q, tap, seg);
-		free(seg);
-	}
-	publish_queue_push_partial(q, tap, cur, tokens + n_final, n_tokens - n_final,
-			base_ms, session_id, conn);
-}
-
-uint32_t publish_count_finals(const struct transcript_token *tokens, uint32_t n)
+static uint32_t count_finals(const struct transcript_token *tokens, uint32_t n)
 {
 	uint32_t i = 0;
 
 	while (i < n && tokens[i].is_final)
 		i++;
 	return i;
+}
+
+static void fill(struct publish_segment *seg, const struct transcript_token *tokens, uint32_t n,
+		int64_t base_ms, const char *session_id, uint64_t conn)
+{
+	memset(seg, 0, sizeof(*seg));
+	fill_segment(seg, tokens, n, base_ms);
+	seg->conn = conn;
+	snprintf(seg->session_id, sizeof(seg->session_id), "%s", session_id);
+}
+
+bool publish_queue_push_tokens(struct publish_queue *q, uint32_t tap,
+		struct publish_cursor *cur, const struct transcript_token *tokens,
+		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn,
+		struct publish_segment *final)
+{
+	uint32_t n_final = count_finals(tokens, n_tokens);
+	struct item *it;
+	uint64_t h;
+
+	if (n_final > 0 && (it = item_new(PUBLISH_FINAL, tap)) != NULL) {
+		fill(&it->ev.segment, tokens, n_final, base_ms, session_id, conn);
+		it->ev.segment.seq = ++cur->seq;
+		if (final != NULL)
+			*final = it->ev.segment;
+		if (q != NULL)
+			push(q, it);
+		else
+			free(it);
+	}
+	if ((it = item_new(PUBLISH_PARTIAL, tap)) == NULL)
+		return n_final > 0;
+	fill(&it->ev.segment, tokens + n_final, n_tokens - n_final, base_ms, session_id, conn);
+	if (q == NULL || (h = text_hash(it->ev.segment.text)) == cur->partial_hash) {
+		free(it);
+		return n_final > 0;
+	}
+	cur->partial_hash = h;
+	push(q, it);
+	return n_final > 0;
 }
 
 bool publish_queue_pop(struct publish_queue *q, struct publish_event *out)

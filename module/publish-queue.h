@@ -84,26 +84,15 @@ struct publish_cursor {
 	uint64_t partial_hash;		/* of the last partial pushed; 0: "" */
 };
 
-/* Pushes the final tokens (in order, as one segment), then the non-final
- * ones as the partial that replaces the previous one, when it changed (an
- * empty partial clears it). base_ms maps the connection's token times onto
- * the tap's timeline. */
-void publish_queue_push_tokens(struct publish_queue *q, uint32_t tap,
+/* Pushes the final tokens (in order, as one segment numbered by cur), then
+ * the non-final ones as the partial that replaces the previous one, when it
+ * changed (an empty partial clears it). base_ms maps the tokens' times onto
+ * the tap's timeline. q NULL: nothing is pushed. When there were finals,
+ * returns true and their segment in *final (may be NULL), for the journal. */
+bool publish_queue_push_tokens(struct publish_queue *q, uint32_t tap,
 		struct publish_cursor *cur, const struct transcript_token *tokens,
-		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn);
-
-/* The parts of publish_queue_push_tokens(), for a caller that also keeps
- * the final segment (the journal): the leading finals of tokens, one
- * segment of tokens[0..n) with base_ms added, a final segment as given,
- * and the partial (pushed only when it changed). */
-uint32_t publish_count_finals(const struct transcript_token *tokens, uint32_t n);
-void publish_segment_fill(struct publish_segment *seg, const struct transcript_token *tokens,
-		uint32_t n, int64_t base_ms);
-void publish_queue_push_final(struct publish_queue *q, uint32_t tap,
-		const struct publish_segment *seg);
-void publish_queue_push_partial(struct publish_queue *q, uint32_t tap,
-		struct publish_cursor *cur, const struct transcript_token *tokens,
-		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn);
+		uint32_t n_tokens, int64_t base_ms, const char *session_id, uint64_t conn,
+		struct publish_segment *final);
 
 /* Main thread: the oldest event, or false when empty. */
 bool publish_queue_pop(struct publish_queue *q, struct publish_event *out);

@@ -102,29 +102,18 @@ static void log_tokens(struct transcript_out *o, const struct transcript_token *
 void transcript_out_tokens(struct transcript_out *o, const struct transcript_token *tokens,
 		uint32_t n, uint64_t conn)
 {
-	struct publish_segment *seg = &o->segment;
-	uint32_t n_final = publish_count_finals(tokens, n);
+	const struct publish_segment *seg = &o->segment;
+	struct journal_final f;
 
 	log_tokens(o, tokens, n, conn);
-	if (n_final > 0) {
-		memset(seg, 0, sizeof(*seg));
-		publish_segment_fill(seg, tokens, n_final, 0);
-		seg->seq = ++o->cursor.seq;
-		seg->conn = conn;
-		snprintf(seg->session_id, sizeof(seg->session_id), "%s", o->session_id);
-		if (o->journal != NULL) {
-			struct journal_final f = { .seq = seg->seq, .session_id = seg->session_id,
-				.start_ms = seg->start_ms, .end_ms = seg->end_ms, .text = seg->text,
-				.speaker = seg->speaker, .language = seg->language,
-				.confidence = seg->confidence, .connection_id = conn };
-			journal_wrote(o, journal_final(o->journal, &f));
-		}
-		if (o->queue != NULL)
-			publish_queue_push_final(o->queue, o->queue_tap, seg);
-	}
-	if (o->queue != NULL)
-		publish_queue_push_partial(o->queue, o->queue_tap, &o->cursor, tokens + n_final,
-				n - n_final, 0, o->session_id, conn);
+	if (!publish_queue_push_tokens(o->queue, o->queue_tap, &o->cursor, tokens, n, 0,
+			o->session_id, conn, &o->segment) || o->journal == NULL)
+		return;
+	f = (struct journal_final){ .seq = seg->seq, .session_id = seg->session_id,
+		.start_ms = seg->start_ms, .end_ms = seg->end_ms, .text = seg->text,
+		.speaker = seg->speaker, .language = seg->language,
+		.confidence = seg->confidence, .connection_id = conn };
+	journal_wrote(o, journal_final(o->journal, &f));
 }
 
 void transcript_out_gap(struct transcript_out *o, int64_t start_ms, int64_t end_ms,

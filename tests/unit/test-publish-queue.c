@@ -43,7 +43,7 @@ static void test_finals_and_partial_become_two_segments_on_the_tap_timeline(void
 	};
 	struct publish_event ev;
 
-	publish_queue_push_tokens(q, 2, &cur, t, 4, 5000, "s1", 7);
+	publish_queue_push_tokens(q, 2, &cur, t, 4, 5000, "s1", 7, NULL);
 	assert_true(publish_queue_pop(q, &ev));
 	assert_int_equal(ev.kind, PUBLISH_FINAL);
 	assert_int_equal(ev.tap, 2);
@@ -70,17 +70,17 @@ static void test_an_unchanged_partial_is_not_pushed_again(void **state)
 	struct transcript_token t[] = { tok(" ten", 0, 100, false) };
 	struct publish_event ev;
 
-	publish_queue_push_tokens(q, 0, &cur, t, 1, 0, "", 1);
-	publish_queue_push_tokens(q, 0, &cur, t, 1, 0, "", 1);
+	publish_queue_push_tokens(q, 0, &cur, t, 1, 0, "", 1, NULL);
+	publish_queue_push_tokens(q, 0, &cur, t, 1, 0, "", 1, NULL);
 	/* A message with no words at all (progress only) changes nothing... */
-	publish_queue_push_tokens(q, 0, &cur, NULL, 0, 0, "", 1);
+	publish_queue_push_tokens(q, 0, &cur, NULL, 0, 0, "", 1, NULL);
 	assert_true(publish_queue_pop(q, &ev));
 	/* ...once the partial is gone, an empty one clears it, once. */
 	assert_true(publish_queue_pop(q, &ev));
 	assert_int_equal(ev.kind, PUBLISH_PARTIAL);
 	assert_string_equal(ev.segment.text, "");
 	assert_false(publish_queue_pop(q, &ev));
-	publish_queue_push_tokens(q, 0, &cur, NULL, 0, 0, "", 1);
+	publish_queue_push_tokens(q, 0, &cur, NULL, 0, 0, "", 1, NULL);
 	assert_false(publish_queue_pop(q, &ev));
 	publish_queue_free(q);
 }
@@ -97,7 +97,7 @@ static void test_finals_are_numbered_per_cursor_and_never_dropped(void **state)
 		struct transcript_token t[] = { tok(" w", i * 10, i * 10 + 5, true), tok(text, 0, 1, false) };
 		snprintf(text, sizeof(text), " p%d", i);
 		snprintf(t[1].text, sizeof(t[1].text), "%s", text);
-		publish_queue_push_tokens(q, 0, &cur, t, 2, 0, "", 1);
+		publish_queue_push_tokens(q, 0, &cur, t, 2, 0, "", 1, NULL);
 	}
 	int partials = 0;
 	while (publish_queue_pop(q, &ev)) {
@@ -148,7 +148,7 @@ static void test_a_long_segment_is_cut_not_overflowed(void **state)
 		t[i] = tok("", i, i + 1, true);
 		memset(t[i].text, 'a', sizeof(t[i].text) - 1);
 	}
-	publish_queue_push_tokens(q, 0, &cur, t, 64, 0, "", 1);
+	publish_queue_push_tokens(q, 0, &cur, t, 64, 0, "", 1, NULL);
 	assert_true(publish_queue_pop(q, &ev));
 	assert_int_equal(strlen(ev.segment.text), PUBLISH_TEXT_MAX - 1);
 	assert_int_equal(ev.segment.end_ms, 64);
