@@ -61,20 +61,8 @@ class BusMonitor:
                 if data[0] == IFACE]
 
 
-def call(fx, tap, method, *args, timeout=30, name=NAME):
-    """gdbus call; returns (ok, error_name or None, text)."""
-    res = subprocess.run(["gdbus", "call", "--session", "--dest", name, "--object-path",
-                          tap_path(tap), "--timeout", str(int(timeout)), "--method",
-                          IFACE + "." + method, *args],
-                         env=fx.env, capture_output=True, text=True, timeout=timeout + 10)
-    if res.returncode == 0:
-        return True, None, res.stdout.strip()
-    m = re.search(r"GDBus\.Error:([\w.]+): (.*)", res.stderr)
-    return False, (m.group(1) if m else None), (m.group(2) if m else res.stderr.strip())
-
-
 def call_async(fx, tap, method, *args, timeout=30, name=NAME):
-    """The same call in the background: a Popen to .communicate() later."""
+    """gdbus call in the background: a Popen for result_of()."""
     return subprocess.Popen(["gdbus", "call", "--session", "--dest", name, "--object-path",
                              tap_path(tap), "--timeout", str(int(timeout)), "--method",
                              IFACE + "." + method, *args],
@@ -82,11 +70,18 @@ def call_async(fx, tap, method, *args, timeout=30, name=NAME):
 
 
 def result_of(proc, timeout=30):
+    """(ok, error_name or None, text) of a call_async()."""
     out, err = proc.communicate(timeout=timeout)
     if proc.returncode == 0:
         return True, None, out.strip()
     m = re.search(r"GDBus\.Error:([\w.]+): (.*)", err)
     return False, (m.group(1) if m else None), (m.group(2) if m else err.strip())
+
+
+def call(fx, tap, method, *args, timeout=30, name=NAME):
+    """gdbus call; returns (ok, error_name or None, text)."""
+    return result_of(call_async(fx, tap, method, *args, timeout=timeout, name=name),
+                     timeout=timeout + 10)
 
 
 def get_property(fx, tap, prop, name=NAME):
