@@ -117,6 +117,8 @@ def main():
         conn = 0
         try:
             # first round: fresh decoders (creation time), not counted in the RTFs
+            # stderr is read by a thread: the line may trail the listening line.
+            server.wait_log("model loaded init_ms=")
             m = re.search(r"model loaded init_ms=(\d+)", server.log())
             report("model_load_ms", [int(m.group(1))], "%.0f")
             round_of(server, clip, CONCURRENT)
