@@ -3,6 +3,11 @@
  * over pocketsphinx with its US English model. It is the module's default
  * service and what the demo and the integration tests talk to.
  *
+ * It is the server core of tools/common (srv-core.h: connections, session,
+ * dialect, limits; shared with the test fault server) with pocketsphinx
+ * plugged in (recognizer.c), each session on a thread of its own, and the
+ * log lines below.
+ *
  *   pw-transcribe-server [--address A] [--port P] [--key-file FILE]
  *                        [--hmm DIR] [--lm FILE] [--dict FILE]
  *                        [--max-connections N] [--spare-decoders N]
@@ -101,21 +106,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ip-listen.h"
-#include "key.h"
-#include "log.h"
 #include "recognizer.h"
-#include "server.h"
+#include "srv-core.h"
+#include "srv-key.h"
+#include "srv-log.h"
 
 #ifndef SERVER_MODELDIR
 #define SERVER_MODELDIR		"/usr/share/pocketsphinx/model"
@@ -126,15 +128,13 @@
 
 #define PROG			"pw-transcribe-server"
 #define DEFAULT_ADDRESS		"127.0.0.1"
-#define TICK_US			(250 * 1000)
-#define RX_BUFFER_SIZE		65536
+#define TICK_MS			250
 #define LISTEN_BACKLOG		64
-#define MAX_ACCEPTS_PER_WAKE	32
-#define SHUTDOWN_GRACE_US	(2 * 1000 * 1000)
+#define SHUTDOWN_GRACE_MS	2000
+#define CLOSE_GOING_AWAY	1001
+#define BLOCK_MS		100	/* responses are considered this often (audio) */
 #define SD_LISTEN_FDS_START	3
 #define PATH_MAX_LEN		4096
-
-struct server g_srv;
 
 static struct options {
 	const char *address, *key_file;
@@ -159,24 +159,6 @@ static const struct int_option {
 	{ "progress-ms", &opt.progress_ms, 500, 20, 600000, "a response at least every MS of audio" },
 	{ "lws-debug", &opt.lws_debug, 0, 0, 0xffff, "libwebsockets log bits (0 = errors, warnings)" },
 };
-
-static int fd_listen = -1, fd_signal = -1;
-
-int64_t srv_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void srv_wake(void)
-{
-	pthread_mutex_lock(&g_srv.wake_lock);
-	if (g_srv.wake_ok)
-		lws_cancel_service(g_srv.ctx);
-	pthread_mutex_unlock(&g_srv.wake_lock);
-}
 
 static void usage(FILE *f)
 {
@@ -303,225 +285,153 @@ static int systemd_socket(void)
 	return fd;
 }
 
-static void on_listen_readable(void)
+
+static const char *auth_name(enum srv_auth a)
 {
-	for (int i = 0; i < MAX_ACCEPTS_PER_WAKE; i++) {
-		int fd = accept4(fd_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				srv_log("error what=accept errno=%d", errno);
-			return;
-		}
-		conn_accepted(fd);
+	switch (a) {
+	case SRV_AUTH_NONE:	return "none";
+	case SRV_AUTH_OK:	return "ok";
+	case SRV_AUTH_MISSING:	return "missing";
+	case SRV_AUTH_BAD:	return "bad";
 	}
+	return "?";
 }
 
-static void on_signal_readable(void)
+/* The log lines of this server (the top comment's "Log"). */
+static void *ev_accept(void *data, struct srv_conn *c, int64_t *delay_ms)
 {
-	struct signalfd_siginfo si;
-
-	while (read(fd_signal, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (!g_srv.quit) {
-			g_srv.quit = true;
-			g_srv.quit_reason = "signal";
-		}
-	}
+	srv_log("conn=%u accept peer=%s:%u open=%u", srv_conn_id(c), srv_conn_peer_ip(c),
+		srv_conn_peer_port(c), srv_open_count(srv_conn_server(c)));
+	return NULL;
 }
 
-/* Listening socket and signalfd: raw file descriptors in the lws loop. */
-static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
-			void *user, void *in, size_t len)
+static void ev_open(void *data, struct srv_conn *c)
 {
-	int fd;
-
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		fd = lws_get_socket_fd(wsi);
-		if (fd == fd_listen)
-			on_listen_readable();
-		else if (fd == fd_signal)
-			on_signal_readable();
-		return 0;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		conn_service_wake();
-		return 0;
-	default:
-		return 0;
-	}
+	srv_log("conn=%u open path=%s auth=%s streams=%u", srv_conn_id(c), srv_conn_path(c),
+		auth_name(srv_conn_auth(c)), srv_stream_count(srv_conn_server(c)));
 }
 
-static const struct lws_protocols protocols[] = {
-	{ "pw-transcribe-server", conn_callback, 0, RX_BUFFER_SIZE, 0, NULL, 0 },
-	{ "pw-transcribe-server-raw", raw_callback, 0, 0, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+static void ev_closed(void *data, struct srv_conn *c)
+{
+	const char *by = "peer";
+	int code = 1006;
+
+	if (!srv_conn_upgraded(c)) {
+		by = "-";	/* no WebSocket: plain HTTP, a dropped handshake, shutdown */
+		code = 0;
+	} else if (srv_conn_our_code(c)) {
+		code = srv_conn_our_code(c);
+		by = "server";
+	} else if (srv_conn_peer_code(c)) {
+		code = srv_conn_peer_code(c);
+	}
+	srv_log("conn=%u closed code=%d by=%s", srv_conn_id(c), code, by);
+}
+
+static void hook_control(void *priv, struct sess *s, enum srv_ctl ctl)
+{
+	if (ctl == SRV_CTL_FINALIZE)
+		srv_log("conn=%u finalize audio_ms=%" PRIu64, sess_id(s), sess_audio_ms(s));
+}
+
+static const struct srv_events events = {
+	.accept = ev_accept,
+	.open = ev_open,
+	.closed = ev_closed,
 };
 
-static void lws_emit(int level, const char *line)
+static const struct sess_hooks hooks = {
+	.control = hook_control,
+};
+
+/* The listening socket: systemd's, else our own on exactly --address. */
+static int listen_socket(char *addr, size_t addrlen, int *port)
 {
-	size_t n = strlen(line);
-
-	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
-		n--;
-	srv_log("lws level=%d msg=\"%.*s\"", level, (int)n, line);
-}
-
-static int adopt_raw(int fd)
-{
-	lws_adopt_desc_t ad;
-
-	memset(&ad, 0, sizeof(ad));
-	ad.vh = g_srv.vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = fd;
-	ad.vh_prot_name = protocols[1].name;
-	return lws_adopt_descriptor_vhost_via_info(&ad) ? 0 : -1;
-}
-
-static int context_create(void)
-{
-	struct lws_context_creation_info info;
-
-	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	g_srv.ctx = lws_create_context(&info);
-	if (!g_srv.ctx)
-		return -1;
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;	/* we accept(), lws serves */
-	info.protocols = protocols;
-	info.vhost_name = PROG;
-	g_srv.vh = lws_create_vhost(g_srv.ctx, &info);
-	if (!g_srv.vh)
-		return -1;
-	/* from here on lws owns (and closes) both descriptors */
-	if (adopt_raw(fd_listen))
-		return -1;
-	return adopt_raw(fd_signal);
-}
-
-static void tick_cb(lws_sorted_usec_list_t *sul)
-{
-	conn_tick(srv_now_us());
-	lws_sul_schedule(g_srv.ctx, 0, sul, tick_cb, TICK_US);
-}
-
-static int setup_signals(void)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	/* blocked before any thread starts, so every thread inherits it */
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
-		return -1;
-	fd_signal = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return fd_signal < 0 ? -1 : 0;
-}
-
-/* Closes every stream with 1001 and services until they are gone. */
-static void drain(void)
-{
-	int64_t deadline = srv_now_us() + SHUTDOWN_GRACE_US;
-
-	conn_shutdown_all();
-	while (g_srv.open > 0 && srv_now_us() < deadline)
-		if (lws_service(g_srv.ctx, 0) < 0)
-			break;
-}
-
-static int setup(struct rec_pool **pool, char **key, int *port, char *addr, size_t addrlen)
-{
-	struct rec_model model = { opt.hmm, opt.lm, opt.dict };
 	char err[512];
-	int fd;
+	int fd = systemd_socket();
 
-	if (opt.key_file && key_load(opt.key_file, key, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
-		return -1;
-	}
-	fd = systemd_socket();
 	if (fd == -2)
 		return -1;
 	/* Our own listening socket: lws would listen on every interface. */
 	if (fd < 0 && (fd = ip_listen(opt.address, (int)opt.port, LISTEN_BACKLOG,
-					err, sizeof(err))) < 0) {
+				     err, sizeof(err))) < 0) {
 		fprintf(stderr, "%s: %s\n", PROG, err);
 		return -1;
 	}
-	fd_listen = fd;
 	if (ip_bound_name(fd, addr, addrlen, port)) {
 		fprintf(stderr, "%s: listening socket: %s\n", PROG, strerror(errno));
+		close(fd);
 		return -1;
 	}
-	if (rec_pool_new(&model, (unsigned)opt.spare, pool, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
-		return -1;
-	}
-	if (setup_signals()) {
-		fprintf(stderr, "%s: cannot set up signal handling: %s\n", PROG, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return fd;
+}
+
+static struct srv *start(struct rec_pool *pool, const char *key, int fd)
+{
+	struct srv_config cfg = {
+		.name = PROG,
+		.listen_fd = fd,
+		.threaded = true,
+		.max_streams = (unsigned)opt.max_conns,
+		.idle_ms = opt.idle_s * 1000,
+		.upgrade_timeout_ms = opt.idle_s * 1000,
+		.shutdown_code = CLOSE_GOING_AWAY,
+		.shutdown_grace_ms = SHUTDOWN_GRACE_MS,
+		.tick_ms = TICK_MS,
+		.lws_log_level = (int)opt.lws_debug,
+		.lws_log_to_srv = true,
+		.sess = {
+			.key = key,
+			.dialect = &srv_dialect_soniox,
+			.rec = &rec_pocketsphinx,
+			.rec_ctx = pool,
+			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt.partial_ms,
+				    .progress_ms = (unsigned)opt.progress_ms, .partial_on_change = true },
+			.hooks = &hooks,
+		},
+		.events = &events,
+	};
+	return srv_new(&cfg);
 }
 
 int main(int argc, char **argv)
 {
+	struct rec_model model;
 	struct rec_pool *pool = NULL;
-	lws_sorted_usec_list_t sul_tick;
-	char *key = NULL, addr[INET6_ADDRSTRLEN] = "?";
-	int port = 0, rc = 2;
+	struct srv *srv = NULL;
+	char *key = NULL, addr[INET6_ADDRSTRLEN] = "?", err[512];
+	int port = 0, fd, rc = 2;
 
-	pthread_mutex_init(&g_srv.wake_lock, NULL);
 	if (parse_options(argc, argv))
 		return 2;
-	lws_set_log_level(opt.lws_debug ? (int)opt.lws_debug : LLL_ERR | LLL_WARN, lws_emit);
-	if (setup(&pool, &key, &port, addr, sizeof(addr)))
+	if (opt.key_file && key_load(opt.key_file, &key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		return 2;
+	}
+	fd = listen_socket(addr, sizeof(addr), &port);
+	if (fd < 0)
 		goto out;
-
-	g_srv.sp.key = key;
-	g_srv.sp.pool = pool;
-	g_srv.sp.partial_ms = (unsigned)opt.partial_ms;
-	g_srv.sp.progress_ms = (unsigned)opt.progress_ms;
-	g_srv.sp.pre = LWS_PRE;
-	g_srv.max_streams = (unsigned)opt.max_conns;
-	g_srv.idle_timeout_s = (unsigned)opt.idle_s;
-	if (context_create()) {
-		fprintf(stderr, "%s: libwebsockets setup failed\n", PROG);
+	model = (struct rec_model){ opt.hmm, opt.lm, opt.dict };
+	if (rec_pool_new(&model, (unsigned)opt.spare, &pool, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		close(fd);
 		goto out;
 	}
-	memset(&sul_tick, 0, sizeof(sul_tick));
-	lws_sul_schedule(g_srv.ctx, 0, &sul_tick, tick_cb, TICK_US);
-	g_srv.wake_ok = true;
+	srv = start(pool, key, fd);
+	if (!srv)
+		goto out;
 	printf("listening port=%d address=%s\n", port, addr);
 	fflush(stdout);
-
-	while (!g_srv.quit)
-		if (lws_service(g_srv.ctx, 0) < 0) {
-			g_srv.quit_reason = "service-error";
-			break;
-		}
-	srv_log("exit reason=%s streams=%u", g_srv.quit_reason ? g_srv.quit_reason : "?",
-		g_srv.streams);
-	drain();
-	lws_sul_cancel(&sul_tick);
+	srv_run(srv);
+	srv_log("exit reason=%s streams=%u", srv_quit_reason(srv), srv_stream_count(srv));
+	srv_drain(srv);
 	rc = 0;
 out:
-	pthread_mutex_lock(&g_srv.wake_lock);
-	g_srv.wake_ok = false;
-	pthread_mutex_unlock(&g_srv.wake_lock);
-	if (g_srv.ctx)
-		lws_context_destroy(g_srv.ctx);	/* closes the adopted fds too */
-	else if (fd_listen >= 0)
-		close(fd_listen);
-	conn_reap_all();
+	srv_free(srv);		/* joins every session thread */
 	rec_pool_free(pool);
 	if (key) {
 		explicit_bzero(key, strlen(key));
 		free(key);
 	}
-	pthread_mutex_destroy(&g_srv.wake_lock);
 	return rc;
 }

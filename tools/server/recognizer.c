@@ -15,7 +15,7 @@
 #include <sphinxbase/err.h>
 #include <sphinxbase/feat.h>
 
-#include "log.h"
+#include "srv-log.h"
 
 #define SAMPLES_PER_MS		(REC_RATE / 1000)
 #define FRAME_MS		10		/* pocketsphinx's frame shift */
@@ -50,7 +50,8 @@ struct rec {
 	bool in_speech;		/* the current utterance has seen speech */
 	bool utt_open;		/* ps_start_utt without ps_end_utt */
 	bool broken;
-	struct rec_word *words;	/* scratch for one utterance */
+	bool forced;		/* the utterance ends because of rec_finalize */
+	struct srv_word *words;	/* scratch for one utterance */
 	size_t words_cap;
 };
 
@@ -237,12 +238,16 @@ static int end_utt(struct rec *r)
 	return ps_end_utt(r->d->ps);
 }
 
-struct rec *rec_open(struct rec_pool *p, unsigned conn_id, unsigned *init_ms)
+static void rec_close(void *rv);
+
+static void *rec_open(void *ctx, struct srv_stream_params *sp)
 {
+	struct rec_pool *p = ctx;
 	struct rec *r = calloc(1, sizeof(*r));
+	unsigned conn_id = sp->conn_id;
 	uint64_t t0 = mono_ms();
 
-	*init_ms = 0;
+	sp->init_ms = 0;
 	if (!r)
 		return NULL;
 	r->pool = p;
@@ -256,7 +261,7 @@ struct rec *rec_open(struct rec_pool *p, unsigned conn_id, unsigned *init_ms)
 	pthread_mutex_unlock(&p->lock);
 	if (!r->d) {
 		r->d = decoder_new(p);
-		*init_ms = (unsigned)(mono_ms() - t0);
+		sp->init_ms = (unsigned)(mono_ms() - t0);
 	}
 	if (!r->d) {
 		srv_log("conn=%u error what=decoder-init", conn_id);
@@ -270,11 +275,13 @@ struct rec *rec_open(struct rec_pool *p, unsigned conn_id, unsigned *init_ms)
 		rec_close(r);
 		return NULL;
 	}
+	srv_log("conn=%u decoder ready init_ms=%u", conn_id, sp->init_ms);
 	return r;
 }
 
-void rec_close(struct rec *r)
+static void rec_close(void *rv)
 {
+	struct rec *r = rv;
 	struct rec_pool *p;
 	bool keep = false;
 
@@ -325,7 +332,7 @@ static bool word_text(const char *w, char *out, size_t outlen)
 
 /* Walks the decoder's current segmentation into out[0..max). With
  * with_conf, fills posteriors (valid after ps_end_utt). */
-static size_t collect(struct rec *r, struct rec_word *out, size_t max, bool with_conf,
+static size_t collect(struct rec *r, struct srv_word *out, size_t max, bool with_conf,
 		      uint64_t *last_end_ms)
 {
 	uint64_t base_ms = r->stream_base / SAMPLES_PER_MS, total = fed_ms(r);
@@ -336,7 +343,7 @@ static size_t collect(struct rec *r, struct rec_word *out, size_t max, bool with
 	for (seg = ps_seg_iter(r->d->ps); seg; seg = ps_seg_next(seg)) {
 		int sf, ef;
 		int32 ascr, lscr, lback, post;
-		struct rec_word *w;
+		struct srv_word *w;
 
 		ps_seg_frames(seg, &sf, &ef);
 		if (last_end_ms)
@@ -344,6 +351,7 @@ static size_t collect(struct rec *r, struct rec_word *out, size_t max, bool with
 		if (n == max)
 			continue;
 		w = &out[n];
+		memset(w, 0, sizeof(*w));
 		if (!word_text(ps_seg_word(seg), w->text, sizeof(w->text)))
 			continue;
 		w->start_ms = base_ms + (uint64_t)(sf > 0 ? sf : 0) * FRAME_MS;
@@ -374,8 +382,7 @@ static size_t count_segments(struct rec *r)
 }
 
 /* ps_end_utt, report the words, ps_start_utt (restart the stream if asked). */
-static int end_utterance(struct rec *r, enum rec_end_reason why, bool restart,
-			 rec_final_fn fn, void *data)
+static int end_utterance(struct rec *r, bool restart, srv_final_fn fn, void *data)
 {
 	uint64_t last_end = 0;
 	size_t n, cap;
@@ -388,7 +395,7 @@ static int end_utterance(struct rec *r, enum rec_end_reason why, bool restart,
 	 * segmentation only makes it complain ("Couldn't find <s>") */
 	cap = r->in_speech ? count_segments(r) : 0;
 	if (cap > r->words_cap) {
-		struct rec_word *w = realloc(r->words, cap * sizeof(*w));
+		struct srv_word *w = realloc(r->words, cap * sizeof(*w));
 		if (!w) {
 			srv_log("conn=%u error what=out-of-memory", r->conn_id);
 			cap = r->words_cap;
@@ -403,7 +410,7 @@ static int end_utterance(struct rec *r, enum rec_end_reason why, bool restart,
 	} else if (last_end > r->final_ms) {
 		r->final_ms = last_end < fed_ms(r) ? last_end : fed_ms(r);
 	}
-	fn(data, r->words, n, why);
+	fn(data, r->words, n, !r->forced);
 	if (restart)
 		return stream_restart(r);
 	r->in_speech = false;
@@ -415,8 +422,10 @@ static int end_utterance(struct rec *r, enum rec_end_reason why, bool restart,
 	return 0;
 }
 
-int rec_feed(struct rec *r, const int16_t *pcm, size_t n, rec_final_fn fn, void *data)
+static int rec_feed(void *rv, const int16_t *pcm, size_t n, srv_final_fn fn, void *data)
 {
+	struct rec *r = rv;
+
 	while (n > 0 && !r->broken) {
 		size_t k = n < STEP_SAMPLES ? n : STEP_SAMPLES;
 		bool speech;
@@ -433,9 +442,9 @@ int rec_feed(struct rec *r, const int16_t *pcm, size_t n, rec_final_fn fn, void 
 			r->in_speech = true;
 			r->speech_at = r->fed;
 		} else if (!speech && r->in_speech) {
-			end_utterance(r, REC_END_SILENCE, false, fn, data);
+			end_utterance(r, false, fn, data);
 		} else if (speech && r->fed - r->speech_at >= (uint64_t)REC_MAX_UTTERANCE_MS * SAMPLES_PER_MS) {
-			end_utterance(r, REC_END_TOO_LONG, true, fn, data);
+			end_utterance(r, true, fn, data);
 		}
 		if (!r->in_speech && fed_ms(r) > REC_VAD_LOOKBACK_MS + r->final_ms)
 			r->final_ms = fed_ms(r) - REC_VAD_LOOKBACK_MS;
@@ -443,15 +452,22 @@ int rec_feed(struct rec *r, const int16_t *pcm, size_t n, rec_final_fn fn, void 
 	return r->broken ? -EIO : 0;
 }
 
-int rec_finalize(struct rec *r, rec_final_fn fn, void *data)
+static int rec_finalize(void *rv, srv_final_fn fn, void *data)
 {
+	struct rec *r = rv;
+	int rc;
+
 	if (r->broken)
 		return -EIO;
-	return end_utterance(r, REC_END_FORCED, true, fn, data);
+	r->forced = true;
+	rc = end_utterance(r, true, fn, data);
+	r->forced = false;
+	return rc;
 }
 
-size_t rec_partial(struct rec *r, struct rec_word *out, size_t max)
+static size_t rec_partial(void *rv, struct srv_word *out, size_t max)
 {
+	struct rec *r = rv;
 	const char *hyp;
 	size_t n;
 
@@ -464,6 +480,7 @@ size_t rec_partial(struct rec *r, struct rec_word *out, size_t max)
 	hyp = ps_get_hyp(r->d->ps, NULL);
 	if (!hyp || !*hyp)
 		return 0;
+	memset(&out[0], 0, sizeof(out[0]));
 	snprintf(out[0].text, sizeof(out[0].text), "%s", hyp);
 	out[0].start_ms = r->speech_at / SAMPLES_PER_MS;
 	out[0].end_ms = fed_ms(r);
@@ -471,17 +488,30 @@ size_t rec_partial(struct rec *r, struct rec_word *out, size_t max)
 	return 1;
 }
 
-bool rec_in_utterance(const struct rec *r)
+static bool rec_in_utterance(void *r)
 {
-	return r->in_speech;
+	return ((struct rec *)r)->in_speech;
 }
 
-uint64_t rec_total_ms(const struct rec *r)
+static uint64_t rec_total_ms(void *r)
 {
 	return fed_ms(r);
 }
 
-uint64_t rec_final_ms(const struct rec *r)
+static uint64_t rec_final_ms(void *r)
 {
-	return r->final_ms;
+	return ((struct rec *)r)->final_ms;
 }
+
+const struct srv_recognizer rec_pocketsphinx = {
+	.name = "en-us",
+	.rate = REC_RATE,
+	.open = rec_open,
+	.close = rec_close,
+	.feed = rec_feed,
+	.finalize = rec_finalize,
+	.partial = rec_partial,
+	.in_utterance = rec_in_utterance,
+	.total_ms = rec_total_ms,
+	.final_ms = rec_final_ms,
+};

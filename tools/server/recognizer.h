@@ -25,8 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "srv-recognizer.h"
+
 #define REC_RATE		16000	/* what the en-us model wants */
-#define REC_WORD_MAX		64
 #define REC_MAX_UTTERANCE_MS	30000	/* longer speech is cut into utterances */
 /* Audio older than this, outside an utterance, can no longer become part of
  * one (VAD start-up plus pre-speech padding, measured <= 0.45 s). */
@@ -38,22 +39,6 @@ struct rec_model {
 	const char *dict;	/* pronunciation dictionary */
 };
 
-struct rec_word {
-	char text[REC_WORD_MAX];
-	uint64_t start_ms, end_ms;
-	double confidence;	/* posterior 0..1 for final words, -1 when unknown */
-};
-
-enum rec_end_reason {
-	REC_END_SILENCE,	/* the VAD heard the speech stop */
-	REC_END_TOO_LONG,	/* REC_MAX_UTTERANCE_MS reached */
-	REC_END_FORCED,		/* rec_finalize() */
-};
-
-/* One call per finished utterance, with its words in order (n may be 0). */
-typedef void (*rec_final_fn)(void *data, const struct rec_word *words, size_t n,
-			     enum rec_end_reason why);
-
 struct rec_pool;
 struct rec;
 
@@ -64,34 +49,18 @@ int rec_pool_new(const struct rec_model *m, unsigned spare, struct rec_pool **ou
 /* All recs must be closed first. */
 void rec_pool_free(struct rec_pool *p);
 
-/* A decoder for a new stream: a spare one, else a new one (slow). Sets
- * *init_ms to the time spent creating it (0 for a spare). NULL on failure
- * (logged). Thread-safe. */
-struct rec *rec_open(struct rec_pool *p, unsigned conn_id, unsigned *init_ms);
-/* Returns the decoder to the pool (or frees it). Thread-safe. */
-void rec_close(struct rec *r);
+/* open(): a decoder for a new stream, a spare one, else a new one (slow);
+ * sets init_ms to the time spent creating it (0 for a spare); NULL on
+ * failure (logged). close() returns the decoder to the pool (or frees it).
+ * Both thread-safe. */
 
-/* Feeds n samples; calls fn for every utterance that ended. Returns 0, or
- * -EIO when the decoder failed (the stream is then unusable). */
-int rec_feed(struct rec *r, const int16_t *pcm, size_t n, rec_final_fn fn, void *data);
-
-/* Ends the utterance in progress now (fn gets its words, possibly none);
- * audio may continue afterwards. */
-int rec_finalize(struct rec *r, rec_final_fn fn, void *data);
-
-/* The words of the utterance in progress (non-final; confidence -1), at
- * most max. Returns the count (0 outside an utterance). */
-size_t rec_partial(struct rec *r, struct rec_word *out, size_t max);
-
-bool rec_in_utterance(const struct rec *r);
-
-/* Audio processed (ms). */
-uint64_t rec_total_ms(const struct rec *r);
-
-/* Audio up to which no word can still change or appear (ms): the end of
+/* The recognizer table (srv-recognizer.h) over a pool: ctx is the struct
+ * rec_pool. feed() reports every utterance that ended (utterance_end
+ * unless rec_finalize cut it); partial() gives the words of the utterance
+ * in progress (confidence -1; none outside one); final_ms() is the end of
  * the last final utterance, or REC_VAD_LOOKBACK_MS behind the total while
- * no one is in progress; the total after rec_finalize(). Never decreases,
- * never exceeds rec_total_ms(). */
-uint64_t rec_final_ms(const struct rec *r);
+ * none is in progress, the total after finalize(); it never decreases and
+ * never exceeds total_ms(). */
+extern const struct srv_recognizer rec_pocketsphinx;
 
 #endif

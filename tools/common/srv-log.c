@@ -1,11 +1,18 @@
-/* log: see log.h. */
-#include "log.h"
+/* srv-log: see srv-log.h. */
+#include "srv-log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX	1024
+
+static int log_fd = STDERR_FILENO;	/* set once before any thread starts */
+
+void srv_log_init(int fd)
+{
+	log_fd = fd;
+}
 
 void srv_log(const char *fmt, ...)
 {
@@ -21,7 +28,7 @@ void srv_log(const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;	/* truncated: still one line */
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+	if (write(log_fd, line, (size_t)n) < 0) {
 		/* nowhere left to report it */
 	}
 }

@@ -1,5 +1,5 @@
-/* key: see key.h. */
-#include "key.h"
+/* srv-key: see srv-key.h. */
+#include "srv-key.h"
 
 #include <errno.h>
 #include <fcntl.h>

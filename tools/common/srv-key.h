@@ -1,9 +1,9 @@
-/* key: the optional shared secret (--key-file). A client proves it knows
+/* srv-key: the optional shared secret (--key-file). A client proves it knows
  * the key with "Authorization: Bearer <key>" on the upgrade request or
  * with "api_key" in its config message. Single-threaded use at startup
  * (key_load); key_matches is a pure function, safe from any thread. */
-#ifndef SERVER_KEY_H
-#define SERVER_KEY_H
+#ifndef SRV_KEY_H
+#define SRV_KEY_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,80 @@
+/* srv-out: see srv-out.h. */
+#include "srv-out.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct srv_out *srv_out_new(enum srv_out_kind kind, const void *data, size_t len)
+{
+	struct srv_out *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->kind = kind;
+	if (kind == SRV_OUT_TEXT || kind == SRV_OUT_BINARY) {
+		o->buf = calloc(1, SRV_OUT_PRE + len + 1);
+		if (!o->buf) {
+			free(o);
+			return NULL;
+		}
+		if (data && len)
+			memcpy(o->buf + SRV_OUT_PRE, data, len);
+		o->len = len;
+	}
+	return o;
+}
+
+void srv_out_free(struct srv_out *o)
+{
+	if (!o)
+		return;
+	free(o->buf);
+	free(o);
+}
+
+void srv_outq_push(struct srv_outq *q, struct srv_out *o)
+{
+	o->next = NULL;
+	if (q->tail)
+		q->tail->next = o;
+	else
+		q->head = o;
+	q->tail = o;
+	q->bytes += o->len;
+}
+
+struct srv_out *srv_outq_pop(struct srv_outq *q)
+{
+	struct srv_out *o = q->head;
+
+	if (!o)
+		return NULL;
+	q->head = o->next;
+	if (!q->head)
+		q->tail = NULL;
+	o->next = NULL;
+	q->bytes -= o->len;
+	return o;
+}
+
+void srv_outq_move(struct srv_outq *to, struct srv_outq *from)
+{
+	if (!from->head)
+		return;
+	if (to->tail)
+		to->tail->next = from->head;
+	else
+		to->head = from->head;
+	to->tail = from->tail;
+	to->bytes += from->bytes;
+	from->head = from->tail = NULL;
+	from->bytes = 0;
+}
+
+void srv_outq_clear(struct srv_outq *q)
+{
+	struct srv_out *o;
+
+	while ((o = srv_outq_pop(q)))
+		srv_out_free(o);
+}
