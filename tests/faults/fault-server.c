@@ -3,6 +3,10 @@
  * Integration, fault and bench tests run the module (or fault-client)
  * against it.
  *
+ * It is the server core of tools/common (srv-core.h, the same as
+ * pw-transcribe-server's) with the tone recognizer (fs-tone.c) and the
+ * faults below (fs-events.c); its sessions run on the service thread.
+ *
  *   fault-server [--port P] [--address A] [--key K] [--auth-mode json|http]
  *                [--fault N:SPEC]... [--quit-after-idle S] [--no-stdin]
  *                [--tls-cert FILE --tls-key FILE] [--threshold-db D]
@@ -22,7 +26,7 @@
  *   - Upgrade: with --key K the request should carry "Authorization: Bearer K".
  *     --auth-mode json (default): a missing/bad header is reported when the
  *     config arrives: the config's "api_key" may stand in for a missing
- *     header; otherwise {"error_code":401,...} and close 1000.
+ *     header; otherwise {"error_code":401,"error_type":...} and close 1000.
  *     --auth-mode http: missing/bad header -> HTTP 401 instead of 101.
  *     Without --key, every request is accepted.
  *   - First text message: JSON config; "audio_format":"pcm_s16le",
@@ -32,9 +36,11 @@
  *     the others another, numbered "1", "2" in the order this connection
  *     first hears them (so labels change between connections, as a real
  *     diarizer's do), also in the log ("... speaker=<n>"). Anything else ->
- *     {"error_code":400,"error_message":"..."} then close 1000. Audio before
- *     the config is a 400 too.
- *   - Binary messages: S16LE PCM, any size (odd sizes are carried over).
+ *     {"error_code":400,"error_type":"...","error_message":"..."} then close
+ *     1000. Audio before the config is a 400 too.
+ *   - Binary messages: S16LE PCM, up to 1 MiB (odd sizes are carried over).
+ *     A bigger message, text or binary, gets error 400 message_too_large
+ *     and close 1009.
  *   - Responses: {"tokens":[...],"final_audio_proc_ms":F,"total_audio_proc_ms":T}
  *     tokens = new final words first (each sent once), then the word in
  *     progress as a non-final token. A token:
@@ -115,12 +121,13 @@
  *                                   (accepted, not yet closed) changes
  *   conn=<n> upgrade path=<path> auth=<ok|missing|bad>
  *   conn=<n> open path=<path> auth=<...>   WebSocket established
- *   conn=<n> config rate=<hz> channels=<c> model=<m> auth=<...>
+ *   conn=<n> config rate=<hz> channels=<c> model=<m> endpoint=<0|1> auth=<none|header|api_key>
  *   conn=<n> audio_ms=<total>       each time another second of audio is in
  *   conn=<n> final text=w700 start_ms=<s> end_ms=<e>
- *   conn=<n> keepalive | finalize audio_ms=<t> | end-of-stream audio_ms=<t> | finished
+ *   conn=<n> keepalive | finalize audio_ms=<t> | end-of-stream audio_ms=<t>
+ *   conn=<n> finished audio_ms=<t> final_words=<w>
  *   conn=<n> fault <what>[=<code>] audio_ms=<t>   (http/delay_accept: fault http=<s> ...)
- *   conn=<n> error code=<c> close=<ws>             error JSON sent
+ *   conn=<n> error code=<c> type=<t> close=<ws> msg="..."   error JSON sent
  *   conn=<n> stall begin for_ms=<ms> | stall end | stall peer-gone
  *   conn=<n> peer-close code=<c>
  *   conn=<n> closed code=<c> by=<server|peer> (audio_ms=<t> | http=<status>)
@@ -145,40 +152,49 @@
  *   fault-server --tls-cert server.pem --tls-key server.key
  *   fault-client --url wss://localhost:<p>/ --ca ca.pem ...
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "fs-log.h"
+#include "fs-events.h"
+#include "fs-recognizer.h"
+#include "fs-tone.h"
 #include "ip-listen.h"
-#include "fs-server.h"
+#include "srv-log.h"
 
+#define PROG			"fault-server"
 #define DEFAULT_ADDRESS		"127.0.0.1"
-#define TICK_US			(50 * 1000)
-#define RX_BUFFER_SIZE		65536
+#define TICK_MS			50
 #define LISTEN_BACKLOG		128
-#define MAX_ACCEPTS_PER_WAKE	64
 #define CTL_LINE_MAX		1024
 #define DEFAULT_PARTIAL_MS	100
 #define DEFAULT_PROGRESS_MS	200
 
-struct server g_srv;
-
-static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
-			void *user, void *in, size_t len);
-
-static const struct lws_protocols protocols[] = {
-	{ "fault-server-ws", fs_ws_callback, 0, RX_BUFFER_SIZE, 0, NULL, 0 },
-	{ "fault-server-raw", raw_callback, 0, 0, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+struct options {
+	const char *address, *tls_cert, *tls_key;
+	int port, lws_debug;
+	bool no_stdin;
+	struct rec_params rec;
+	unsigned partial_ms, progress_ms;
 };
+
+/* stdin commands: queued by the reader thread, run on the service thread. */
+struct ctl_line {
+	struct ctl_line *next;
+	char text[];
+};
+
+static struct control {
+	pthread_mutex_t lock;		/* guards everything below */
+	struct ctl_line *head, *tail;
+	struct srv *srv;		/* may be woken while non-NULL */
+} ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct fs_state state;
 
 static void usage(FILE *f)
 {
@@ -187,50 +203,6 @@ static void usage(FILE *f)
 	      "         [--tls-cert FILE --tls-key FILE] [--threshold-db D] [--hangover-ms MS]\n"
 	      "         [--min-word-ms MS] [--partial-ms MS] [--progress-ms MS] [--lws-debug BITS]\n"
 	      "See the top of tests/faults/fault-server.c for protocol, faults and control.\n", f);
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* "N:SPEC" / "next:SPEC" / "all:SPEC" -> table; open connections take it too. */
-static int set_fault(const char *arg, char *err, size_t errlen, unsigned *index)
-{
-	struct fault_spec spec;
-	const char *colon = strchr(arg, ':');
-	char *end;
-	unsigned long n;
-	struct conn *c;
-
-	if (!colon) {
-		snprintf(err, errlen, "expected <N|next|all>:<SPEC>");
-		return -1;
-	}
-	if (!strncmp(arg, "all:", 4)) {
-		n = FAULT_INDEX_ALL;
-	} else if (!strncmp(arg, "next:", 5)) {
-		n = g_srv.accepted + 1;
-	} else {
-		n = strtoul(arg, &end, 10);
-		if (end != colon || n == 0 || n > 1000000) {
-			snprintf(err, errlen, "bad connection index (1-based number, next or all)");
-			return -1;
-		}
-	}
-	if (fault_parse(colon + 1, &spec, err, errlen) < 0)
-		return -1;
-	if (fault_table_set(g_srv.faults, (unsigned)n, &spec) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (n != FAULT_INDEX_ALL && (c = conn_find((unsigned)n)))
-		conn_set_faults(c, &spec);
-	*index = (unsigned)n;
-	return 0;
 }
 
 static void ctl_command(char *line)
@@ -246,19 +218,19 @@ static void ctl_command(char *line)
 	if (!*line || *line == '#')
 		return;
 	if (!strncmp(line, "fault ", 6)) {
-		if (set_fault(line + 6, err, sizeof(err), &index))
-			fs_log("error %s", err);
+		if (fs_set_fault(&state, line + 6, err, sizeof(err), &index))
+			srv_log("error %s", err);
 		else if (index == FAULT_INDEX_ALL)
-			fs_log("ok fault all:%s", strchr(line, ':') + 1);
+			srv_log("ok fault all:%s", strchr(line, ':') + 1);
 		else
-			fs_log("ok fault %u:%s", index, strchr(line, ':') + 1);
+			srv_log("ok fault %u:%s", index, strchr(line, ':') + 1);
 	} else if (!strcmp(line, "status")) {
-		fs_log("status open=%u accepted=%u", g_srv.open, g_srv.accepted);
+		srv_log("status open=%u accepted=%u", srv_open_count(state.srv),
+			srv_accepted_count(state.srv));
 	} else if (!strcmp(line, "quit")) {
-		g_srv.quit_reason = "quit";
-		g_srv.quit = 1;
+		srv_quit(state.srv, "quit");
 	} else {
-		fs_log("error unknown command (fault <N|next|all>:<SPEC>, status, quit)");
+		srv_log("error unknown command (fault <N|next|all>:<SPEC>, status, quit)");
 	}
 }
 
@@ -266,10 +238,10 @@ static void ctl_drain(void)
 {
 	struct ctl_line *l, *next;
 
-	pthread_mutex_lock(&g_srv.ctl_lock);
-	l = g_srv.ctl_head;
-	g_srv.ctl_head = g_srv.ctl_tail = NULL;
-	pthread_mutex_unlock(&g_srv.ctl_lock);
+	pthread_mutex_lock(&ctl.lock);
+	l = ctl.head;
+	ctl.head = ctl.tail = NULL;
+	pthread_mutex_unlock(&ctl.lock);
 	for (; l; l = next) {
 		next = l->next;
 		ctl_command(l->text);
@@ -292,73 +264,20 @@ static void *ctl_thread(void *arg)
 			continue;
 		l->next = NULL;
 		memcpy(l->text, buf, n + 1);
-		pthread_mutex_lock(&g_srv.ctl_lock);
-		if (g_srv.ctl_tail)
-			g_srv.ctl_tail->next = l;
+		pthread_mutex_lock(&ctl.lock);
+		if (ctl.tail)
+			ctl.tail->next = l;
 		else
-			g_srv.ctl_head = l;
-		g_srv.ctl_tail = l;
-		if (g_srv.ctl_wake)	/* the context is alive while we hold the lock */
-			lws_cancel_service(g_srv.ctx);
-		pthread_mutex_unlock(&g_srv.ctl_lock);
+			ctl.head = l;
+		ctl.tail = l;
+		if (ctl.srv)	/* alive while we hold the lock */
+			srv_wake(ctl.srv);
+		pthread_mutex_unlock(&ctl.lock);
 	}
 	return NULL;
 }
 
-static void on_listen_readable(int lfd)
-{
-	for (int i = 0; i < MAX_ACCEPTS_PER_WAKE; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				fs_log("error what=accept errno=%d", errno);
-			return;
-		}
-		conn_accepted(fd);
-	}
-}
-
-static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
-			void *user, void *in, size_t len)
-{
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		on_listen_readable(lws_get_socket_fd(wsi));
-		return 0;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		ctl_drain();
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static void tick_cb(lws_sorted_usec_list_t *sul)
-{
-	for (struct conn *c = g_srv.conns; c; c = c->next)
-		conn_tick(c);
-	if (g_srv.quit_after_idle_s > 0 && g_srv.open == 0 &&
-	    mono_us() - g_srv.idle_since_us >= (int64_t)g_srv.quit_after_idle_s * 1000000) {
-		g_srv.quit_reason = "idle";
-		g_srv.quit = 1;
-	}
-	lws_sul_schedule(g_srv.ctx, 0, &g_srv.sul_tick, tick_cb, TICK_US);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_srv.quit_reason = "signal";
-	g_srv.quit = 1;
-}
-
-struct options {
-	const char *address, *tls_cert, *tls_key;
-	int port, lws_debug;
-	bool no_stdin;
-};
-
-static int parse_int_opt(const char *name, const char *v, long min, long max, long *out)
+static int int_opt(const char *name, const char *v, long min, long max, long *out)
 {
 	char *end;
 	long n;
@@ -366,11 +285,65 @@ static int parse_int_opt(const char *name, const char *v, long min, long max, lo
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno || *end || !*v || n < min || n > max) {
-		fprintf(stderr, "fault-server: --%s: expected an integer in %ld..%ld\n", name, min, max);
+		fprintf(stderr, "%s: --%s: expected an integer in %ld..%ld\n", PROG, name, min, max);
 		return -1;
 	}
 	*out = n;
 	return 0;
+}
+
+/* Numeric options: short code, name, range; stored by store_int(). */
+static const struct { int ch; const char *name; long min, max; } int_opts[] = {
+	{ 'p', "port", 0, 65535 }, { 'q', "quit-after-idle", 0, 86400 },
+	{ 't', "threshold-db", -120, 0 }, { 'H', "hangover-ms", 10, 60000 },
+	{ 'm', "min-word-ms", 0, 60000 }, { 'P', "partial-ms", 10, 60000 },
+	{ 'G', "progress-ms", 10, 60000 }, { 'd', "lws-debug", 0, 0xffff },
+};
+
+static void store_int(struct options *o, int ch, long v)
+{
+	switch (ch) {
+	case 'p': o->port = (int)v; break;
+	case 'q': state.quit_after_idle_s = (int)v; break;
+	case 't': o->rec.threshold_db = (double)v; break;
+	case 'H': o->rec.hangover_ms = (unsigned)v; break;
+	case 'm': o->rec.min_word_ms = (unsigned)v; break;
+	case 'P': o->partial_ms = (unsigned)v; break;
+	case 'G': o->progress_ms = (unsigned)v; break;
+	case 'd': o->lws_debug = (int)v; break;
+	}
+}
+
+static int other_opt(struct options *o, int ch)
+{
+	char err[160];
+	unsigned index;
+
+	switch (ch) {
+	case 'a': o->address = optarg; return 0;
+	case 'k': state.key = optarg; return 0;
+	case 'A':
+		if (strcmp(optarg, "json") && strcmp(optarg, "http")) {
+			fprintf(stderr, "%s: --auth-mode: json or http\n", PROG);
+			return -1;
+		}
+		state.auth_http = !strcmp(optarg, "http");
+		return 0;
+	case 'f':
+		if (fs_set_fault(&state, optarg, err, sizeof(err), &index)) {
+			fprintf(stderr, "%s: --fault %s: %s\n", PROG, optarg, err);
+			return -1;
+		}
+		return 0;
+	case 'n': o->no_stdin = true; return 0;
+	case 'c': o->tls_cert = optarg; return 0;
+	case 'K': o->tls_key = optarg; return 0;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	}
+	usage(stderr);
+	return -1;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -394,76 +367,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char err[160];
-	unsigned index;
 	long v;
 	int ch;
+	size_t i;
 
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			if (parse_int_opt("port", optarg, 0, 65535, &v))
+		for (i = 0; i < sizeof(int_opts) / sizeof(int_opts[0]); i++)
+			if (int_opts[i].ch == ch)
+				break;
+		if (i < sizeof(int_opts) / sizeof(int_opts[0])) {
+			if (int_opt(int_opts[i].name, optarg, int_opts[i].min, int_opts[i].max, &v))
 				return -1;
-			o->port = (int)v;
-			break;
-		case 'a': o->address = optarg; break;
-		case 'k': g_srv.sp.key = optarg; break;
-		case 'A':
-			if (strcmp(optarg, "json") && strcmp(optarg, "http")) {
-				fprintf(stderr, "fault-server: --auth-mode: json or http\n");
-				return -1;
-			}
-			g_srv.auth_http = !strcmp(optarg, "http");
-			break;
-		case 'f':
-			if (set_fault(optarg, err, sizeof(err), &index)) {
-				fprintf(stderr, "fault-server: --fault %s: %s\n", optarg, err);
-				return -1;
-			}
-			break;
-		case 'q':
-			if (parse_int_opt("quit-after-idle", optarg, 0, 86400, &v))
-				return -1;
-			g_srv.quit_after_idle_s = (int)v;
-			break;
-		case 'n': o->no_stdin = true; break;
-		case 'c': o->tls_cert = optarg; break;
-		case 'K': o->tls_key = optarg; break;
-		case 't':
-			if (parse_int_opt("threshold-db", optarg, -120, 0, &v))
-				return -1;
-			g_srv.sp.rec.threshold_db = (double)v;
-			break;
-		case 'H':
-			if (parse_int_opt("hangover-ms", optarg, 10, 60000, &v))
-				return -1;
-			g_srv.sp.rec.hangover_ms = (unsigned)v;
-			break;
-		case 'm':
-			if (parse_int_opt("min-word-ms", optarg, 0, 60000, &v))
-				return -1;
-			g_srv.sp.rec.min_word_ms = (unsigned)v;
-			break;
-		case 'P':
-			if (parse_int_opt("partial-ms", optarg, 10, 60000, &v))
-				return -1;
-			g_srv.sp.partial_ms = (unsigned)v;
-			break;
-		case 'G':
-			if (parse_int_opt("progress-ms", optarg, 10, 60000, &v))
-				return -1;
-			g_srv.sp.progress_ms = (unsigned)v;
-			break;
-		case 'd':
-			if (parse_int_opt("lws-debug", optarg, 0, 0xffff, &v))
-				return -1;
-			o->lws_debug = (int)v;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
+			store_int(o, ch, v);
+		} else if (other_opt(o, ch)) {
 			return -1;
 		}
 	}
@@ -474,109 +390,83 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static int context_create(const struct options *o, int lfd)
+static struct srv *start(const struct options *o, int lfd)
 {
-	struct lws_context_creation_info info;
-	lws_adopt_desc_t ad;
-
-	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (o->tls_cert)
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	g_srv.ctx = lws_create_context(&info);
-	if (!g_srv.ctx)
-		return -1;
-
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;	/* we accept(), lws serves */
-	info.protocols = protocols;
-	info.vhost_name = "fault-server";
-	info.ssl_cert_filepath = o->tls_cert;
-	info.ssl_private_key_filepath = o->tls_key;
-	if (o->tls_cert)
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	g_srv.vh = lws_create_vhost(g_srv.ctx, &info);
-	if (!g_srv.vh)
-		return -1;
-
-	memset(&ad, 0, sizeof(ad));
-	ad.vh = g_srv.vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = lfd;
-	ad.vh_prot_name = "fault-server-raw";
-	if (!lws_adopt_descriptor_vhost_via_info(&ad))
-		return -1;
-	return 0;
+	struct srv_config cfg = {
+		.name = PROG,
+		.listen_fd = lfd,
+		.threaded = false,	/* exact timing; the hooks touch the session */
+		.tick_ms = TICK_MS,
+		.tls_cert = o->tls_cert,
+		.tls_key = o->tls_key,
+		.lws_log_level = o->lws_debug,
+		.sess = {
+			.key = state.key,
+			.dialect = &srv_dialect_soniox,
+			.rec = &fs_tone_recognizer,
+			.rec_ctx = (void *)&o->rec,
+			.pacing = { .block_ms = 0, .partial_ms = o->partial_ms,
+				    .progress_ms = o->progress_ms, .partial_on_change = false },
+			.hooks = &fs_hooks,
+		},
+		.events = &fs_events,
+		.data = &state,
+	};
+	return srv_new(&cfg);
 }
 
 int main(int argc, char **argv)
 {
-	struct options o = { .address = DEFAULT_ADDRESS };
-	const struct rec_params rp = REC_PARAMS_DEFAULT;
-	struct sigaction sa;
-	pthread_t ctl;
+	static struct options o = {
+		.address = DEFAULT_ADDRESS, .rec = REC_PARAMS_DEFAULT,
+		.partial_ms = DEFAULT_PARTIAL_MS, .progress_ms = DEFAULT_PROGRESS_MS,
+	};
+	struct srv *srv;
+	pthread_t reader;
 	char err[256], bound[64];
 	int lfd, port = 0;
 
-	g_srv.sp.rec = rp;
-	g_srv.sp.partial_ms = DEFAULT_PARTIAL_MS;
-	g_srv.sp.progress_ms = DEFAULT_PROGRESS_MS;
-	g_srv.sp.pre = LWS_PRE;
-	pthread_mutex_init(&g_srv.ctl_lock, NULL);
-	g_srv.faults = fault_table_new();
-	if (!g_srv.faults || parse_options(argc, argv, &o))
+	srv_log_init(STDOUT_FILENO);
+	state.faults = fault_table_new();
+	if (!state.faults || parse_options(argc, argv, &o))
 		return 2;
-	lws_set_log_level(o.lws_debug ? o.lws_debug : LLL_ERR | LLL_WARN, NULL);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	lfd = ip_listen(o.address, o.port, LISTEN_BACKLOG, err, sizeof(err));
 	if (lfd < 0 || ip_bound_name(lfd, bound, sizeof(bound), &port)) {
-		fprintf(stderr, "fault-server: %s\n", lfd < 0 ? err : strerror(errno));
+		fprintf(stderr, "%s: %s\n", PROG, lfd < 0 ? err : strerror(errno));
 		if (lfd >= 0)
 			close(lfd);
+		fault_table_free(state.faults);
 		return 2;
 	}
-	if (context_create(&o, lfd)) {
-		fprintf(stderr, "fault-server: libwebsockets setup failed (TLS files?)\n");
-		if (g_srv.ctx)
-			lws_context_destroy(g_srv.ctx);
-		else
-			close(lfd);
-		fault_table_free(g_srv.faults);
+	srv = start(&o, lfd);
+	if (!srv) {
+		fault_table_free(state.faults);
 		return 2;
 	}
-	g_srv.idle_since_us = mono_us();
-	lws_sul_schedule(g_srv.ctx, 0, &g_srv.sul_tick, tick_cb, TICK_US);
-	fs_log("listening port=%d address=%s tls=%d", port, o.address, o.tls_cert ? 1 : 0);
+	state.srv = srv;
+	state.wake = ctl_drain;
+	state.idle_since_us = srv_now_us();
+	srv_log("listening port=%d address=%s tls=%d", port, o.address, o.tls_cert ? 1 : 0);
 
-	g_srv.ctl_wake = true;
-	if (!o.no_stdin && pthread_create(&ctl, NULL, ctl_thread, NULL) == 0)
-		pthread_detach(ctl);
+	pthread_mutex_lock(&ctl.lock);
+	ctl.srv = srv;
+	pthread_mutex_unlock(&ctl.lock);
+	if (!o.no_stdin && pthread_create(&reader, NULL, ctl_thread, NULL) == 0)
+		pthread_detach(reader);
 
-	while (!g_srv.quit)
-		if (lws_service(g_srv.ctx, 0) < 0)
-			break;
-
-	fs_log("exit reason=%s", g_srv.quit_reason ? g_srv.quit_reason : "service-error");
-	pthread_mutex_lock(&g_srv.ctl_lock);
-	g_srv.ctl_wake = false;
-	pthread_mutex_unlock(&g_srv.ctl_lock);
-	conn_release_pending();
-	lws_sul_cancel(&g_srv.sul_tick);
-	lws_context_destroy(g_srv.ctx);
-	fault_table_free(g_srv.faults);
-	pthread_mutex_lock(&g_srv.ctl_lock);
-	while (g_srv.ctl_head) {
-		struct ctl_line *l = g_srv.ctl_head;
-		g_srv.ctl_head = l->next;
+	srv_run(srv);
+	srv_log("exit reason=%s", srv_quit_reason(srv) ? srv_quit_reason(srv) : "service-error");
+	pthread_mutex_lock(&ctl.lock);
+	ctl.srv = NULL;
+	pthread_mutex_unlock(&ctl.lock);
+	srv_free(srv);
+	fault_table_free(state.faults);
+	pthread_mutex_lock(&ctl.lock);
+	while (ctl.head) {
+		struct ctl_line *l = ctl.head;
+		ctl.head = l->next;
 		free(l);
 	}
-	pthread_mutex_unlock(&g_srv.ctl_lock);
+	pthread_mutex_unlock(&ctl.lock);
 	return 0;
 }
