@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-int.h"
 #include "fc-wav.h"
 
 #define MAX_SEND_AT		16
@@ -457,17 +458,7 @@ static void usage(FILE *f)
 
 static int int_opt(const char *name, const char *v, long min, long max, long *outv)
 {
-	char *e;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &e, 10);
-	if (errno || *e || !*v || n < min || n > max) {
-		fprintf(stderr, "fault-client: --%s: expected an integer in %ld..%ld\n", name, min, max);
-		return -1;
-	}
-	*outv = n;
-	return 0;
+	return cli_int("fault-client", name, v, min, max, outv);
 }
 
 static int parse_options(int argc, char **argv)

@@ -160,6 +160,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-int.h"
 #include "fs-events.h"
 #include "fs-recognizer.h"
 #include "fs-tone.h"
@@ -277,21 +278,6 @@ static void *ctl_thread(void *arg)
 	return NULL;
 }
 
-static int int_opt(const char *name, const char *v, long min, long max, long *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || !*v || n < min || n > max) {
-		fprintf(stderr, "%s: --%s: expected an integer in %ld..%ld\n", PROG, name, min, max);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 /* Numeric options: short code, name, range; stored by store_int(). */
 static const struct { int ch; const char *name; long min, max; } int_opts[] = {
 	{ 'p', "port", 0, 65535 }, { 'q', "quit-after-idle", 0, 86400 },
@@ -376,7 +362,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (int_opts[i].ch == ch)
 				break;
 		if (i < sizeof(int_opts) / sizeof(int_opts[0])) {
-			if (int_opt(int_opts[i].name, optarg, int_opts[i].min, int_opts[i].max, &v))
+			if (cli_int(PROG, int_opts[i].name, optarg, int_opts[i].min, int_opts[i].max, &v))
 				return -1;
 			store_int(o, ch, v);
 		} else if (other_opt(o, ch)) {

@@ -113,6 +113,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-int.h"
 #include "ip-listen.h"
 #include "recognizer.h"
 #include "srv-core.h"
@@ -188,18 +189,7 @@ static int set_path(char *dst, const char *name, const char *v)
 
 static int set_int(const struct int_option *o, const char *v)
 {
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || !*v || n < o->min || n > o->max) {
-		fprintf(stderr, "%s: --%s: expected an integer in %ld..%ld\n", PROG, o->name,
-			o->min, o->max);
-		return -1;
-	}
-	*o->dst = n;
-	return 0;
+	return cli_int(PROG, o->name, v, o->min, o->max, o->dst);
 }
 
 enum { OPT_ADDRESS = 256, OPT_KEY_FILE, OPT_HMM, OPT_LM, OPT_DICT, OPT_HELP, OPT_VERSION, OPT_INT };
