@@ -39,6 +39,7 @@ static void conn_free(struct srv_conn *c)
 	lws_sul_cancel(&c->sul_stall);
 	if (c->fd >= 0)
 		close(c->fd);
+	pthread_mutex_destroy(&c->rl_flow.lock);
 	free(c->rx);
 	c->magic = 0;
 	free(c);
@@ -89,6 +90,9 @@ static void conn_finish(struct srv_conn *c)
 	}
 	if (c->upgraded)
 		s->streams--;
+	else
+		s->pending--;
+	srv_ratelimit_flush(&c->rl_flow, "rx paused");
 	s->open--;
 	if (ev(c)->count)
 		ev(c)->count(s->cfg.data, s->open);
@@ -168,10 +172,12 @@ void srv_conn_accepted(struct srv *s, int fd)
 	c->id = ++s->accepted;
 	c->fd = fd;
 	c->idle_ms = s->cfg.idle_ms;
+	c->rl_flow = (struct srv_ratelimit)SRV_RATELIMIT_INIT(2, 6);
 	peer_name(c, fd);
 	c->next = s->conns;
 	s->conns = c;
 	s->open++;
+	s->pending++;
 	if (ev(c)->accept)
 		c->priv = ev(c)->accept(s->cfg.data, c, &delay_ms);
 	if (ev(c)->count)
@@ -199,6 +205,7 @@ static int on_established(struct srv_conn *c)
 	c->upgraded = true;
 	c->last_rx_us = srv_now_us();
 	s->streams++;
+	s->pending--;
 	if (ev(c)->open)
 		ev(c)->open(s->cfg.data, c);
 	c->x = exec_new(&xp);
@@ -206,9 +213,6 @@ static int on_established(struct srv_conn *c)
 		srv_log("conn=%u error what=session-start", c->id);
 		return -1;
 	}
-	if (s->cfg.max_streams && s->streams > s->cfg.max_streams)
-		srv_io_error(c, 429, "too_many_requests", 1000,
-			   "Too many concurrent streams on this server; try again later.");
 	srv_io_pump(c);
 	return 0;
 }
@@ -218,10 +222,7 @@ void srv_conn_service(struct srv *s)
 	for (struct srv_conn *c = s->conns; c; c = c->next) {
 		if (!c->x || !c->wsi || c->finished)
 			continue;
-		if (c->rx_paused && exec_backlog(c->x) <= SRV_BACKLOG_LOW) {
-			c->rx_paused = false;
-			srv_log("conn=%u rx resumed", c->id);
-		}
+		srv_io_flow(c);
 		srv_io_pump(c);
 	}
 	reap(s, false);
@@ -251,12 +252,18 @@ static void check_idle(struct srv_conn *c, int64_t now_us)
 	if (!c->x || !c->idle_ms || c->idle_sent || c->rx_dead || c->stalled || exec_done(c->x))
 		return;
 	/* input waiting for the session is not idleness */
-	if (c->rx_paused || exec_backlog(c->x) > 0)
+	if (exec_backlog(c->x) > 0)
 		c->last_rx_us = now_us;
 	if (now_us - c->last_rx_us < c->idle_ms * 1000)
 		return;
 	c->idle_sent = true;
 	c->rx_dead = true;
+	if (exec_out_bytes(c->x) > SRV_BACKLOG_HIGH) {
+		/* a peer that reads nothing would never get the error either */
+		srv_log("conn=%u error what=peer-not-reading", c->id);
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
 	if (ev(c)->idle)
 		ev(c)->idle(c->srv->cfg.data, c, c->idle_ms);
 	if (c->idle_ms % 1000 == 0)
@@ -328,11 +335,32 @@ void srv_conn_release_all(struct srv *s)
 	reap(s, true);
 }
 
-static void on_peer_close(struct srv_conn *c, const unsigned char *b, size_t len)
+/* RFC 6455 7.4: what a peer may send (lws 4.1.6 already turns most
+ * others into 1002 before we see them, but not a code of 5000 and more or
+ * a one-byte payload). */
+static bool close_code_valid(int code)
 {
-	c->peer_code = len >= 2 ? (b[0] << 8) | b[1] : 1005;
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+/* 0: lws echoes the close (with the payload as it is now), -1: we close. */
+static int on_peer_close(struct srv_conn *c, struct lws *wsi, unsigned char *b, size_t len)
+{
+	c->peer_code = len >= 2 ? (b[0] << 8) | b[1] : len ? -1 : 1005;
 	if (ev(c)->peer_close)
 		ev(c)->peer_close(c->srv->cfg.data, c, c->peer_code);
+	if (len == 0 || (len >= 2 && close_code_valid(c->peer_code)))
+		return 0;
+	/* answered with 1002 (protocol error), not echoed */
+	c->our_code = 1002;
+	if (len >= 2) {
+		b[0] = 1002 >> 8;
+		b[1] = 1002 & 0xff;
+		return 0;
+	}
+	lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
+	return -1;
 }
 
 int srv_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -359,9 +387,7 @@ int srv_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c ? srv_io_writeable(c, wsi) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (c)
-			on_peer_close(c, in, len);
-		return 0;
+		return c ? on_peer_close(c, wsi, in, len) : 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c)
 			conn_finish(c);

@@ -6,6 +6,7 @@
 #include "srv-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 #define RX_BUFFER_SIZE		65536
 #define MAX_ACCEPTS_PER_WAKE	64
+#define ACCEPT_BACKOFF_MIN_MS	50	/* out of descriptors: stop accepting this long, */
+#define ACCEPT_BACKOFF_MAX_MS	1000	/* doubling up to this */
 
 static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len);
@@ -53,16 +56,60 @@ void srv_quit(struct srv *s, const char *reason)
 	}
 }
 
+static void accept_resume_cb(lws_sorted_usec_list_t *sul)
+{
+	struct srv *s = lws_container_of(sul, struct srv, sul_accept);
+
+	lws_rx_flow_control(s->wsi_listen, 1);
+}
+
+/* Out of descriptors (or memory): the listening socket stays readable, so
+ * polling it again at once would spin. Stop watching it for a while. */
+static void accept_back_off(struct srv *s, int err)
+{
+	s->accept_backoff_ms = s->accept_backoff_ms ?
+		s->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+	if (s->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+		s->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+	srv_log_limited(&s->rl_accept, "error what=accept errno=%d backoff_ms=%" PRId64,
+			err, s->accept_backoff_ms);
+	lws_rx_flow_control(s->wsi_listen, 0);
+	lws_sul_schedule(s->ctx, 0, &s->sul_accept, accept_resume_cb,
+			 s->accept_backoff_ms * LWS_US_PER_MS);
+}
+
+/* Over a cap: the connection is closed before lws sees it. */
+static bool refuse(struct srv *s, int fd)
+{
+	const char *why = NULL;
+
+	if (s->cfg.max_open && s->open >= s->cfg.max_open)
+		why = "too-many-connections";
+	else if (s->cfg.max_pending && s->pending >= s->cfg.max_pending)
+		why = "too-many-upgrades";
+	if (!why)
+		return false;
+	srv_log_limited(&s->rl_refused, "refused what=%s open=%u pending=%u", why, s->open,
+			s->pending);
+	close(fd);
+	return true;
+}
+
 static void on_listen_readable(struct srv *s)
 {
 	for (int i = 0; i < MAX_ACCEPTS_PER_WAKE; i++) {
 		int fd = accept4(s->fd_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				srv_log("error what=accept errno=%d", errno);
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_back_off(s, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				 errno != ECONNABORTED)
+				srv_log_limited(&s->rl_accept, "error what=accept errno=%d", errno);
 			return;
 		}
-		srv_conn_accepted(s, fd);
+		s->accept_backoff_ms = 0;
+		if (!refuse(s, fd))
+			srv_conn_accepted(s, fd);
 	}
 }
 
@@ -99,16 +146,19 @@ static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 }
 
+/* lws's own warnings can come once per bad peer: limited. */
+static struct srv_ratelimit rl_lws = SRV_RATELIMIT_INIT(20, 20);
+
 static void lws_emit(int level, const char *line)
 {
 	size_t n = strlen(line);
 
 	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
 		n--;
-	srv_log("lws level=%d msg=\"%.*s\"", level, (int)n, line);
+	srv_log_limited(&rl_lws, "lws level=%d msg=\"%.*s\"", level, (int)n, line);
 }
 
-static int adopt_raw(struct srv *s, int fd)
+static struct lws *adopt_raw(struct srv *s, int fd)
 {
 	lws_adopt_desc_t ad;
 
@@ -117,7 +167,7 @@ static int adopt_raw(struct srv *s, int fd)
 	ad.type = LWS_ADOPT_RAW_FILE_DESC;
 	ad.fd.filefd = fd;
 	ad.vh_prot_name = protocols[1].name;
-	return lws_adopt_descriptor_vhost_via_info(&ad) ? 0 : -1;
+	return lws_adopt_descriptor_vhost_via_info(&ad);
 }
 
 static int context_create(struct srv *s)
@@ -126,7 +176,8 @@ static int context_create(struct srv *s)
 	bool tls = s->cfg.tls_cert && s->cfg.tls_key;
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	/* a text message that is not UTF-8 is closed with 1007 by lws */
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	if (tls)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
@@ -147,10 +198,11 @@ static int context_create(struct srv *s)
 	if (!s->vh)
 		return -1;
 	/* lws owns (and closes) what it adopted */
-	if (adopt_raw(s, s->fd_listen))
+	s->wsi_listen = adopt_raw(s, s->fd_listen);
+	if (!s->wsi_listen)
 		return -1;
 	s->listen_adopted = true;
-	if (adopt_raw(s, s->fd_signal))
+	if (!adopt_raw(s, s->fd_signal))
 		return -1;
 	s->signal_adopted = true;
 	return 0;
@@ -162,6 +214,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	int64_t now = srv_now_us();
 
 	srv_conn_tick(s, now);
+	srv_ratelimit_flush(&s->rl_accept, "error what=accept");
+	srv_ratelimit_flush(&s->rl_refused, "refused");
 	if (s->cfg.events && s->cfg.events->tick)
 		s->cfg.events->tick(s->cfg.data, now);
 	lws_sul_schedule(s->ctx, 0, &s->sul_tick, tick_cb, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
@@ -193,6 +247,12 @@ struct srv *srv_new(const struct srv_config *cfg)
 		return NULL;
 	}
 	s->cfg = *cfg;
+	s->rl_accept = (struct srv_ratelimit)SRV_RATELIMIT_INIT(5, 6);
+	s->rl_refused = (struct srv_ratelimit)SRV_RATELIMIT_INIT(5, 6);
+	pthread_mutex_init(&s->slots.lock, NULL);
+	s->slots.max = cfg->max_streams;
+	if (cfg->max_streams)
+		s->cfg.sess.slots = &s->slots;
 	s->fd_listen = cfg->listen_fd;
 	s->fd_signal = -1;
 	if (!s->cfg.tick_ms)
@@ -250,6 +310,7 @@ void srv_free(struct srv *s)
 	if (s->ctx) {
 		srv_conn_release_pending(s);
 		lws_sul_cancel(&s->sul_tick);
+		lws_sul_cancel(&s->sul_accept);
 		lws_context_destroy(s->ctx);	/* closes the adopted fds too */
 	}
 	if (!s->listen_adopted && s->fd_listen >= 0)
@@ -258,6 +319,9 @@ void srv_free(struct srv *s)
 		close(s->fd_signal);
 	srv_conn_release_all(s);
 	pthread_mutex_destroy(&s->wake_lock);
+	pthread_mutex_destroy(&s->slots.lock);
+	pthread_mutex_destroy(&s->rl_accept.lock);
+	pthread_mutex_destroy(&s->rl_refused.lock);
 	free(s);
 }
 
@@ -265,6 +329,7 @@ const char *srv_quit_reason(const struct srv *s) { return s->quit_reason; }
 unsigned srv_open_count(const struct srv *s) { return s->open; }
 unsigned srv_accepted_count(const struct srv *s) { return s->accepted; }
 unsigned srv_stream_count(const struct srv *s) { return s->streams; }
+unsigned srv_pending_count(const struct srv *s) { return s->pending; }
 
 struct srv_conn *srv_conn_find(struct srv *s, unsigned id)
 {

@@ -51,7 +51,11 @@ struct srv_config {
 	const char *name;		/* in logs, close reasons, HTTP answers */
 	int listen_fd;			/* listening, non-blocking; taken over (also on failure) */
 	bool threaded;			/* a thread per session (else inline) */
-	unsigned max_streams;		/* more get error 429; 0 = no limit */
+	unsigned max_streams;		/* recognizers at once (taken once the key and the
+					 * config are good); more get error 429; 0 = no limit */
+	unsigned max_pending;		/* connections still before their upgrade; more are
+					 * closed at accept; 0 = no limit */
+	unsigned max_open;		/* connections in all; more are closed at accept; 0 = no limit */
 	int64_t idle_ms;		/* no message this long: error 408; 0 = never */
 	int64_t upgrade_timeout_ms;	/* no upgrade this long after accept: hang up; 0 = never */
 	int shutdown_code;		/* at exit close streams with it; 0 = just hang up */
@@ -84,6 +88,7 @@ void srv_wake(struct srv *s);
 unsigned srv_open_count(const struct srv *s);		/* TCP connections not closed yet */
 unsigned srv_accepted_count(const struct srv *s);
 unsigned srv_stream_count(const struct srv *s);		/* upgraded, not closed */
+unsigned srv_pending_count(const struct srv *s);	/* accepted, not upgraded yet */
 /* The open connection with this id (1-based, in accept order), or NULL. */
 struct srv_conn *srv_conn_find(struct srv *s, unsigned id);
 int64_t srv_now_us(void);

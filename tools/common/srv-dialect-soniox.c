@@ -4,11 +4,13 @@
 #include "srv-dialect.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define JSON_DEPTH	16	/* our messages nest 3 deep */
 #define MIN_RATE	8000
 #define MAX_RATE	48000
 #define MAX_CHANNELS	2
@@ -34,6 +36,34 @@ void srv_stream_cfg_clear(struct srv_stream_cfg *cfg)
 		free(cfg->api_key);
 	}
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* The whole message as one JSON value, white space around it allowed; NULL
+ * for anything else (trailing bytes, a NUL inside, too deep). */
+static json_object *parse_whole(const char *msg, size_t len)
+{
+	struct json_tokener *tok;
+	json_object *o = NULL;
+	size_t end;
+
+	if (len > INT_MAX || strlen(msg) != len || !(tok = json_tokener_new_ex(JSON_DEPTH)))
+		return NULL;
+	o = json_tokener_parse_ex(tok, msg, (int)len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		end = json_tokener_get_parse_end(tok);
+		while (end < len && (msg[end] == ' ' || msg[end] == '\t' || msg[end] == '\r' ||
+				     msg[end] == '\n'))
+			end++;
+		if (end != len) {
+			json_object_put(o);
+			o = NULL;
+		}
+	} else {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
 }
 
 static bool get_int(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
@@ -107,14 +137,15 @@ static int check_fields(json_object *o, struct srv_stream_cfg *cfg, struct srv_e
 static int soniox_parse_config(const char *msg, size_t len, struct srv_stream_cfg *cfg,
 			       struct srv_error *err)
 {
-	json_object *o = json_tokener_parse(msg);
+	json_object *o = parse_whole(msg, len);
 	const char *key;
 	int rc;
 
-	if (!o || !json_object_is_type(o, json_type_object) || strlen(msg) != len) {
+	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		srv_error_set(err, 400, "invalid_request", CLOSE_NORMAL,
-			      "The first message must be the JSON configuration object.");
+			      "The first message must be the JSON configuration object, and nothing "
+			      "after it.");
 		return -1;
 	}
 	key = get_string(o, "api_key");
@@ -136,7 +167,7 @@ static enum srv_ctl soniox_parse_control(const char *msg, size_t len, struct srv
 
 	if (len == 0)
 		return SRV_CTL_END;
-	o = json_tokener_parse(msg);
+	o = parse_whole(msg, len);
 	type = o ? get_string(o, "type") : NULL;
 	if (type && !strcmp(type, "keepalive"))
 		ctl = SRV_CTL_KEEPALIVE;

@@ -190,6 +190,8 @@ size_t exec_out_bytes(struct exec *x)
 {
 	size_t n;
 
+	if (!x->p.threaded)
+		return x->s ? sess_out_bytes(x->s) : 0;
 	pthread_mutex_lock(&x->lock);
 	n = x->out.bytes;
 	pthread_mutex_unlock(&x->lock);

@@ -11,6 +11,7 @@
 
 #include "srv-core.h"
 #include "srv-exec.h"
+#include "srv-log.h"
 
 #define SRV_CONN_MAGIC	0x73727663u
 #define SRV_PATH_MAX	200
@@ -39,6 +40,7 @@ struct srv_conn {
 	bool rx_paused;			/* backlog towards the session's thread */
 	bool rx_off;			/* flow control is off (rx_paused, stall) */
 	bool stalled, rx_dead, idle_sent, closing;
+	struct srv_ratelimit rl_flow;	/* "rx paused" lines */
 	struct srv_conn *next;
 };
 
@@ -55,7 +57,12 @@ struct srv {
 	bool listen_adopted, signal_adopted;	/* lws closes them */
 	lws_sorted_usec_list_t sul_tick;
 	struct srv_conn *conns;
-	unsigned accepted, open, streams;
+	unsigned accepted, open, streams, pending;
+	struct srv_slots slots;		/* max_streams */
+	struct lws *wsi_listen;
+	lws_sorted_usec_list_t sul_accept;	/* accepting again after EMFILE & co */
+	int64_t accept_backoff_ms;
+	struct srv_ratelimit rl_accept, rl_refused;
 	struct srv_zombie *zombies;
 	bool quit;
 	const char *quit_reason;
@@ -71,14 +78,17 @@ static inline const struct srv_events *srv_events_of(const struct srv *s)
 	return s->cfg.events ? s->cfg.events : &none;
 }
 
-/* Reading pauses when this much input waits for the session's thread
- * (~33 s of 16 kHz mono) and resumes below the low mark. */
+/* Reading pauses when the connection holds this much for its peer (input
+ * waiting for the session's thread, ~33 s of 16 kHz mono, plus output
+ * the peer has not read) and resumes below the low mark. */
 #define SRV_BACKLOG_HIGH	(1024 * 1024)
 #define SRV_BACKLOG_LOW		(256 * 1024)
 
 /* srv-io.c, for srv-conn.c */
 int srv_io_receive(struct srv_conn *c, struct lws *wsi, const void *in, size_t len);
 int srv_io_writeable(struct srv_conn *c, struct lws *wsi);
+/* Reading paused or resumed by what the connection holds for its peer. */
+void srv_io_flow(struct srv_conn *c);
 /* Flow control up to date, and a writeable callback if output waits. */
 void srv_io_pump(struct srv_conn *c);
 /* A verdict of the connection: the session sends the error and closes. */

@@ -44,22 +44,38 @@ void srv_io_error(struct srv_conn *c, int code, const char *type, int close, con
 	exec_error(c->x, &e);
 }
 
-static void flow_pause(struct srv_conn *c, size_t backlog)
+/* The connection's budget: what it holds for this peer (input waiting for
+ * the session's thread, output waiting for the peer to read it). Reading
+ * pauses above SRV_BACKLOG_HIGH and resumes at SRV_BACKLOG_LOW; a message
+ * being reassembled adds at most MAX_MESSAGE. */
+void srv_io_flow(struct srv_conn *c)
 {
-	if (backlog <= SRV_BACKLOG_HIGH || c->rx_paused)
+	size_t held;
+
+	if (!c->x)
 		return;
-	c->rx_paused = true;
+	held = exec_backlog(c->x) + exec_out_bytes(c->x);
+	if (!c->rx_paused && held > SRV_BACKLOG_HIGH) {
+		c->rx_paused = true;
+		exec_want_resume(c->x, SRV_BACKLOG_LOW);	/* a wake when its input drained */
+		srv_log_limited(&c->rl_flow, "conn=%u rx paused backlog=%zu", c->id, held);
+	} else if (c->rx_paused && held <= SRV_BACKLOG_LOW) {
+		c->rx_paused = false;
+		srv_log_limited(&c->rl_flow, "conn=%u rx resumed", c->id);
+	}
 	rx_update(c);
-	exec_want_resume(c->x, SRV_BACKLOG_LOW);
-	srv_log("conn=%u rx paused backlog=%zu", c->id, backlog);
 }
 
+/* Refused before any of it is buffered or decoded. */
 static void refuse_oversized(struct srv_conn *c, size_t bytes)
 {
 	char msg[160];
 
 	c->rx_dead = true;
-	snprintf(msg, sizeof(msg), "Message of more than %zu bytes refused (limit %d); "
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = c->rx_cap = 0;
+	snprintf(msg, sizeof(msg), "Message of %zu bytes or more refused (limit %d); "
 		 "send audio in smaller chunks.", bytes, MAX_MESSAGE);
 	srv_io_error(c, 400, "message_too_large", CLOSE_TOO_BIG, msg);
 }
@@ -88,7 +104,7 @@ static int rx_append(struct srv_conn *c, const void *in, size_t len)
 static void deliver(struct srv_conn *c)
 {
 	unsigned char *buf = c->rx ? c->rx : calloc(1, 1);
-	size_t len = c->rx_len, backlog;
+	size_t len = c->rx_len;
 
 	c->rx = NULL;
 	c->rx_len = c->rx_cap = 0;
@@ -96,12 +112,11 @@ static void deliver(struct srv_conn *c)
 		srv_log("conn=%u error what=out-of-memory", c->id);
 		return;
 	}
-	if (c->rx_binary) {
-		backlog = exec_binary(c->x, buf, len);
-		flow_pause(c, backlog);
-	} else {
+	if (c->rx_binary)
+		exec_binary(c->x, buf, len);
+	else
 		exec_text(c->x, (char *)buf, len);
-	}
+	srv_io_flow(c);
 }
 
 int srv_io_receive(struct srv_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -114,8 +129,9 @@ int srv_io_receive(struct srv_conn *c, struct lws *wsi, const void *in, size_t l
 		c->rx_binary = lws_frame_is_binary(wsi);
 	}
 	c->in_message = !lws_is_final_fragment(wsi);
-	if (c->rx_len + len > MAX_MESSAGE) {
-		refuse_oversized(c, c->rx_len + len);
+	/* the frame's size is known from its header: no need to read it first */
+	if (c->rx_len + len + lws_remaining_packet_payload(wsi) > MAX_MESSAGE) {
+		refuse_oversized(c, c->rx_len + len + lws_remaining_packet_payload(wsi));
 		srv_io_pump(c);
 		return 0;
 	}
@@ -204,6 +220,8 @@ int srv_io_writeable(struct srv_conn *c, struct lws *wsi)
 
 	if (c->closing)
 		return close_with(c, wsi, c->srv->cfg.shutdown_code);
+	if (c->killed)
+		return 0;
 	o = c->x ? exec_pop(c->x) : NULL;
 	if (!o)
 		return 0;
@@ -211,5 +229,7 @@ int srv_io_writeable(struct srv_conn *c, struct lws *wsi)
 	srv_out_free(o);
 	if (rc == 0 && exec_has_out(c->x))
 		lws_callback_on_writable(wsi);
+	if (rc == 0 && c->rx_paused)
+		srv_io_flow(c);		/* the peer read some: maybe read again */
 	return rc;
 }

@@ -43,6 +43,7 @@ struct sess {
 	uint64_t last_resp_ms, last_partial_ms, sent_final_ms;
 	unsigned n_final_words;
 	bool paused, muted;
+	bool has_slot;
 
 	struct srv_outq out;
 };
@@ -356,6 +357,28 @@ static int check_rate(struct sess *s)
 	return -1;
 }
 
+/* Only a client with the key and a valid config gets a recognizer. */
+static int take_slot(struct sess *s)
+{
+	struct srv_slots *sl = s->p->slots;
+	bool ok;
+
+	if (!sl)
+		return 0;
+	pthread_mutex_lock(&sl->lock);
+	ok = sl->used < sl->max;
+	if (ok)
+		sl->used++;
+	pthread_mutex_unlock(&sl->lock);
+	if (!ok) {
+		fail(s, 429, "too_many_requests", CLOSE_NORMAL,
+		     "Too many concurrent streams on this server; try again later.");
+		return -1;
+	}
+	s->has_slot = true;
+	return 0;
+}
+
 static void on_config(struct sess *s, const char *msg, size_t len)
 {
 	struct srv_stream_params sp;
@@ -376,7 +399,7 @@ static void on_config(struct sess *s, const char *msg, size_t len)
 		sess_send_error(s, &e);
 		return;
 	}
-	if (check_rate(s))
+	if (check_rate(s) || take_slot(s))
 		return;
 	srv_log("conn=%u config rate=%u channels=%u model=%s endpoint=%d auth=%s", s->id,
 		s->cfg.rate, s->cfg.channels, s->cfg.model, s->cfg.endpoint,
@@ -419,6 +442,11 @@ void sess_free(struct sess *s)
 	srv_outq_clear(&s->out);
 	if (s->rec)
 		s->rc->close(s->rec);
+	if (s->has_slot) {
+		pthread_mutex_lock(&s->p->slots->lock);
+		s->p->slots->used--;
+		pthread_mutex_unlock(&s->p->slots->lock);
+	}
 	srv_stream_cfg_clear(&s->cfg);
 	free(s->mono);
 	free(s->finals);
@@ -504,6 +532,11 @@ struct srv_out *sess_pop(struct sess *s)
 bool sess_has_out(const struct sess *s)
 {
 	return s->out.head != NULL;
+}
+
+size_t sess_out_bytes(const struct sess *s)
+{
+	return s->out.bytes;
 }
 
 bool sess_done(const struct sess *s)

@@ -15,6 +15,7 @@
 #ifndef SRV_SESSION_H
 #define SRV_SESSION_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,8 +52,17 @@ struct sess_hooks {
 	void (*control)(void *priv, struct sess *s, enum srv_ctl ctl);
 };
 
+/* The server's stream slots (recognizers running), shared by every
+ * session: taken once a client proved its key and sent a valid config,
+ * given back when its session ends. Any thread. */
+struct srv_slots {
+	pthread_mutex_t lock;	/* guards used */
+	unsigned used, max;
+};
+
 struct sess_params {
 	const char *key;			/* shared secret, NULL = none */
+	struct srv_slots *slots;		/* NULL = no limit; else beyond max: error 429 */
 	const struct srv_dialect *dialect;
 	const struct srv_recognizer *rec;
 	void *rec_ctx;				/* passed to rec->open */
@@ -95,6 +105,7 @@ void sess_mute(struct sess *s);
 /* Head of the outgoing queue (NULL if empty); free with srv_out_free(). */
 struct srv_out *sess_pop(struct sess *s);
 bool sess_has_out(const struct sess *s);
+size_t sess_out_bytes(const struct sess *s);	/* payload bytes queued */
 /* A close (or reset) is queued: later input is ignored. */
 bool sess_done(const struct sess *s);
 

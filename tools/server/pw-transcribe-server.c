@@ -11,7 +11,8 @@
  *   pw-transcribe-server [--address A] [--port P] [--key-file FILE]
  *                        [--hmm DIR] [--lm FILE] [--dict FILE]
  *                        [--max-connections N] [--spare-decoders N]
- *                        [--idle-timeout S] [--partial-ms MS] [--progress-ms MS]
+ *                        [--idle-timeout S] [--upgrade-timeout S] [--max-pending N]
+ *                        [--partial-ms MS] [--progress-ms MS]
  *                        [--lws-debug BITS] [--help] [--version]
  *
  * Listening
@@ -31,14 +32,18 @@
  *   its config message; otherwise it gets error 401 (below) and the close.
  *
  * Protocol (any request path is accepted; Soniox uses /transcribe-websocket)
- *   - First text message: the JSON config. Required: "audio_format":
+ *   - First text message: the JSON config, one object and nothing after
+ *     it. Required: "audio_format":
  *     "pcm_s16le", "sample_rate" 16000 (the en-us model's rate; clients
  *     resample, as the PipeWire module's adapter does), "num_channels" 1
  *     or 2 (averaged to mono). Optional: "enable_endpoint_detection": true
  *     adds a final "<end>" token after each utterance; "api_key"; "model"
  *     (logged, otherwise ignored). Other fields are ignored.
  *   - Binary messages: S16LE PCM frames, any size up to 1 MiB (odd sizes
- *     are carried over).
+ *     are carried over). Text messages must be UTF-8 (else close 1007).
+ *     A close frame with a code a peer may not send (RFC 6455 7.4: below
+ *     1000, 1004-1006, 1015-2999, 5000 and above, a one-byte payload) is
+ *     answered with 1002.
  *   - Responses: {"tokens":[...],"final_audio_proc_ms":F,"total_audio_proc_ms":T}
  *     tokens = the new final words (each sent once), then the current
  *     non-final words (they replace the previous non-final set). A token:
@@ -61,14 +66,20 @@
  *     close 1000.
  *   - Errors: {"error_code":C,"error_type":"...","error_message":"..."},
  *     then close (1000 unless noted):
- *       400 invalid_request  first message not a JSON object, audio before
- *                            the config, a text message that is neither
- *                            JSON control nor empty, an unknown "type"
+ *       400 invalid_request  first message not one JSON object (or more after
+ *                            it), audio before the config, a text message
+ *                            that is neither JSON control nor empty, an
+ *                            unknown "type"
  *       400 invalid_config   a bad audio_format/sample_rate/num_channels
- *       400 message_too_large  a message over 1 MiB (close 1009)
+ *       400 message_too_large  a message over 1 MiB (close 1009), refused
+ *                            from its frame header, before any of it is
+ *                            read into memory or decoded
  *       401 unauthenticated  missing or wrong key
  *       408 request_timeout  nothing received for --idle-timeout s (20)
- *       429 too_many_requests  more than --max-connections streams (8)
+ *       429 too_many_requests  more than --max-connections streams (8); a
+ *                            stream (a decoder) is counted once its key
+ *                            and config are good, so connections that
+ *                            never send them hold none
  *       500 internal_error   the recognizer failed (close 1011)
  *     One connection's error never affects the others.
  *   - Plain HTTP requests get 400. On SIGTERM/SIGINT every stream is
@@ -85,6 +96,23 @@
  *   A client sending faster than that is slowed down (reading pauses while
  *   more than 1 MiB of audio waits for the decoder).
  *
+ * Limits (what a hostile client can take; tests/faults/test_hostile.py)
+ *   - Per connection: reading pauses while it holds more than 1 MiB for
+ *     its peer (input waiting for the decoder, text or binary, plus output
+ *     the peer has not read) and resumes at 256 KiB; with the message being
+ *     reassembled (at most 1 MiB) that bounds it to a few MiB. A peer that
+ *     reads nothing and sends nothing for --idle-timeout is hung up on.
+ *   - A new connection has --upgrade-timeout s (5) to complete its
+ *     WebSocket upgrade; at most --max-pending (32) may be that far at once,
+ *     and 4 x --max-connections + --max-pending in all; more are closed at
+ *     accept.
+ *   - Out of file descriptors (EMFILE/ENFILE) the server stops accepting
+ *     for 50 ms, doubling up to 1 s, instead of spinning.
+ *   - Lines a peer can repeat (accept and close of connections that never
+ *     upgrade, refusals, accept errors, flow control, lws and pocketsphinx
+ *     warnings) are rate-limited: the next line that goes out carries
+ *     "suppressed=N". Nothing is logged per message.
+ *
  * Log (stderr; transcripts, audio and keys are never logged)
  *   model loaded init_ms=.. hmm=.. lm=.. dict=.. spare=..
  *   conn=N accept peer=IP:PORT open=K
@@ -92,12 +120,15 @@
  *   conn=N config rate=R channels=C model=M endpoint=0|1 auth=none|header|api_key
  *   conn=N decoder ready init_ms=MS          (0: a spare decoder)
  *   conn=N rx paused backlog=BYTES | rx resumed   (a client faster than the decoder)
- *   conn=N finalize audio_ms=T | end-of-stream audio_ms=T | finished audio_ms=T final_words=W
+ *   conn=N end-of-stream audio_ms=T | finished audio_ms=T final_words=W
  *   conn=N error code=C type=T close=WS msg="..."
  *   conn=N closed code=WS by=server|peer|-   (1006: no close frame)
  *   conn=N stats audio_ms=T cpu_ms=MS init_ms=MS rtf=R final_words=W
+ *   conn=N error what=peer-not-reading       (hung up: see Limits)
+ *   refused what=too-many-connections|too-many-upgrades open=K pending=P
+ *   error what=accept errno=E [backoff_ms=MS]
  *   pocketsphinx level=warn|error msg="..." | lws msg="..."
- *   exit reason=signal
+ *   exit reason=signal streams=K
  *
  * Exit status: 0 after a signal; 2 on bad usage or when the model, the key
  * file or the socket cannot be set up (the message says which).
@@ -140,7 +171,8 @@
 static struct options {
 	const char *address, *key_file;
 	char hmm[PATH_MAX_LEN], lm[PATH_MAX_LEN], dict[PATH_MAX_LEN];
-	long port, max_conns, spare, idle_s, partial_ms, progress_ms, lws_debug;
+	long port, max_conns, spare, idle_s, upgrade_s, max_pending, partial_ms, progress_ms,
+	     lws_debug;
 } opt;
 
 /* Numeric options: name, destination, default, range, help. */
@@ -156,6 +188,10 @@ static const struct int_option {
 	{ "spare-decoders", &opt.spare, 1, 0, 64, "finished decoders kept ready for new streams" },
 	{ "idle-timeout", &opt.idle_s, 20, 1, 86400,
 	  "seconds without audio or keepalive before error 408" },
+	{ "upgrade-timeout", &opt.upgrade_s, 5, 1, 3600,
+	  "seconds a new connection has to complete its WebSocket upgrade" },
+	{ "max-pending", &opt.max_pending, 32, 1, 4096,
+	  "connections still before their upgrade; more are closed at once" },
 	{ "partial-ms", &opt.partial_ms, 200, 20, 60000, "non-final tokens at most every MS of audio" },
 	{ "progress-ms", &opt.progress_ms, 500, 20, 600000, "a response at least every MS of audio" },
 	{ "lws-debug", &opt.lws_debug, 0, 0, 0xffff, "libwebsockets log bits (0 = errors, warnings)" },
@@ -194,10 +230,13 @@ static int set_int(const struct int_option *o, const char *v)
 
 enum { OPT_ADDRESS = 256, OPT_KEY_FILE, OPT_HMM, OPT_LM, OPT_DICT, OPT_HELP, OPT_VERSION, OPT_INT };
 
+#define N_INT_OPTIONS	(sizeof(int_options) / sizeof(int_options[0]))
+#define N_NAMED_OPTIONS	7
+
 static int parse_options(int argc, char **argv)
 {
-	static const size_t n_int = sizeof(int_options) / sizeof(int_options[0]);
-	struct option lo[16] = {
+	static const size_t n_int = N_INT_OPTIONS;
+	struct option lo[N_NAMED_OPTIONS + N_INT_OPTIONS + 1] = {
 		{ "address", required_argument, NULL, OPT_ADDRESS },
 		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 		{ "hmm", required_argument, NULL, OPT_HMM },
@@ -206,7 +245,7 @@ static int parse_options(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 	};
-	size_t base = 7;
+	size_t base = N_NAMED_OPTIONS;
 	int ch, rc = 0;
 
 	for (size_t i = 0; i < n_int; i++) {
@@ -287,10 +326,14 @@ static const char *auth_name(enum srv_auth a)
 	return "?";
 }
 
-/* The log lines of this server (the top comment's "Log"). */
+/* The log lines of this server (the top comment's "Log"). Accepting and
+ * closing a connection that never became a WebSocket costs a peer nothing:
+ * those lines are limited. */
+static struct srv_ratelimit rl_conn = SRV_RATELIMIT_INIT(20, 120);
+
 static void *ev_accept(void *data, struct srv_conn *c, int64_t *delay_ms)
 {
-	srv_log("conn=%u accept peer=%s:%u open=%u", srv_conn_id(c), srv_conn_peer_ip(c),
+	srv_log_limited(&rl_conn, "conn=%u accept peer=%s:%u open=%u", srv_conn_id(c), srv_conn_peer_ip(c),
 		srv_conn_peer_port(c), srv_open_count(srv_conn_server(c)));
 	return NULL;
 }
@@ -307,8 +350,9 @@ static void ev_closed(void *data, struct srv_conn *c)
 	int code = 1006;
 
 	if (!srv_conn_upgraded(c)) {
-		by = "-";	/* no WebSocket: plain HTTP, a dropped handshake, shutdown */
-		code = 0;
+		/* no WebSocket: plain HTTP, a dropped handshake, shutdown */
+		srv_log_limited(&rl_conn, "conn=%u closed code=0 by=-", srv_conn_id(c));
+		return;
 	} else if (srv_conn_our_code(c)) {
 		code = srv_conn_our_code(c);
 		by = "server";
@@ -318,20 +362,10 @@ static void ev_closed(void *data, struct srv_conn *c)
 	srv_log("conn=%u closed code=%d by=%s", srv_conn_id(c), code, by);
 }
 
-static void hook_control(void *priv, struct sess *s, enum srv_ctl ctl)
-{
-	if (ctl == SRV_CTL_FINALIZE)
-		srv_log("conn=%u finalize audio_ms=%" PRIu64, sess_id(s), sess_audio_ms(s));
-}
-
 static const struct srv_events events = {
 	.accept = ev_accept,
 	.open = ev_open,
 	.closed = ev_closed,
-};
-
-static const struct sess_hooks hooks = {
-	.control = hook_control,
 };
 
 /* The listening socket: systemd's, else our own on exactly --address. */
@@ -363,8 +397,10 @@ static struct srv *start(struct rec_pool *pool, const char *key, int fd)
 		.listen_fd = fd,
 		.threaded = true,
 		.max_streams = (unsigned)opt.max_conns,
+		.max_pending = (unsigned)opt.max_pending,
+		.max_open = (unsigned)(opt.max_conns * 4 + opt.max_pending),
 		.idle_ms = opt.idle_s * 1000,
-		.upgrade_timeout_ms = opt.idle_s * 1000,
+		.upgrade_timeout_ms = opt.upgrade_s * 1000,
 		.shutdown_code = CLOSE_GOING_AWAY,
 		.shutdown_grace_ms = SHUTDOWN_GRACE_MS,
 		.tick_ms = TICK_MS,
@@ -377,7 +413,6 @@ static struct srv *start(struct rec_pool *pool, const char *key, int fd)
 			.rec_ctx = pool,
 			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt.partial_ms,
 				    .progress_ms = (unsigned)opt.progress_ms, .partial_on_change = true },
-			.hooks = &hooks,
 		},
 		.events = &events,
 	};

@@ -63,7 +63,10 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* pocketsphinx's own messages: warnings and errors go to our log. */
+/* pocketsphinx's own messages: warnings and errors go to our log, limited
+ * (what a client sends can make it warn over and over). */
+static struct srv_ratelimit rl_ps = SRV_RATELIMIT_INIT(50, 60);
+
 static void ps_log_cb(void *data, err_lvl_t lvl, const char *fmt, ...)
 {
 	char msg[PS_LOG_LINE_MAX];
@@ -79,7 +82,8 @@ static void ps_log_cb(void *data, err_lvl_t lvl, const char *fmt, ...)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	srv_log("pocketsphinx level=%s msg=\"%s\"", lvl == ERR_WARN ? "warn" : "error", msg);
+	srv_log_limited(&rl_ps, "pocketsphinx level=%s msg=\"%s\"", lvl == ERR_WARN ? "warn" : "error",
+			msg);
 }
 
 static void decoder_free(struct rec_pool *p, struct decoder *d)
