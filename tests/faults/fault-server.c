@@ -95,6 +95,27 @@
  *   idle=<ms>              no message (audio, keepalive, ...) for <ms> of wall
  *                          time -> error 408 + close 1000 (Soniox closes idle
  *                          sessions after ~20 s: "all:idle=20000").
+ * Hostile service (issue 18; rows in README.md, for Python in
+ * hostile_services.py): what a broken or malicious service sends.
+ *   bigbinary@<ms>[;bytes=<n>]  one binary message of <n> bytes (3 MB; up to 64 MiB).
+ *   tokens@<ms>[;count=<n>]     one response with <n> final tokens "t<i>" (100000,
+ *                          ~7.5 MB), spread over the audio received.
+ *   times=<v>@<ms>         one final token with absurd times: huge (2^40-2..2^40-1),
+ *                          negative (-5000..-4000), reversed (5000..100), beyond
+ *                          (10 min past the audio), float (1.5e300), string ("abc"),
+ *                          decreasing (a final, then one 1 s earlier), progress
+ *                          (no token, final/total_audio_proc_ms = 2^40-1).
+ *   badutf8@<ms>           a final token whose text is not UTF-8 (a text frame).
+ *   partials@<ms>[;count=<n>]  <n> responses with a word in progress, back to
+ *                          back (10000), never a final.
+ *   finals@<ms>[;count=<n>][;step=<ms>]  <n> responses with one final word "f<i>"
+ *                          each, back to back (1000000); spread over the audio
+ *                          received, or step > 0: <ms> apart from there on (past
+ *                          the audio). Made as they go out: memory stays flat.
+ *   pings@<ms>[;count=<n>]  <n> WebSocket pings, back to back (1000).
+ *   rawclose=<c>@<ms>      a close frame with code <c> (0..65535, valid or not),
+ *                          "short" (a one-byte payload) or "empty", then a FIN.
+ * Every Soniox error code after the upgrade: error=<code>@<ms> above.
  * "@<ms>" = once this connection has received <ms> of audio; checked when
  * the upgrade completes (@0 fires right away), after the config and after
  * every binary message, so the items go out after the responses to the

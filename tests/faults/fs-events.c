@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs-hostile.h"
 #include "srv-log.h"
 
 #define GARBAGE_TEXT	"fault-server garbage: this is not JSON }{ <tokens>"
@@ -92,16 +93,27 @@ static void push_kind(struct sess *s, enum srv_out_kind kind, int64_t for_ms)
 	sess_push(s, o);
 }
 
+static void log_fire(struct sess *s, const struct fault_item *it)
+{
+	char value[32] = "";
+
+	if (it->kind == FAULT_TIMES)
+		snprintf(value, sizeof(value), "=%s", fault_times_name(it->variant));
+	else if (it->kind == FAULT_RAWCLOSE && it->code < 0)
+		snprintf(value, sizeof(value), "=%s", it->code == RAWCLOSE_SHORT ? "short" : "empty");
+	else if (it->code || it->kind == FAULT_RAWCLOSE)
+		snprintf(value, sizeof(value), "=%d", it->code);
+	srv_log("conn=%u fault %s%s audio_ms=%" PRIu64, sess_id(s), fault_kind_name(it->kind), value,
+		sess_audio_ms(s));
+}
+
 static void fire(struct sess *s, const struct fault_item *it)
 {
 	struct srv_error e;
 
-	if (it->code)
-		srv_log("conn=%u fault %s=%d audio_ms=%" PRIu64, sess_id(s), fault_kind_name(it->kind),
-			it->code, sess_audio_ms(s));
-	else
-		srv_log("conn=%u fault %s audio_ms=%" PRIu64, sess_id(s), fault_kind_name(it->kind),
-			sess_audio_ms(s));
+	log_fire(s, it);
+	if (fs_hostile_fire(s, it))
+		return;
 	switch (it->kind) {
 	case FAULT_RST:
 		push_kind(s, SRV_OUT_RST, 0);
@@ -135,6 +147,8 @@ static void fire(struct sess *s, const struct fault_item *it)
 		break;
 	case FAULT_OVERSIZED:
 		push_oversized(s, it->bytes);
+		break;
+	default:
 		break;
 	}
 }

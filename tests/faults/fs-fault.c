@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #define DEFAULT_GARBAGE_BYTES	(1024 * 1024)
 #define DEFAULT_OVERSIZED_BYTES	(1024 * 1024)
 #define MAX_FRAME_BYTES		(64 * 1024 * 1024)
+#define MAX_FLOOD		10000000	/* messages in one flood item */
 #define DEFAULT_CLOSE_AFTER_ERR	1000
 
 static const char *const kind_names[] = {
@@ -23,6 +25,14 @@ static const char *const kind_names[] = {
 	[FAULT_MUTE] = "mute",
 	[FAULT_GARBAGE] = "garbage",
 	[FAULT_OVERSIZED] = "oversized",
+	[FAULT_BIGBINARY] = "bigbinary",
+	[FAULT_TOKENS] = "tokens",
+	[FAULT_TIMES] = "times",
+	[FAULT_BADUTF8] = "badutf8",
+	[FAULT_PARTIALS] = "partials",
+	[FAULT_FINALS] = "finals",
+	[FAULT_PINGS] = "pings",
+	[FAULT_RAWCLOSE] = "rawclose",
 };
 
 const char *fault_kind_name(enum fault_kind k)
@@ -118,22 +128,103 @@ static int item_param(struct raw_item *ri, const char *key, int64_t min, int64_t
 	return 0;
 }
 
+/* What "=" carries for a timed item. */
+enum value_kind { V_NONE, V_CLOSE, V_CODE, V_TIMES, V_RAWCLOSE };
+
 static const struct {
 	const char *name;
 	enum fault_kind kind;
-	bool has_code;		/* name=<code>@<ms> */
+	enum value_kind value;
 } timed[] = {
-	{ "rst", FAULT_RST, false },
-	{ "fin", FAULT_FIN, false },
-	{ "close", FAULT_CLOSE, true },
-	{ "error", FAULT_ERROR, true },
-	{ "stall", FAULT_STALL, false },
-	{ "mute", FAULT_MUTE, false },
-	{ "garbage", FAULT_GARBAGE, false },
-	{ "oversized", FAULT_OVERSIZED, false },
+	{ "rst", FAULT_RST, V_NONE },
+	{ "fin", FAULT_FIN, V_NONE },
+	{ "close", FAULT_CLOSE, V_CLOSE },
+	{ "error", FAULT_ERROR, V_CODE },
+	{ "stall", FAULT_STALL, V_NONE },
+	{ "mute", FAULT_MUTE, V_NONE },
+	{ "garbage", FAULT_GARBAGE, V_NONE },
+	{ "oversized", FAULT_OVERSIZED, V_NONE },
+	{ "bigbinary", FAULT_BIGBINARY, V_NONE },
+	{ "tokens", FAULT_TOKENS, V_NONE },
+	{ "times", FAULT_TIMES, V_TIMES },
+	{ "badutf8", FAULT_BADUTF8, V_NONE },
+	{ "partials", FAULT_PARTIALS, V_NONE },
+	{ "finals", FAULT_FINALS, V_NONE },
+	{ "pings", FAULT_PINGS, V_NONE },
+	{ "rawclose", FAULT_RAWCLOSE, V_RAWCLOSE },
 };
 
-static int parse_timed(struct raw_item *ri, enum fault_kind kind, bool has_code,
+static const char *const times_names[] = {
+	[TIMES_HUGE] = "huge", [TIMES_NEGATIVE] = "negative", [TIMES_REVERSED] = "reversed",
+	[TIMES_BEYOND] = "beyond", [TIMES_FLOAT] = "float", [TIMES_STRING] = "string",
+	[TIMES_DECREASING] = "decreasing", [TIMES_PROGRESS] = "progress",
+};
+
+const char *fault_times_name(int variant)
+{
+	if (variant >= 0 && (size_t)variant < sizeof(times_names) / sizeof(times_names[0]))
+		return times_names[variant];
+	return "?";
+}
+
+/* ";key=value" parameters of a kind: range and default. */
+static const struct {
+	enum fault_kind kind;
+	const char *key;
+	int64_t min, max, def;
+	size_t offset;		/* of the int64_t in struct fault_item */
+} params[] = {
+	{ FAULT_STALL, "for", 1, INT64_MAX / 2, 0, offsetof(struct fault_item, for_ms) },
+	{ FAULT_GARBAGE, "bytes", 64, MAX_FRAME_BYTES, DEFAULT_GARBAGE_BYTES,
+	  offsetof(struct fault_item, bytes) },
+	{ FAULT_OVERSIZED, "bytes", 64, MAX_FRAME_BYTES, DEFAULT_OVERSIZED_BYTES,
+	  offsetof(struct fault_item, bytes) },
+	{ FAULT_BIGBINARY, "bytes", 1, MAX_FRAME_BYTES, 3000000, offsetof(struct fault_item, bytes) },
+	{ FAULT_TOKENS, "count", 1, 1000000, 100000, offsetof(struct fault_item, count) },
+	{ FAULT_PARTIALS, "count", 1, MAX_FLOOD, 10000, offsetof(struct fault_item, count) },
+	{ FAULT_FINALS, "count", 1, MAX_FLOOD, 1000000, offsetof(struct fault_item, count) },
+	{ FAULT_FINALS, "step", 0, 1000000, 0, offsetof(struct fault_item, step) },
+	{ FAULT_PINGS, "count", 1, MAX_FLOOD, 1000, offsetof(struct fault_item, count) },
+};
+
+static int parse_value(struct raw_item *ri, enum value_kind vk, struct fault_item *it,
+		       char *err, size_t errlen)
+{
+	int64_t v;
+
+	switch (vk) {
+	case V_NONE:
+		return ri->value ? fail(err, errlen, "%s takes no '=' value", ri->name) : 0;
+	case V_CLOSE:
+	case V_CODE:
+		if (!ri->value || !parse_int(ri->value, vk == V_CLOSE ? 1000 : 1,
+					     vk == V_CLOSE ? 4999 : 999999, &v))
+			return fail(err, errlen, "%s: needs =<code>", ri->name);
+		it->code = (int)v;
+		return 0;
+	case V_TIMES:
+		for (size_t i = 0; ri->value && i < sizeof(times_names) / sizeof(times_names[0]); i++)
+			if (!strcmp(ri->value, times_names[i])) {
+				it->variant = (int)i;
+				return 0;
+			}
+		return fail(err, errlen, "times: needs =huge|negative|reversed|beyond|float|string|"
+			    "decreasing|progress");
+	case V_RAWCLOSE:
+		if (ri->value && !strcmp(ri->value, "short"))
+			it->code = RAWCLOSE_SHORT;
+		else if (ri->value && !strcmp(ri->value, "empty"))
+			it->code = RAWCLOSE_EMPTY;
+		else if (ri->value && parse_int(ri->value, 0, 65535, &v))
+			it->code = (int)v;
+		else
+			return fail(err, errlen, "rawclose: needs =<0..65535>|short|empty");
+		return 0;
+	}
+	return 0;
+}
+
+static int parse_timed(struct raw_item *ri, enum fault_kind kind, enum value_kind vk,
 		       struct fault_item *it, char *err, size_t errlen)
 {
 	int64_t v;
@@ -143,14 +234,8 @@ static int parse_timed(struct raw_item *ri, enum fault_kind kind, bool has_code,
 	it->kind = kind;
 	if (!ri->at || !parse_int(ri->at, 0, INT64_MAX / 2, &it->at_ms))
 		return fail(err, errlen, "%s: needs @<ms of audio>", ri->name);
-	if (has_code) {
-		if (!ri->value || !parse_int(ri->value, kind == FAULT_CLOSE ? 1000 : 1,
-					     kind == FAULT_CLOSE ? 4999 : 999999, &v))
-			return fail(err, errlen, "%s: needs =<code>", ri->name);
-		it->code = (int)v;
-	} else if (ri->value) {
-		return fail(err, errlen, "%s takes no '=' value", ri->name);
-	}
+	if ((r = parse_value(ri, vk, it, err, errlen)) < 0)
+		return r;
 	it->close_code = DEFAULT_CLOSE_AFTER_ERR;
 	if (kind == FAULT_ERROR) {
 		r = item_param(ri, "close", 1000, 4999, &v, err, errlen);
@@ -159,14 +244,13 @@ static int parse_timed(struct raw_item *ri, enum fault_kind kind, bool has_code,
 		if (r)
 			it->close_code = (int)v;
 	}
-	if (kind == FAULT_STALL) {
-		r = item_param(ri, "for", 1, INT64_MAX / 2, &it->for_ms, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	if (kind == FAULT_GARBAGE || kind == FAULT_OVERSIZED) {
-		it->bytes = kind == FAULT_GARBAGE ? DEFAULT_GARBAGE_BYTES : DEFAULT_OVERSIZED_BYTES;
-		r = item_param(ri, "bytes", 64, MAX_FRAME_BYTES, &it->bytes, err, errlen);
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		int64_t *dst = (int64_t *)((char *)it + params[i].offset);
+
+		if (params[i].kind != kind)
+			continue;
+		*dst = params[i].def;
+		r = item_param(ri, params[i].key, params[i].min, params[i].max, dst, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -219,7 +303,7 @@ static int parse_item(char *s, struct fault_spec *out, char *err, size_t errlen)
 			return fail(err, errlen, "unknown fault '%s'", ri.name);
 		if (out->n_items == FAULT_MAX_ITEMS)
 			return fail(err, errlen, "too many items");
-		r = parse_timed(&ri, timed[i].kind, timed[i].has_code,
+		r = parse_timed(&ri, timed[i].kind, timed[i].value,
 				&out->items[out->n_items], err, errlen);
 		if (r < 0)
 			return r;

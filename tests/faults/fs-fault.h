@@ -27,7 +27,31 @@ enum fault_kind {
 	FAULT_MUTE,		/* keep reading, never answer again */
 	FAULT_GARBAGE,		/* non-JSON text frame + oversized binary frame */
 	FAULT_OVERSIZED,	/* one huge (valid JSON) text frame */
+	/* hostile services (issue 18): what a broken or malicious service sends */
+	FAULT_BIGBINARY,	/* one binary message of `bytes` */
+	FAULT_TOKENS,		/* one response with `count` final tokens */
+	FAULT_TIMES,		/* a final token with absurd times (`variant`) */
+	FAULT_BADUTF8,		/* a response whose token text is not UTF-8 */
+	FAULT_PARTIALS,		/* `count` responses with words in progress, back to back */
+	FAULT_FINALS,		/* `count` responses with one final word each, back to back */
+	FAULT_PINGS,		/* `count` WebSocket pings, back to back */
+	FAULT_RAWCLOSE,		/* a close frame with any code (or a short/empty payload) */
 };
+
+/* times=<variant> */
+enum fault_times {
+	TIMES_HUGE,		/* start/end near 2^40 */
+	TIMES_NEGATIVE,		/* -5000..-4000 */
+	TIMES_REVERSED,		/* start 5000 > end 100 */
+	TIMES_BEYOND,		/* 10 min past the audio received */
+	TIMES_FLOAT,		/* 1.5e300 */
+	TIMES_STRING,		/* "abc" */
+	TIMES_DECREASING,	/* a final, then one earlier than it */
+	TIMES_PROGRESS,		/* final/total_audio_proc_ms near 2^40 */
+};
+
+#define RAWCLOSE_SHORT		(-1)	/* a one-byte close payload */
+#define RAWCLOSE_EMPTY		(-2)	/* a close frame without payload */
 
 #define FAULT_MAX_ITEMS		16
 #define FAULT_SPEC_MAX		256
@@ -38,7 +62,10 @@ struct fault_item {
 	int code;		/* close / error code */
 	int close_code;		/* error, limit: WebSocket close code after the JSON */
 	int64_t for_ms;		/* stall: resume after this long (0 = never) */
-	int64_t bytes;		/* garbage, oversized: frame size */
+	int64_t bytes;		/* garbage, oversized, bigbinary: frame size */
+	int64_t count;		/* tokens, partials, finals, pings */
+	int64_t step;		/* finals: ms between tokens (0 = spread over the audio) */
+	int variant;		/* times: enum fault_times */
 	bool fired;
 };
 
@@ -56,8 +83,9 @@ struct fault_spec {
  * -EINVAL and writes a one-line reason into err. */
 int fault_parse(const char *text, struct fault_spec *out, char *err, size_t errlen);
 
-/* Name of a kind for logs ("rst", "close", ...). */
+/* Name of a kind for logs ("rst", "close", ...), of a times= variant. */
 const char *fault_kind_name(enum fault_kind k);
+const char *fault_times_name(int variant);
 
 #define FAULT_INDEX_ALL		0	/* table key: every connection without its own entry */
 

@@ -216,6 +216,12 @@ class RawWs:
     def read_until_end(self, timeout=10.0):
         """Reads frames until the connection ends: returns (opcodes, how) with
         how in "reset" (RST), "eof" (FIN) or "timeout"."""
+        frames, how = self.read_frames(timeout)
+        return [op for op, _ in frames], how
+
+    def read_frames(self, timeout=10.0, answer_close=False):
+        """The same with each frame's payload: ([(opcode, payload)], how).
+        answer_close: a close frame is answered, so the server hangs up."""
         deadline = time.monotonic() + timeout
         opcodes = []
         while True:
@@ -236,8 +242,11 @@ class RawWs:
                     off = 10
                 if len(self.buf) < off + n:
                     break
-                opcodes.append(self.buf[0] & 0x0f)
+                opcodes.append((self.buf[0] & 0x0f, self.buf[off:off + n]))
                 self.buf = self.buf[off + n:]
+                if answer_close and opcodes[-1][0] == OP_CLOSE:
+                    answer_close = False
+                    self.send(OP_CLOSE, b"")
             left = deadline - time.monotonic()
             if left <= 0:
                 return opcodes, "timeout"
@@ -256,7 +265,8 @@ class RawWs:
         self.sock.close()
 
 
-OP_TEXT, OP_BINARY, OP_CLOSE = 1, 2, 8
+OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING = 1, 2, 8, 9
+CONFIG = b'{"audio_format":"pcm_s16le","sample_rate":16000,"num_channels":1}'
 
 
 def make_tones(path, *args):
@@ -625,6 +635,101 @@ class FaultServerTest(unittest.TestCase):
         res = run_client(srv.url(), "--wav", str(self.tones), "--speed", "0")
         self.assertEqual(res.rc, 0, res.text())
         self.assert_words(res.finals())
+
+    # --- hostile service (issue 18) -----------------------------------------
+
+    def hostile_frames(self, spec, audio_ms=1000, timeout=20.0):
+        """Frames a raw client gets from connection 1 with spec, after
+        sending the config and audio_ms of silence."""
+        srv = self.server("--fault", "1:" + spec)
+        raw = RawWs(srv.port)
+        raw.send(OP_TEXT, CONFIG)
+        raw.send(OP_BINARY, bytes(32 * audio_ms))
+        raw.send(OP_TEXT, b"")          # end of stream: "finished" and close after the fault
+        frames, how = raw.read_frames(timeout, answer_close=True)
+        raw.close()
+        return frames, srv
+
+    def texts(self, frames):
+        return [json.loads(p) for op, p in frames if op == OP_TEXT]
+
+    def test_hostile_big_binary_and_text_messages(self):
+        frames, _ = self.hostile_frames("bigbinary@500;bytes=3000000,oversized@500;bytes=1500000")
+        sizes = [(op, len(p)) for op, p in frames if len(p) > 100000]
+        self.assertEqual(sizes, [(OP_BINARY, 3000000), (OP_TEXT, 1500000)])
+
+    def test_hostile_many_tokens_in_one_message(self):
+        frames, _ = self.hostile_frames("tokens@500;count=100000")
+        big = [m for m in self.texts(frames) if len(m["tokens"]) > 1]
+        self.assertEqual(len(big), 1)
+        toks = big[0]["tokens"]
+        self.assertEqual(len(toks), 100000)
+        self.assertTrue(all(t["is_final"] for t in toks))
+        self.assertEqual([t["text"] for t in toks[:2]], [" t0", " t1"])
+        self.assertLessEqual(toks[-1]["end_ms"], big[0]["total_audio_proc_ms"])
+
+    def test_hostile_token_times(self):
+        want = {"huge": (1099511627774, 1099511627775), "negative": (-5000, -4000),
+                "reversed": (5000, 100), "float": (1.5e300, 1.6e300), "string": ("abc", "def")}
+        for v, (a, b) in want.items():
+            with self.subTest(times=v):
+                frames, _ = self.hostile_frames("times=%s@500" % v)
+                toks = [t for m in self.texts(frames) for t in m.get("tokens", [])
+                        if t["text"] == " absurd"]
+                self.assertEqual([(t["start_ms"], t["end_ms"]) for t in toks], [(a, b)])
+        frames, _ = self.hostile_frames("times=beyond@500")
+        tok = [t for m in self.texts(frames) for t in m["tokens"] if t["text"] == " beyond"][0]
+        self.assertEqual(tok["start_ms"], 1000 + 600000)    # past the 1 s received
+        frames, _ = self.hostile_frames("times=decreasing@1500", audio_ms=2000)
+        toks = [t for m in self.texts(frames) for t in m["tokens"] if t["text"] in (" late", " early")]
+        self.assertEqual([(t["text"], t["start_ms"]) for t in toks], [(" late", 1800), (" early", 800)])
+        frames, srv = self.hostile_frames("times=progress@500")
+        self.assertIn(1099511627775, [m["final_audio_proc_ms"] for m in self.texts(frames)])
+        srv.wait(r"^conn=1 fault times=progress audio_ms=")
+
+    def test_hostile_text_that_is_not_utf8(self):
+        frames, _ = self.hostile_frames("badutf8@500")
+        bad = [p for op, p in frames if op == OP_TEXT and b"\xff\xfe\xc0" in p]
+        self.assertEqual(len(bad), 1)
+        with self.assertRaises(UnicodeDecodeError):
+            bad[0].decode("utf-8")
+
+    def test_hostile_floods_of_partials_finals_and_pings(self):
+        frames, _ = self.hostile_frames("partials@500;count=3000")
+        partials = [t["text"] for m in self.texts(frames) for t in m["tokens"]
+                    if t["text"].startswith(" p")]
+        self.assertEqual(partials, [" p%d" % i for i in range(3000)])
+        frames, _ = self.hostile_frames("finals@1000;count=20000")
+        finals = [t for m in self.texts(frames) for t in m["tokens"] if t["text"].startswith(" f")]
+        self.assertEqual(len(finals), 20000)
+        self.assertTrue(all(t["is_final"] and 0 <= t["start_ms"] <= t["end_ms"] <= 1000
+                            for t in finals))
+        frames, _ = self.hostile_frames("finals@1000;count=3;step=250")
+        self.assertEqual([(t["start_ms"], t["end_ms"]) for m in self.texts(frames)
+                          for t in m["tokens"] if t["text"].startswith(" f")],
+                         [(1000, 1250), (1250, 1500), (1500, 1750)])
+        frames, _ = self.hostile_frames("pings@500;count=500")
+        self.assertEqual(sum(1 for op, _ in frames if op == OP_PING), 500)
+
+    def test_hostile_close_codes_go_out_as_given(self):
+        for code, payload in (("5000", struct.pack("!H", 5000) + b"fault-server"),
+                              ("1005", struct.pack("!H", 1005) + b"fault-server"),
+                              ("short", b"\x03"), ("empty", b"")):
+            with self.subTest(code=code):
+                frames, srv = self.hostile_frames("rawclose=%s@500" % code)
+                self.assertEqual([p for op, p in frames if op == OP_CLOSE], [payload])
+                srv.wait(r"^conn=1 fault rawclose=%s audio_ms=" % code)
+
+    def test_hostile_rows_are_valid_specs_and_documented(self):
+        sys.path.insert(0, str(HERE))
+        import hostile_services
+        readme = (HERE / "README.md").read_text()
+        for i, row in enumerate(hostile_services.ROWS):
+            self.assertIn("`%s`" % row.spec.split("@")[0].split(";")[0], readme, row)
+        args = [a for i, row in enumerate(hostile_services.ROWS)
+                for a in ("--fault", "%d:%s" % (i + 1, row.spec))]
+        srv = self.server(*args)
+        self.assertEqual(srv.command("status").group(0), "status open=0 accepted=0")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ static void conn_free(struct srv_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->rl_flow.lock);
+	srv_out_free(c->cur);
 	free(c->rx);
 	c->magic = 0;
 	free(c);

@@ -26,6 +26,7 @@ struct srv_conn {
 	lws_sorted_usec_list_t sul_adopt;	/* delayed adoption */
 	lws_sorted_usec_list_t sul_stall;	/* end of a timed stall */
 	struct exec *x;			/* after the upgrade */
+	struct srv_out *cur;		/* an item being repeated (srv_out.repeat) */
 	enum srv_auth auth;
 	bool auth_header;
 	char peer_ip[48];

@@ -16,6 +16,9 @@
 _Static_assert(LWS_PRE <= SRV_OUT_PRE, "srv-out leaves too little room before payloads");
 
 #define MAX_MESSAGE		(1024 * 1024)	/* bigger messages are refused */
+/* lws 4.1.6's LWS_WRITE_CLOSE, kept out of its public header: a close frame
+ * with the payload given, valid or not. Only the fault server asks for it. */
+#define LWS_WRITE_CLOSE_RAW	((enum lws_write_protocol)4)
 #define CLOSE_TOO_BIG		1009
 
 /* Reading is off while the session's thread is behind or a stall lasts. */
@@ -32,7 +35,7 @@ static void rx_update(struct srv_conn *c)
 void srv_io_pump(struct srv_conn *c)
 {
 	rx_update(c);
-	if (c->x && exec_has_out(c->x))
+	if (c->x && (c->cur || exec_has_out(c->x)))
 		lws_callback_on_writable(c->wsi);
 }
 
@@ -201,6 +204,18 @@ static int perform(struct srv_conn *c, struct lws *wsi, struct srv_out *o)
 	case SRV_OUT_FIN:
 		hang_up(c, wsi, o->kind == SRV_OUT_RST);
 		return 0;
+	case SRV_OUT_PING:
+		if (!c->stalled && lws_write(wsi, srv_out_payload(o), o->len, LWS_WRITE_PING) < 0)
+			return -1;
+		return 0;
+	case SRV_OUT_RAW_CLOSE:
+		/* whatever the payload says, then a FIN: lws_close_reason()
+		 * always writes a two-byte code */
+		if (lws_write(wsi, srv_out_payload(o), o->len, LWS_WRITE_CLOSE_RAW) < 0)
+			return -1;
+		c->our_code = o->len >= 2 ? (srv_out_payload(o)[0] << 8) | srv_out_payload(o)[1] : 0;
+		hang_up(c, wsi, false);
+		return 0;
 	case SRV_OUT_STALL:
 		c->stalled = true;
 		rx_update(c);
@@ -222,12 +237,19 @@ int srv_io_writeable(struct srv_conn *c, struct lws *wsi)
 		return close_with(c, wsi, c->srv->cfg.shutdown_code);
 	if (c->killed)
 		return 0;
-	o = c->x ? exec_pop(c->x) : NULL;
+	o = c->cur ? c->cur : c->x ? exec_pop(c->x) : NULL;
+	c->cur = NULL;
 	if (!o)
 		return 0;
 	rc = perform(c, wsi, o);
-	srv_out_free(o);
-	if (rc == 0 && exec_has_out(c->x))
+	if (rc == 0 && o->repeat > o->index && !c->killed) {
+		o->index++;		/* the same item again, next time */
+		o->refill(o);
+		c->cur = o;
+	} else {
+		srv_out_free(o);
+	}
+	if (rc == 0 && (c->cur || exec_has_out(c->x)))
 		lws_callback_on_writable(wsi);
 	if (rc == 0 && c->rx_paused)
 		srv_io_flow(c);		/* the peer read some: maybe read again */

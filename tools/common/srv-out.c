@@ -4,15 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct srv_out *srv_out_new(enum srv_out_kind kind, const void *data, size_t len)
+struct srv_out *srv_out_new_cap(enum srv_out_kind kind, const void *data, size_t len, size_t cap)
 {
 	struct srv_out *o = calloc(1, sizeof(*o));
 
 	if (!o)
 		return NULL;
 	o->kind = kind;
-	if (kind == SRV_OUT_TEXT || kind == SRV_OUT_BINARY) {
-		o->buf = calloc(1, SRV_OUT_PRE + len + 1);
+	if (srv_out_has_payload(kind)) {
+		o->cap = cap > len ? cap : len;
+		o->buf = calloc(1, SRV_OUT_PRE + o->cap + 1);
 		if (!o->buf) {
 			free(o);
 			return NULL;
@@ -22,6 +23,11 @@ struct srv_out *srv_out_new(enum srv_out_kind kind, const void *data, size_t len
 		o->len = len;
 	}
 	return o;
+}
+
+struct srv_out *srv_out_new(enum srv_out_kind kind, const void *data, size_t len)
+{
+	return srv_out_new_cap(kind, data, len, len);
 }
 
 void srv_out_free(struct srv_out *o)

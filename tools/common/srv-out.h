@@ -21,6 +21,9 @@ enum srv_out_kind {
 	SRV_OUT_RST,		/* hang up with a TCP reset */
 	SRV_OUT_FIN,		/* hang up with a TCP FIN, no close frame */
 	SRV_OUT_STALL,		/* stop reading and writing; resume after for_ms if > 0 */
+	SRV_OUT_PING,		/* a WebSocket ping with the payload (at most 125 bytes) */
+	SRV_OUT_RAW_CLOSE,	/* a close frame with the payload as it is (any code, or
+				 * none), then hang up: for hostile tests */
 };
 
 struct srv_out {
@@ -28,9 +31,15 @@ struct srv_out {
 	enum srv_out_kind kind;
 	int code;		/* CLOSE */
 	int64_t for_ms;		/* STALL */
-	size_t len;		/* TEXT/BINARY payload length */
-	unsigned char *buf;	/* TEXT/BINARY: SRV_OUT_PRE + len + 1 bytes; payload at
+	size_t len;		/* TEXT/BINARY/PING/RAW_CLOSE payload length */
+	unsigned char *buf;	/* those: SRV_OUT_PRE + cap + 1 bytes; payload at
 				 * buf + SRV_OUT_PRE, NUL-terminated */
+	size_t cap;		/* payload room (>= len) */
+	/* Sent 1 + repeat times; before each repetition refill() rewrites
+	 * the payload (up to cap bytes, setting len) for index 1, 2, ... */
+	uint64_t repeat, index;
+	void (*refill)(struct srv_out *o);
+	int64_t arg[4];		/* for refill */
 };
 
 struct srv_outq {
@@ -41,6 +50,13 @@ struct srv_outq {
 /* A new item; data may be NULL (payload left zeroed for the caller to
  * fill). NULL when out of memory. */
 struct srv_out *srv_out_new(enum srv_out_kind kind, const void *data, size_t len);
+/* The same with room for cap >= len payload bytes (for refill). */
+struct srv_out *srv_out_new_cap(enum srv_out_kind kind, const void *data, size_t len, size_t cap);
+static inline bool srv_out_has_payload(enum srv_out_kind kind)
+{
+	return kind == SRV_OUT_TEXT || kind == SRV_OUT_BINARY || kind == SRV_OUT_PING ||
+	       kind == SRV_OUT_RAW_CLOSE;
+}
 void srv_out_free(struct srv_out *o);
 
 static inline unsigned char *srv_out_payload(struct srv_out *o)

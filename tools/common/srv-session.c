@@ -69,7 +69,8 @@ void sess_close(struct sess *s, int code)
 
 void sess_push(struct sess *s, struct srv_out *o)
 {
-	if (o && (o->kind == SRV_OUT_RST || o->kind == SRV_OUT_FIN || o->kind == SRV_OUT_CLOSE))
+	if (o && (o->kind == SRV_OUT_RST || o->kind == SRV_OUT_FIN || o->kind == SRV_OUT_CLOSE ||
+		  o->kind == SRV_OUT_RAW_CLOSE))
 		s->state = ST_DONE;
 	push(s, o);
 }

@@ -94,7 +94,8 @@ void sess_on_binary(struct sess *s, const void *data, size_t len);
 void sess_send_error(struct sess *s, const struct srv_error *e);
 /* Queues a close with code; input is ignored from now on. */
 void sess_close(struct sess *s, int code);
-/* Queues any item (takes it); RST and FIN end the session like a close. */
+/* Queues any item (takes it); RST, FIN and RAW_CLOSE end the session like
+ * a close. */
 void sess_push(struct sess *s, struct srv_out *o);
 /* Input is ignored while paused (a stall); results are never sent once
  * muted (not even at the end of the stream). */
