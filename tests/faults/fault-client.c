@@ -1,14 +1,16 @@
 /* fault-client: a small libwebsockets client for poking fault-server (or
  * any Soniox-style endpoint) and reporting exactly what it saw.
  *
- *   fault-client --url ws[s]://HOST:PORT/PATH [--wav FILE] [--speed X]
+ *   fault-client --url ws[s]://HOST:PORT/PATH [--unix SOCKET] [--wav FILE] [--speed X]
  *                [--chunk-ms N] [--key K] [--api-key K] [--config JSON]
  *                [--no-config] [--send-at MS:TEXT]... [--hold-ms N]
  *                [--end text|binary|none] [--ping-s N --pong-timeout-s M]
  *                [--connect-timeout-s N] [--timeout-s N] [--ca FILE] [--insecure]
  *                [--lws-debug BITS]
  *
- * It connects (sending "Authorization: Bearer K" with --key), sends the
+ * It connects (to the Unix socket SOCKET with --unix: the URL then gives
+ * only the scheme, Host and path; sending "Authorization: Bearer K" with
+ * --key), sends the
  * config (default: model stt-rt-v5, pcm_s16le, the WAV's rate and channels,
  * plus "api_key" with --api-key; --config replaces it verbatim), streams the
  * WAV's 16-bit PCM in --chunk-ms (100) messages at --speed (1) times real
@@ -74,7 +76,7 @@ struct send_at {
 
 static struct client {
 	/* options */
-	const char *url, *wav_path, *key, *api_key, *config, *ca;
+	const char *url, *unix_path, *wav_path, *key, *api_key, *config, *ca;
 	double speed;
 	unsigned chunk_ms, hold_ms;
 	int ping_s, pong_timeout_s, timeout_s, connect_timeout_s, lws_debug;
@@ -409,7 +411,7 @@ static const struct lws_protocols protocols[] = {
 static int connect_now(void)
 {
 	struct lws_client_connect_info ci;
-	char url[512], path[512];
+	char url[512], path[512], unix_addr[512];
 	const char *prot, *addr, *p;
 	int port;
 
@@ -423,6 +425,11 @@ static int connect_now(void)
 	ci.context = C.ctx;
 	ci.address = addr;
 	ci.port = port;
+	if (C.unix_path) {
+		/* lws 4.1: an address starting with '+' is a Unix socket */
+		snprintf(unix_addr, sizeof(unix_addr), "+%s", C.unix_path);
+		ci.address = unix_addr;
+	}
 	ci.path = path;
 	ci.host = addr;
 	ci.origin = addr;
@@ -449,7 +456,7 @@ static int connect_now(void)
 
 static void usage(FILE *f)
 {
-	fputs("usage: fault-client --url ws[s]://HOST:PORT/PATH [--wav FILE] [--speed X]\n"
+	fputs("usage: fault-client --url ws[s]://HOST:PORT/PATH [--unix SOCKET] [--wav FILE] [--speed X]\n"
 	      "         [--chunk-ms N] [--key K] [--api-key K] [--config JSON] [--no-config]\n"
 	      "         [--send-at MS:TEXT]... [--hold-ms N] [--end text|binary|none]\n"
 	      "         [--ping-s N --pong-timeout-s M] [--connect-timeout-s N] [--timeout-s N]\n"
@@ -465,6 +472,7 @@ static int parse_options(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
+		{ "unix", required_argument, NULL, 'U' },
 		{ "wav", required_argument, NULL, 'w' },
 		{ "speed", required_argument, NULL, 's' },
 		{ "chunk-ms", required_argument, NULL, 'c' },
@@ -492,6 +500,7 @@ static int parse_options(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'u': C.url = optarg; break;
+		case 'U': C.unix_path = optarg; break;
 		case 'w': C.wav_path = optarg; break;
 		case 's':
 			C.speed = strtod(optarg, &e);

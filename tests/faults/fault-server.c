@@ -7,7 +7,7 @@
  * pw-transcribe-server's) with the tone recognizer (fs-tone.c) and the
  * faults below (fs-events.c); its sessions run on the service thread.
  *
- *   fault-server [--port P] [--address A] [--key K] [--auth-mode json|http]
+ *   fault-server [--port P] [--address A | --socket PATH] [--key K] [--auth-mode json|http]
  *                [--fault N:SPEC]... [--quit-after-idle S] [--no-stdin]
  *                [--tls-cert FILE --tls-key FILE] [--threshold-db D]
  *                [--hangover-ms MS] [--min-word-ms MS] [--partial-ms MS]
@@ -20,6 +20,9 @@
  *   connection to libwebsockets (lws_adopt_descriptor_vhost), so the bind
  *   address, the port and delay_accept are exact. The first line on stdout is
  *       listening port=<p> address=<a> tls=<0|1>
+ *   --socket PATH listens on that Unix socket instead (mode 0600; a stale
+ *   one is replaced, removed at exit) and says
+ *       listening socket=<path> tls=<0|1>
  *   With --tls-cert/--tls-key it speaks wss:// (see "Test CA" below).
  *
  * Protocol (the Soniox real-time subset; any request path is accepted)
@@ -187,6 +190,7 @@
 #include "fs-tone.h"
 #include "ip-listen.h"
 #include "srv-log.h"
+#include "unix-listen.h"
 
 #define PROG			"fault-server"
 #define DEFAULT_ADDRESS		"127.0.0.1"
@@ -197,7 +201,7 @@
 #define DEFAULT_PROGRESS_MS	200
 
 struct options {
-	const char *address, *tls_cert, *tls_key;
+	const char *address, *socket, *tls_cert, *tls_key;
 	int port, lws_debug;
 	bool no_stdin;
 	struct rec_params rec;
@@ -220,7 +224,8 @@ static struct fs_state state;
 
 static void usage(FILE *f)
 {
-	fputs("usage: fault-server [--port P] [--address A] [--key K] [--auth-mode json|http]\n"
+	fputs("usage: fault-server [--port P] [--address A | --socket PATH] [--key K]\n"
+	      "         [--auth-mode json|http]\n"
 	      "         [--fault N:SPEC]... [--quit-after-idle S] [--no-stdin]\n"
 	      "         [--tls-cert FILE --tls-key FILE] [--threshold-db D] [--hangover-ms MS]\n"
 	      "         [--min-word-ms MS] [--partial-ms MS] [--progress-ms MS] [--lws-debug BITS]\n"
@@ -328,6 +333,7 @@ static int other_opt(struct options *o, int ch)
 
 	switch (ch) {
 	case 'a': o->address = optarg; return 0;
+	case 'S': o->socket = optarg; return 0;
 	case 'k': state.key = optarg; return 0;
 	case 'A':
 		if (strcmp(optarg, "json") && strcmp(optarg, "http")) {
@@ -358,6 +364,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option lo[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "auth-mode", required_argument, NULL, 'A' },
 		{ "fault", required_argument, NULL, 'f' },
@@ -430,21 +437,29 @@ int main(int argc, char **argv)
 	};
 	struct srv *srv;
 	pthread_t reader;
-	char err[256], bound[64];
+	char err[512], bound[64], where[128];
+	ino_t ino = 0;
 	int lfd, port = 0;
 
 	srv_log_init(STDOUT_FILENO);
 	state.faults = fault_table_new();
 	if (!state.faults || parse_options(argc, argv, &o))
 		return 2;
-	lfd = ip_listen(o.address, o.port, LISTEN_BACKLOG, err, sizeof(err));
-	if (lfd < 0 || ip_bound_name(lfd, bound, sizeof(bound), &port)) {
+	if (o.socket)
+		lfd = unix_listen(o.socket, LISTEN_BACKLOG, &ino, err, sizeof(err));
+	else
+		lfd = ip_listen(o.address, o.port, LISTEN_BACKLOG, err, sizeof(err));
+	if (lfd < 0 || (!o.socket && ip_bound_name(lfd, bound, sizeof(bound), &port))) {
 		fprintf(stderr, "%s: %s\n", PROG, lfd < 0 ? err : strerror(errno));
 		if (lfd >= 0)
 			close(lfd);
 		fault_table_free(state.faults);
 		return 2;
 	}
+	if (o.socket)
+		snprintf(where, sizeof(where), "socket=%s", o.socket);
+	else
+		snprintf(where, sizeof(where), "port=%d address=%s", port, o.address);
 	srv = start(&o, lfd);
 	if (!srv) {
 		fault_table_free(state.faults);
@@ -453,7 +468,7 @@ int main(int argc, char **argv)
 	state.srv = srv;
 	state.wake = ctl_drain;
 	state.idle_since_us = srv_now_us();
-	srv_log("listening port=%d address=%s tls=%d", port, o.address, o.tls_cert ? 1 : 0);
+	srv_log("listening %s tls=%d", where, o.tls_cert ? 1 : 0);
 
 	pthread_mutex_lock(&ctl.lock);
 	ctl.srv = srv;
@@ -467,6 +482,8 @@ int main(int argc, char **argv)
 	ctl.srv = NULL;
 	pthread_mutex_unlock(&ctl.lock);
 	srv_free(srv);
+	if (o.socket)
+		unix_unlink_if_ours(o.socket, ino);
 	fault_table_free(state.faults);
 	pthread_mutex_lock(&ctl.lock);
 	while (ctl.head) {

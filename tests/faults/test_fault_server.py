@@ -51,9 +51,11 @@ class Server:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.stderr = ""
-        m = self.wait(r"^listening port=(\d+) address=(\S+) tls=(\d)", START_TIMEOUT)
-        self.port = int(m.group(1))
+        m = self.wait(r"^listening (?:port=(\d+) address=(\S+)|socket=(\S+)) tls=(\d)",
+                      START_TIMEOUT)
+        self.port = int(m.group(1) or 0)
         self.address = m.group(2)
+        self.socket = m.group(3)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -106,7 +108,10 @@ class Server:
         return "%s://%s:%d%s" % (scheme, h, self.port, path)
 
     def stop(self):
-        """SIGTERM, wait; returns the exit status (an ASan build fails on leaks here)."""
+        """SIGTERM, wait; returns the exit status (an ASan build fails on leaks here).
+        Stopping again returns the same status."""
+        if getattr(self, "rc", None) is not None:
+            return self.rc
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
@@ -123,6 +128,7 @@ class Server:
         except BrokenPipeError:
             pass
         self.proc.stdout.close()
+        self.rc = rc
         return rc
 
 
@@ -624,6 +630,19 @@ class FaultServerTest(unittest.TestCase):
         self.assertEqual(res.value(r"^closed code=(\d+)").group(1), "1006", res.text())
         res = run_client(url, "--wav", str(self.tones), "--speed", "0")     # no CA: refused
         self.assertEqual(res.rc, 3, res.text())
+
+    def test_unix_socket(self):
+        path = self.tmp / "fault.sock"
+        srv = self.server("--socket", str(path))
+        self.assertEqual(srv.socket, str(path))
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        res = run_client("ws://localhost/transcribe-websocket", "--unix", str(path),
+                         "--wav", str(self.tones), "--speed", "0")
+        self.assertEqual(res.rc, 0, res.text())
+        self.assert_words(res.finals())
+        srv.wait(r"^conn=1 accept peer=unix ")
+        self.assertEqual(srv.stop(), 0)
+        self.assertFalse(path.exists())
 
     def test_ipv6_loopback(self):
         try:

@@ -64,7 +64,8 @@ class Server:
         def limits():
             if nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        self.proc = subprocess.Popen([SERVER, "--port", "0", *map(str, args)], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([SERVER, "--port", "0", "--insecure-tcp", *map(str, args)],
+                                     stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=e,
                                      preexec_fn=limits)
         self.lines = []

@@ -111,11 +111,13 @@ def lcs(a, b):
 class Server:
     """A running pw-transcribe-server; stderr is collected by a thread."""
 
-    def __init__(self, *args, check_start=True, argv=None):
+    def __init__(self, *args, check_start=True, argv=None, env=None):
         self.lines = []
         self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv or [SERVER, "--port", "0", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        # TCP without a key must be asked for; the default is a Unix socket
+        self.proc = subprocess.Popen(argv or [SERVER, "--port", "0", "--insecure-tcp", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.port = None
@@ -123,11 +125,12 @@ class Server:
             return
         first = self._first_stdout_line()
         parts = dict(p.split("=", 1) for p in first.split()[1:])
-        if not first.startswith("listening ") or "port" not in parts:
+        if not first.startswith("listening ") or not ("port" in parts or "socket" in parts):
             self.kill()
             raise AssertionError("unexpected first line %r\n%s" % (first, self.log()))
-        self.port = int(parts["port"])
-        self.address = parts["address"]
+        self.socket = parts.get("socket")
+        self.port = int(parts.get("port", 0))
+        self.address = parts.get("address")
 
     def _first_stdout_line(self):
         box = []
@@ -224,8 +227,9 @@ class Result:
 
 
 def run_client(server, *args, url=None, timeout=CLIENT_TIMEOUT):
-    proc = subprocess.run([CLIENT, "--url", url or server.url, "--timeout-s", str(int(timeout)), *args],
-                          capture_output=True, text=True, timeout=timeout + 30)
+    where = ["--unix", server.socket] if getattr(server, "socket", None) else []
+    proc = subprocess.run([CLIENT, "--url", url or server.url, *where, "--timeout-s", str(int(timeout)),
+                           *args], capture_output=True, text=True, timeout=timeout + 30)
     return Result(proc)
 
 
@@ -610,7 +614,8 @@ class TestLifecycle(unittest.TestCase):
             sk.bind(("127.0.0.1", 0))
             port = sk.getsockname()[1]
         # it execs the server on the first connection, with the socket as fd 3
-        s = Server(argv=[activate, "-l", "127.0.0.1:%d" % port, SERVER], check_start=False)
+        s = Server(argv=[activate, "-l", "127.0.0.1:%d" % port, SERVER, "--insecure-tcp"],
+                   check_start=False)
         try:
             s.port = port
             s.wait_log("Listening on")
@@ -625,6 +630,112 @@ class TestLifecycle(unittest.TestCase):
         rc = s.wait_exit()
         self.assertEqual(rc, 2)
         self.assertIn("not an IP address", s.log())
+
+
+class TestListening(unittest.TestCase):
+    """The default is a Unix socket only its user can reach; TCP is asked
+    for, and needs a key unless --insecure-tcp (loopback only)."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="server-listen-")
+        self.run_dir = Path(self.tmp.name) / "run"
+        self.run_dir.mkdir(mode=0o700)
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=str(self.run_dir))
+        self.sock_dir = self.run_dir / "pipewire-transcribe"
+        self.sock = self.sock_dir / "server.sock"
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def refused(self, *argv, env=None, needle):
+        s = Server(argv=[SERVER, *argv], env=env or self.env, check_start=False)
+        rc = s.wait_exit()
+        self.assertEqual(rc, 2, s.log())
+        self.assertIn(needle, s.log())
+
+    def test_default_is_a_private_unix_socket(self):
+        s = Server(argv=[SERVER], env=self.env)
+        try:
+            self.assertEqual(s.socket, str(self.sock))
+            self.assertEqual(stat.S_IMODE(self.sock_dir.stat().st_mode), 0o700)
+            self.assertTrue(stat.S_ISSOCK(self.sock.stat().st_mode))
+            self.assertEqual(stat.S_IMODE(self.sock.stat().st_mode), 0o600)
+            r = run_client(s, "--wav", wav("goforward.wav"), "--speed", "0",
+                           url="ws://localhost/transcribe-websocket")
+            self.assertEqual(r.words(), GOFORWARD, r.out)
+            s.wait_log("conn=1 accept peer=unix")
+        finally:
+            self.assertEqual(s.stop(), 0, s.log())
+        self.assertFalse(self.sock.exists(), "the socket stays behind")
+
+    def test_socket_directory_open_to_others_is_refused(self):
+        self.sock_dir.mkdir(mode=0o755)
+        self.sock_dir.chmod(0o755)
+        self.refused(needle="chmod 700")
+
+    def test_socket_directory_of_another_user_is_refused(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give the directory away")
+        self.sock_dir.mkdir(mode=0o700)
+        os.chown(self.sock_dir, 65534, 65534)
+        self.refused(needle="belongs to uid 65534")
+
+    def test_no_runtime_dir_is_refused(self):
+        env = dict(self.env)
+        del env["XDG_RUNTIME_DIR"]
+        self.refused(env=env, needle="XDG_RUNTIME_DIR is not set")
+
+    def test_a_live_socket_is_kept_and_a_stale_one_replaced(self):
+        s = Server(argv=[SERVER], env=self.env)
+        try:
+            self.refused(needle="in use")
+        finally:
+            self.assertEqual(s.stop(), 0, s.log())
+        import socket as sk
+        stale = sk.socket(sk.AF_UNIX)
+        stale.bind(str(self.sock))          # a server that died without cleaning up
+        stale.close()
+        s = Server(argv=[SERVER], env=self.env)
+        self.assertEqual(s.socket, str(self.sock))
+        self.assertEqual(s.stop(), 0, s.log())
+
+    def test_explicit_socket_path(self):
+        path = Path(self.tmp.name) / "x.sock"
+        s = Server(argv=[SERVER, "--socket", str(path)], env=self.env)
+        try:
+            self.assertEqual(stat.S_IMODE(path.stat().st_mode), 0o600)
+            r = run_client(s, "--wav", wav("goforward.wav"), "--speed", "0",
+                           url="ws://localhost/transcribe-websocket")
+            self.assertEqual(r.words(), GOFORWARD, r.out)
+        finally:
+            self.assertEqual(s.stop(), 0, s.log())
+
+    def test_tcp_needs_a_key_unless_insecure_on_loopback(self):
+        self.refused("--port", "0", needle="give --key-file, or --insecure-tcp")
+        self.refused("--address", "0.0.0.0", "--port", "0", "--insecure-tcp",
+                     needle="without --key-file would serve anyone")
+        self.refused("--socket", "/x", "--port", "0", needle="choose one")
+        s = Server("--address", "::1" if socket_has_ipv6() else "127.0.0.1")
+        try:
+            s.wait_log("warning what=insecure-tcp")
+        finally:
+            self.assertEqual(s.stop(), 0, s.log())
+
+    def test_systemd_unix_socket_activation(self):
+        activate = shutil.which("systemd-socket-activate")
+        if not activate:
+            self.skipTest("no systemd-socket-activate")
+        path = self.run_dir / "activated.sock"
+        s = Server(argv=[activate, "-l", str(path), SERVER], env=self.env, check_start=False)
+        try:
+            s.wait_log("Listening on")
+            s.socket = str(path)
+            r = run_client(s, "--wav", wav("goforward.wav"), "--speed", "0",
+                           url="ws://localhost/transcribe-websocket")
+            self.assertEqual(r.words(), GOFORWARD, r.out)
+            self.assertEqual(s._first_stdout_line(), "listening socket=%s" % path)
+        finally:
+            self.assertEqual(s.stop(), 0, s.log())
 
 
 def socket_has_ipv6():

@@ -8,20 +8,29 @@
  * plugged in (recognizer.c), each session on a thread of its own, and the
  * log lines below.
  *
- *   pw-transcribe-server [--address A] [--port P] [--key-file FILE]
- *                        [--hmm DIR] [--lm FILE] [--dict FILE]
+ *   pw-transcribe-server [--socket PATH | --address A --port P [--insecure-tcp]]
+ *                        [--key-file FILE] [--hmm DIR] [--lm FILE] [--dict FILE]
  *                        [--max-connections N] [--spare-decoders N]
  *                        [--idle-timeout S] [--upgrade-timeout S] [--max-pending N]
  *                        [--partial-ms MS] [--progress-ms MS]
  *                        [--lws-debug BITS] [--help] [--version]
+ *   (options: --help and doc/pw-transcribe-server.1; the CLI is server-cli.c)
  *
- * Listening
- *   --address (default 127.0.0.1) must be an IP literal (127.0.0.1, ::1, an
- *   interface address); the server binds exactly that address. --port
- *   defaults to 7681; 0 picks a free port. Started by systemd socket
- *   activation (LISTEN_FDS=1), it serves the socket it is given instead.
- *   The first line on stdout is
- *       listening port=<p> address=<a>
+ * Listening (server-listen.c)
+ *   By default a Unix socket private to the user:
+ *       $XDG_RUNTIME_DIR/pipewire-transcribe/server.sock
+ *   The directory is created 0700 when missing; one owned by someone else
+ *   or open to group/others is refused (another user could take the audio
+ *   or stand in for the server). The socket is 0600; a stale one is
+ *   replaced, a live one is not, ours is removed at exit. --socket PATH
+ *   names another. Clients: ws+unix://<that path>:/transcribe-websocket.
+ *   TCP only when --address or --port asks for it (an IP literal, bound
+ *   exactly; port 0 picks a free one), and only with --key-file, or with
+ *   --insecure-tcp on a loopback address (a warning is logged); a
+ *   non-loopback address without a key is refused. Started by systemd
+ *   socket activation (LISTEN_FDS=1), it serves the socket it is given (a
+ *   TCP one under the same rules). The first line on stdout is
+ *       listening socket=<path>   or   listening port=<p> address=<a>
  *   Everything else goes to stderr, one line per event (see "Log").
  *
  * Authentication
@@ -128,192 +137,29 @@
  *   refused what=too-many-connections|too-many-upgrades open=K pending=P
  *   error what=accept errno=E [backoff_ms=MS]
  *   pocketsphinx level=warn|error msg="..." | lws msg="..."
+ *   warning what=insecure-tcp address=A msg="..."   (TCP without a key)
  *   exit reason=signal streams=K
  *
  * Exit status: 0 after a signal; 2 on bad usage or when the model, the key
  * file or the socket cannot be set up (the message says which).
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli-int.h"
-#include "ip-listen.h"
 #include "recognizer.h"
+#include "server-cli.h"
+#include "server-listen.h"
 #include "srv-core.h"
 #include "srv-key.h"
 #include "srv-log.h"
 
-#ifndef SERVER_MODELDIR
-#define SERVER_MODELDIR		"/usr/share/pocketsphinx/model"
-#endif
-#ifndef SERVER_VERSION
-#define SERVER_VERSION		"unknown"
-#endif
-
-#define PROG			"pw-transcribe-server"
-#define DEFAULT_ADDRESS		"127.0.0.1"
 #define TICK_MS			250
-#define LISTEN_BACKLOG		64
 #define SHUTDOWN_GRACE_MS	2000
 #define CLOSE_GOING_AWAY	1001
 #define BLOCK_MS		100	/* responses are considered this often (audio) */
-#define SD_LISTEN_FDS_START	3
-#define PATH_MAX_LEN		4096
-
-static struct options {
-	const char *address, *key_file;
-	char hmm[PATH_MAX_LEN], lm[PATH_MAX_LEN], dict[PATH_MAX_LEN];
-	long port, max_conns, spare, idle_s, upgrade_s, max_pending, partial_ms, progress_ms,
-	     lws_debug;
-} opt;
-
-/* Numeric options: name, destination, default, range, help. */
-static const struct int_option {
-	const char *name;
-	long *dst;
-	long def, min, max;
-	const char *help;
-} int_options[] = {
-	{ "port", &opt.port, 7681, 0, 65535, "TCP port (0 = pick a free one)" },
-	{ "max-connections", &opt.max_conns, 8, 1, 256,
-	  "concurrent streams; more get error 429 (each needs ~95 MB)" },
-	{ "spare-decoders", &opt.spare, 1, 0, 64, "finished decoders kept ready for new streams" },
-	{ "idle-timeout", &opt.idle_s, 20, 1, 86400,
-	  "seconds without audio or keepalive before error 408" },
-	{ "upgrade-timeout", &opt.upgrade_s, 5, 1, 3600,
-	  "seconds a new connection has to complete its WebSocket upgrade" },
-	{ "max-pending", &opt.max_pending, 32, 1, 4096,
-	  "connections still before their upgrade; more are closed at once" },
-	{ "partial-ms", &opt.partial_ms, 200, 20, 60000, "non-final tokens at most every MS of audio" },
-	{ "progress-ms", &opt.progress_ms, 500, 20, 600000, "a response at least every MS of audio" },
-	{ "lws-debug", &opt.lws_debug, 0, 0, 0xffff, "libwebsockets log bits (0 = errors, warnings)" },
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: %s [--address A] [--port P] [--key-file FILE]\n"
-		"       [--hmm DIR] [--lm FILE] [--dict FILE] [options]\n"
-		"  --address A        IP address to listen on (default %s)\n"
-		"  --key-file FILE    require this shared secret (file mode 600)\n"
-		"  --hmm DIR          acoustic model (default %s)\n"
-		"  --lm FILE          language model (default %s)\n"
-		"  --dict FILE        dictionary (default %s)\n",
-		PROG, DEFAULT_ADDRESS, opt.hmm, opt.lm, opt.dict);
-	for (size_t i = 0; i < sizeof(int_options) / sizeof(int_options[0]); i++)
-		fprintf(f, "  --%-17s %s (default %ld)\n", int_options[i].name,
-			int_options[i].help, int_options[i].def);
-	fprintf(f, "Protocol, log format and resources: see the top of tools/server/%s.c.\n", PROG);
-}
-
-static int set_path(char *dst, const char *name, const char *v)
-{
-	if (strlen(v) >= PATH_MAX_LEN) {
-		fprintf(stderr, "%s: --%s: path too long\n", PROG, name);
-		return -1;
-	}
-	snprintf(dst, PATH_MAX_LEN, "%s", v);
-	return 0;
-}
-
-static int set_int(const struct int_option *o, const char *v)
-{
-	return cli_int(PROG, o->name, v, o->min, o->max, o->dst);
-}
-
-enum { OPT_ADDRESS = 256, OPT_KEY_FILE, OPT_HMM, OPT_LM, OPT_DICT, OPT_HELP, OPT_VERSION, OPT_INT };
-
-#define N_INT_OPTIONS	(sizeof(int_options) / sizeof(int_options[0]))
-#define N_NAMED_OPTIONS	7
-
-static int parse_options(int argc, char **argv)
-{
-	static const size_t n_int = N_INT_OPTIONS;
-	struct option lo[N_NAMED_OPTIONS + N_INT_OPTIONS + 1] = {
-		{ "address", required_argument, NULL, OPT_ADDRESS },
-		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
-		{ "hmm", required_argument, NULL, OPT_HMM },
-		{ "lm", required_argument, NULL, OPT_LM },
-		{ "dict", required_argument, NULL, OPT_DICT },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ "version", no_argument, NULL, OPT_VERSION },
-	};
-	size_t base = N_NAMED_OPTIONS;
-	int ch, rc = 0;
-
-	for (size_t i = 0; i < n_int; i++) {
-		*int_options[i].dst = int_options[i].def;
-		lo[base + i] = (struct option){ int_options[i].name, required_argument, NULL,
-						 OPT_INT + (int)i };
-	}
-	lo[base + n_int] = (struct option){ NULL, 0, NULL, 0 };
-	opt.address = DEFAULT_ADDRESS;
-	snprintf(opt.hmm, sizeof(opt.hmm), "%s/en-us/en-us", SERVER_MODELDIR);
-	snprintf(opt.lm, sizeof(opt.lm), "%s/en-us/en-us.lm.bin", SERVER_MODELDIR);
-	snprintf(opt.dict, sizeof(opt.dict), "%s/en-us/cmudict-en-us.dict", SERVER_MODELDIR);
-
-	while (rc == 0 && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_ADDRESS: opt.address = optarg; break;
-		case OPT_KEY_FILE: opt.key_file = optarg; break;
-		case OPT_HMM: rc = set_path(opt.hmm, "hmm", optarg); break;
-		case OPT_LM: rc = set_path(opt.lm, "lm", optarg); break;
-		case OPT_DICT: rc = set_path(opt.dict, "dict", optarg); break;
-		case 'h':
-		case OPT_HELP:
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			printf("%s %s\n", PROG, SERVER_VERSION);
-			exit(0);
-		default:
-			if (ch >= OPT_INT && ch < OPT_INT + (int)n_int) {
-				rc = set_int(&int_options[ch - OPT_INT], optarg);
-				break;
-			}
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (rc == 0 && optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, argv[optind]);
-		rc = -1;
-	}
-	return rc;
-}
-
-/* A socket passed by systemd socket activation, else -1. */
-static int systemd_socket(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	int fd = SD_LISTEN_FDS_START, flags;
-
-	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
-		return -1;
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	if (strcmp(fds, "1")) {
-		fprintf(stderr, "%s: socket activation: expected exactly 1 socket, got LISTEN_FDS=%s\n",
-			PROG, fds);
-		return -2;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		fprintf(stderr, "%s: socket activation: fd %d: %s\n", PROG, fd, strerror(errno));
-		return -2;
-	}
-	return fd;
-}
-
 
 static const char *auth_name(enum srv_auth a)
 {
@@ -368,51 +214,30 @@ static const struct srv_events events = {
 	.closed = ev_closed,
 };
 
-/* The listening socket: systemd's, else our own on exactly --address. */
-static int listen_socket(char *addr, size_t addrlen, int *port)
-{
-	char err[512];
-	int fd = systemd_socket();
-
-	if (fd == -2)
-		return -1;
-	/* Our own listening socket: lws would listen on every interface. */
-	if (fd < 0 && (fd = ip_listen(opt.address, (int)opt.port, LISTEN_BACKLOG,
-				     err, sizeof(err))) < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
-		return -1;
-	}
-	if (ip_bound_name(fd, addr, addrlen, port)) {
-		fprintf(stderr, "%s: listening socket: %s\n", PROG, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static struct srv *start(struct rec_pool *pool, const char *key, int fd)
+static struct srv *start(const struct server_options *opt, struct rec_pool *pool, const char *key,
+			 int fd)
 {
 	struct srv_config cfg = {
-		.name = PROG,
+		.name = SERVER_PROG,
 		.listen_fd = fd,
 		.threaded = true,
-		.max_streams = (unsigned)opt.max_conns,
-		.max_pending = (unsigned)opt.max_pending,
-		.max_open = (unsigned)(opt.max_conns * 4 + opt.max_pending),
-		.idle_ms = opt.idle_s * 1000,
-		.upgrade_timeout_ms = opt.upgrade_s * 1000,
+		.max_streams = (unsigned)opt->max_conns,
+		.max_pending = (unsigned)opt->max_pending,
+		.max_open = (unsigned)(opt->max_conns * 4 + opt->max_pending),
+		.idle_ms = opt->idle_s * 1000,
+		.upgrade_timeout_ms = opt->upgrade_s * 1000,
 		.shutdown_code = CLOSE_GOING_AWAY,
 		.shutdown_grace_ms = SHUTDOWN_GRACE_MS,
 		.tick_ms = TICK_MS,
-		.lws_log_level = (int)opt.lws_debug,
+		.lws_log_level = (int)opt->lws_debug,
 		.lws_log_to_srv = true,
 		.sess = {
 			.key = key,
 			.dialect = &srv_dialect_soniox,
 			.rec = &rec_pocketsphinx,
 			.rec_ctx = pool,
-			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt.partial_ms,
-				    .progress_ms = (unsigned)opt.progress_ms, .partial_on_change = true },
+			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt->partial_ms,
+				    .progress_ms = (unsigned)opt->progress_ms, .partial_on_change = true },
 		},
 		.events = &events,
 	};
@@ -421,38 +246,41 @@ static struct srv *start(struct rec_pool *pool, const char *key, int fd)
 
 int main(int argc, char **argv)
 {
+	struct server_options opt;
+	struct server_listener listener = { .fd = -1 };
 	struct rec_model model;
 	struct rec_pool *pool = NULL;
 	struct srv *srv = NULL;
-	char *key = NULL, addr[INET6_ADDRSTRLEN] = "?", err[512];
-	int port = 0, fd, rc = 2;
+	char *key = NULL, err[512];
+	int rc;
 
-	if (parse_options(argc, argv))
-		return 2;
+	rc = server_cli_parse(argc, argv, &opt);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	rc = 2;
 	if (opt.key_file && key_load(opt.key_file, &key, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
+		fprintf(stderr, "%s: %s\n", SERVER_PROG, err);
 		return 2;
 	}
-	fd = listen_socket(addr, sizeof(addr), &port);
-	if (fd < 0)
+	if (server_listen(&opt, key != NULL, &listener))
 		goto out;
 	model = (struct rec_model){ opt.hmm, opt.lm, opt.dict };
 	if (rec_pool_new(&model, (unsigned)opt.spare, &pool, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
-		close(fd);
+		fprintf(stderr, "%s: %s\n", SERVER_PROG, err);
+		close(listener.fd);
 		goto out;
 	}
-	srv = start(pool, key, fd);
+	srv = start(&opt, pool, key, listener.fd);	/* takes the fd */
 	if (!srv)
 		goto out;
-	printf("listening port=%d address=%s\n", port, addr);
-	fflush(stdout);
+	server_listen_announce(&listener);
 	srv_run(srv);
 	srv_log("exit reason=%s streams=%u", srv_quit_reason(srv), srv_stream_count(srv));
 	srv_drain(srv);
 	rc = 0;
 out:
 	srv_free(srv);		/* joins every session thread */
+	server_listen_cleanup(&listener);
 	rec_pool_free(pool);
 	if (key) {
 		explicit_bzero(key, strlen(key));
