@@ -88,10 +88,13 @@ def user_clip(fx, audio):
 
 
 class Server:
-    """pw-transcribe-server on 127.0.0.1, a free port."""
+    """pw-transcribe-server on 127.0.0.1, a free port. TCP without a key
+    must be asked for (--insecure-tcp): its default is a private Unix
+    socket, which the module does not speak yet."""
 
     def __init__(self, fx, binary, *args, port=0, prefix=()):
-        self.proc = fx.spawn("server", [*prefix, binary, "--port", str(port), *args])
+        self.proc = fx.spawn("server", [*prefix, binary, "--port", str(port), "--insecure-tcp",
+                                        *args])
         port = fx.wait_for(lambda: re.search(r"listening port=(\d+)", self._out()),
                            what="pw-transcribe-server listening").group(1)
         self.url = "ws://127.0.0.1:%s/transcribe-websocket" % port
