@@ -22,6 +22,7 @@ struct rule {
 	char to_node[CONFIG_STR_MAX];
 	uint32_t n_position;
 	uint32_t position[SPA_AUDIO_MAX_CHANNELS];
+	bool passive;
 };
 
 struct node {
@@ -131,7 +132,8 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 
 	if (have_link(l, out->id, in->id) || (k = calloc(1, sizeof(*k))) == NULL)
 		return;
-	props = pw_properties_new(PW_KEY_OBJECT_LINGER, "false", NULL);
+	props = pw_properties_new(PW_KEY_OBJECT_LINGER, "false",
+			PW_KEY_LINK_PASSIVE, r->passive ? "true" : "false", NULL);
 	if (props == NULL) {
 		free(k);
 		return;
@@ -158,14 +160,16 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 			out->node_id, out->id, out->channel, in->node_id, in->id, in->channel);
 }
 
-/* in_first: `in` is the tap's first channel. */
+/* in_first: `in` is the tap's first channel; out_first: `out` is the
+ * source's first output. */
 static bool channel_pairs(const struct port *out, const struct port *in, bool in_has_channel,
-		bool in_first)
+		bool in_first, bool out_first)
 {
 	if (spa_streq(out->channel, in->channel))
 		return true;
+	/* Summed into one port, a loud stereo pair clips. */
 	if (spa_streq(in->channel, "MONO"))
-		return true;
+		return out_first;
 	/* A mono source into one input only: fed to all of them, the
 	 * equal-power downmix would add 3 dB and clip loud sources. */
 	if (spa_streq(out->channel, "MONO"))
@@ -189,8 +193,15 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 {
 	const char *cls = pw_properties_get(from->props, PW_KEY_MEDIA_CLASS);
 	bool want_monitor = cls != NULL && spa_strendswith(cls, "/Sink");
-	struct port *out, *in;
+	struct port *out, *in, *out_first = NULL;
 
+	spa_list_for_each(out, &l->ports, link) {
+		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
+			continue;
+		/* The lowest port id: ports appear in channel order. */
+		if (out_first == NULL || out->id < out_first->id)
+			out_first = out;
+	}
 	spa_list_for_each(out, &l->ports, link) {
 		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
 			continue;
@@ -199,7 +210,8 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 				spa_type_audio_channel, r->position[0]) : NULL;
 		spa_list_for_each(in, &l->ports, link) {
 			if (in->node_id == to->id && !in->output &&
-			    channel_pairs(out, in, has, spa_streq(in->channel, first)))
+			    channel_pairs(out, in, has, spa_streq(in->channel, first),
+					    out == out_first))
 				make_link(l, r, out, in);
 		}
 	}
@@ -372,7 +384,7 @@ struct linker *linker_new(struct pw_core *core)
 
 int linker_add_rule(struct linker *l, const char *tap_name,
 		const struct config_match *match, uint32_t n_match, const char *to_node,
-		const uint32_t *to_position, uint32_t n_position)
+		const uint32_t *to_position, uint32_t n_position, bool passive)
 {
 	struct rule *r;
 
@@ -381,6 +393,7 @@ int linker_add_rule(struct linker *l, const char *tap_name,
 		return -EINVAL;
 	memcpy(r->position, to_position, n_position * sizeof(uint32_t));
 	r->n_position = n_position;
+	r->passive = passive;
 	snprintf(r->tap, sizeof(r->tap), "%s", tap_name);
 	snprintf(r->to_node, sizeof(r->to_node), "%s", to_node);
 	memcpy(r->match, match, n_match * sizeof(*match));

@@ -29,6 +29,8 @@ struct publish_tap {
 	bool partial_pending;
 	struct publish_segment partial;
 	uint64_t partial_sent_ms;
+	struct publish_state state;	/* the session's, as the worker last said */
+	char graph_error[SESSION_TEXT_MAX];	/* "" or why the tap hears nothing */
 };
 
 struct publish {
@@ -152,6 +154,22 @@ static void on_final(struct publish *p, uint32_t tap, const struct publish_segme
 	publish_dbus_final(p->dbus, tap, seg);
 }
 
+/* A tap whose node is in error transcribes nothing, whatever the session
+ * says: it shows as failed, with the graph's reason, until the node is back. */
+static void send_state(struct publish *p, uint32_t tap)
+{
+	struct publish_tap *t = &p->taps[tap];
+	struct publish_state st = t->state;
+
+	if (t->graph_error[0] != '\0') {
+		st.state = SESSION_FAILED;
+		st.capture_only = false;
+		snprintf(st.error, sizeof(st.error), "%s", t->graph_error);
+	}
+	set_key(p, t, &t->state_json, KEY_STATE, state_json(&st));
+	publish_dbus_set_state(p->dbus, tap, &st);
+}
+
 static void dispatch(struct publish *p, const struct publish_event *ev)
 {
 	struct publish_tap *t = &p->taps[ev->tap];
@@ -160,8 +178,8 @@ static void dispatch(struct publish *p, const struct publish_event *ev)
 		return;
 	switch (ev->kind) {
 	case PUBLISH_STATE:
-		set_key(p, t, &t->state_json, KEY_STATE, state_json(&ev->state));
-		publish_dbus_set_state(p->dbus, ev->tap, &ev->state);
+		t->state = ev->state;
+		send_state(p, ev->tap);
 		break;
 	case PUBLISH_PARTIAL:
 		on_partial(p, ev->tap, &ev->segment);
@@ -238,8 +256,10 @@ struct publish *publish_new(struct pw_context *context, struct pw_core *core,
 	p->loop = loop;
 	p->worker = worker;
 	p->n_taps = cfg->n_taps;
-	for (uint32_t i = 0; i < p->n_taps; i++)
+	for (uint32_t i = 0; i < p->n_taps; i++) {
 		p->taps[i].node_id = SPA_ID_INVALID;
+		p->taps[i].state.next_retry_ms = -1;
+	}
 	p->wake = pw_loop_add_event(loop, on_wake, p);
 	p->timer = pw_loop_add_timer(loop, on_timer, p);
 	p->queue = publish_queue_new(wake_main, p);
@@ -275,6 +295,29 @@ void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id)
 	publish_dbus_set_node_id(p->dbus, tap, node_id == SPA_ID_INVALID ? 0 : node_id);
 }
 
+void publish_set_graph_error(struct publish *p, uint32_t tap, const char *why)
+{
+	struct publish_tap *t;
+
+	if (p == NULL || tap >= p->n_taps)
+		return;
+	t = &p->taps[tap];
+	snprintf(t->graph_error, sizeof(t->graph_error), "%s", why ? why : "");
+	send_state(p, tap);
+}
+
+void publish_release_graph(struct publish *p)
+{
+	if (p == NULL || p->meta == NULL)
+		return;
+	/* Its export lives on the connection: once that is gone, a value set
+	 * would be marshalled onto freed memory. */
+	for (uint32_t i = 0; i < p->n_taps; i++)
+		publish_metadata_clear(p->meta, p->taps[i].node_id);
+	publish_metadata_destroy(p->meta);
+	p->meta = NULL;
+}
+
 void publish_destroy(struct publish *p)
 {
 	if (p == NULL)
@@ -283,13 +326,12 @@ void publish_destroy(struct publish *p)
 	 * the waiters' answers) still goes out. */
 	while (p->queue != NULL && publish_queue_pop(p->queue, &p->ev))
 		dispatch(p, &p->ev);
+	publish_release_graph(p);
 	for (uint32_t i = 0; i < p->n_taps; i++) {
-		publish_metadata_clear(p->meta, p->taps[i].node_id);
 		free(p->taps[i].state_json);
 		free(p->taps[i].partial_json);
 		free(p->taps[i].final_json);
 	}
-	publish_metadata_destroy(p->meta);
 	publish_dbus_destroy(p->dbus);
 	if (p->wake != NULL)
 		pw_loop_destroy_source(p->loop, p->wake);

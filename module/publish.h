@@ -27,6 +27,12 @@ struct publish *publish_new(struct pw_context *context, struct pw_core *core,
 struct publish_queue *publish_queue_of(struct publish *p);
 /* The tap's node got its global id (SPA_ID_INVALID: it went away). */
 void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id);
+/* The tap hears nothing (why: its node is in error or gone) or again (NULL):
+ * until cleared, its published state is failed with this reason. */
+void publish_set_graph_error(struct publish *p, uint32_t tap, const char *why);
+/* Removes the metadata object while the PipeWire connection it lives on
+ * still exists (before pw_core_disconnect); nothing more goes there. */
+void publish_release_graph(struct publish *p);
 /* Removes the metadata entries, answers pending calls, leaves the bus. */
 void publish_destroy(struct publish *p);
 
