@@ -23,6 +23,7 @@ struct rule {
 	uint32_t n_position;
 	uint32_t position[SPA_AUDIO_MAX_CHANNELS];
 	bool passive;
+	char sources[CONFIG_STR_MAX];	/* as last reported */
 };
 
 struct node {
@@ -47,6 +48,8 @@ struct port {
 struct plink {
 	struct spa_list link;
 	struct linker *linker;
+	struct rule *rule;
+	char out_node[CONFIG_NAME_MAX];	/* node.name of what it hears */
 	uint32_t out_port, in_port;
 	struct pw_proxy *proxy;
 	struct spa_hook proxy_listener;
@@ -54,11 +57,14 @@ struct plink {
 
 struct linker {
 	struct pw_core *core;
+	const struct linker_events *events;
+	void *events_data;
 	struct pw_registry *registry;	/* NULL once the core destroyed it */
 	struct spa_hook registry_listener;
 	struct spa_hook registry_proxy_listener;
 	struct spa_list rules, nodes, ports, links;
 	uint32_t n_links;
+	bool destroying;
 };
 
 static struct node *find_node(struct linker *l, uint32_t id)
@@ -96,6 +102,34 @@ static bool have_link(struct linker *l, uint32_t out_port, uint32_t in_port)
 	return false;
 }
 
+/* Tells the rule's tap which nodes it hears now, when that changed. */
+static void report_sources(struct linker *l, struct rule *r)
+{
+	char names[CONFIG_STR_MAX] = "";
+	size_t len = 0;
+	struct plink *k, *j;
+
+	spa_list_for_each(k, &l->links, link) {
+		bool seen = false;
+		if (k->rule != r)
+			continue;
+		spa_list_for_each(j, &l->links, link) {
+			if (j == k)
+				break;
+			if (j->rule == r && strcmp(j->out_node, k->out_node) == 0)
+				seen = true;
+		}
+		if (!seen && len < sizeof(names))
+			len += snprintf(names + len, sizeof(names) - len, "%s%s",
+					len ? " " : "", k->out_node);
+	}
+	if (strcmp(names, r->sources) == 0)
+		return;
+	snprintf(r->sources, sizeof(r->sources), "%s", names);
+	if (l->events && l->events->sources)
+		l->events->sources(l->events_data, r->tap, r->sources);
+}
+
 static void link_proxy_removed(void *data)
 {
 	struct plink *k = data;
@@ -105,10 +139,15 @@ static void link_proxy_removed(void *data)
 static void link_proxy_destroy(void *data)
 {
 	struct plink *k = data;
+	struct linker *l = k->linker;
+	struct rule *r = k->rule;
+
 	spa_hook_remove(&k->proxy_listener);
 	spa_list_remove(&k->link);
-	k->linker->n_links--;
+	l->n_links--;
 	free(k);
+	if (!l->destroying)
+		report_sources(l, r);
 }
 
 static void link_proxy_error(void *data, int seq, int res, const char *message)
@@ -124,8 +163,8 @@ static const struct pw_proxy_events link_proxy_events = {
 	.error = link_proxy_error,
 };
 
-static void make_link(struct linker *l, const struct rule *r, const struct port *out,
-		const struct port *in)
+static void make_link(struct linker *l, struct rule *r, const struct node *from,
+		const struct port *out, const struct port *in)
 {
 	struct pw_properties *props;
 	struct plink *k;
@@ -151,6 +190,9 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 		return;
 	}
 	k->linker = l;
+	k->rule = r;
+	snprintf(k->out_node, sizeof(k->out_node), "%s",
+			pw_properties_get(from->props, PW_KEY_NODE_NAME) ?: "?");
 	k->out_port = out->id;
 	k->in_port = in->id;
 	pw_proxy_add_listener(k->proxy, &k->proxy_listener, &link_proxy_events, k);
@@ -158,6 +200,7 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 	l->n_links++;
 	pw_log_info("tap=%s link node=%u port=%u (%s) → node=%u port=%u (%s)", r->tap,
 			out->node_id, out->id, out->channel, in->node_id, in->id, in->channel);
+	report_sources(l, r);
 }
 
 /* in_first: `in` is the tap's first channel; out_first: `out` is the
@@ -188,12 +231,20 @@ static bool rule_has_channel(const struct rule *r, const char *channel)
 	return false;
 }
 
-static void link_node(struct linker *l, const struct rule *r, const struct node *from,
+static void link_node(struct linker *l, struct rule *r, const struct node *from,
 		const struct node *to)
 {
 	const char *cls = pw_properties_get(from->props, PW_KEY_MEDIA_CLASS);
-	bool want_monitor = cls != NULL && spa_strendswith(cls, "/Sink");
 	struct port *out, *in, *out_first = NULL;
+	bool want_monitor = true;
+
+	/* A sink is heard on its monitor; so is a virtual source, whose only
+	 * outputs are monitor ports (what is played into it). */
+	if (cls == NULL || !spa_strendswith(cls, "/Sink")) {
+		spa_list_for_each(out, &l->ports, link)
+			if (out->node_id == from->id && out->output && !out->monitor)
+				want_monitor = false;
+	}
 
 	spa_list_for_each(out, &l->ports, link) {
 		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
@@ -212,7 +263,7 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 			if (in->node_id == to->id && !in->output &&
 			    channel_pairs(out, in, has, spa_streq(in->channel, first),
 					    out == out_first))
-				make_link(l, r, out, in);
+				make_link(l, r, from, out, in);
 		}
 	}
 }
@@ -360,13 +411,15 @@ static const struct pw_proxy_events registry_proxy_events = {
 	.destroy = registry_proxy_destroy,
 };
 
-struct linker *linker_new(struct pw_core *core)
+struct linker *linker_new(struct pw_core *core, const struct linker_events *events, void *data)
 {
 	struct linker *l = calloc(1, sizeof(*l));
 
 	if (l == NULL)
 		return NULL;
 	l->core = core;
+	l->events = events;
+	l->events_data = data;
 	spa_list_init(&l->rules);
 	spa_list_init(&l->nodes);
 	spa_list_init(&l->ports);
@@ -426,6 +479,7 @@ void linker_destroy(struct linker *l)
 
 	if (l == NULL)
 		return;
+	l->destroying = true;
 	if (l->registry != NULL)
 		pw_proxy_destroy((struct pw_proxy *)l->registry);
 	spa_list_consume(k, &l->links, link)

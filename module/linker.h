@@ -3,7 +3,8 @@
  * Main thread only. Watches the registry; whenever a node matching a rule
  * and the rule's destination node both have ports, it creates the missing
  * links (link-factory, not lingering, so they go when the module goes).
- * A source that is a sink is tapped on its monitor ports. Channels pair by
+ * A sink (or a virtual source, whose outputs are all monitor ports) is
+ * tapped on its monitor ports. Channels pair by
  * name; a MONO tap port takes the source's first channel only and a MONO
  * source feeds the tap's first port only (links into one port add up: a
  * stereo pair summed into MONO clips, and one mono channel fed to FL and FR
@@ -22,7 +23,13 @@
 
 struct linker;
 
-struct linker *linker_new(struct pw_core *core);
+struct linker_events {
+	/* The nodes a tap hears changed: their node.names, space-separated,
+	 * "" when nothing is linked into it (its target is gone, say). */
+	void (*sources)(void *data, const char *tap_name, const char *names);
+};
+
+struct linker *linker_new(struct pw_core *core, const struct linker_events *events, void *data);
 /* Links the output ports of every node whose properties equal all of
  * match[] into the input ports of the node named to_node, whose channel
  * layout is to_position[n_position] (so pairing does not depend on the

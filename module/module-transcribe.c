@@ -313,6 +313,23 @@ static const struct tap_stream_events tap_stream_events = {
 	.gone = stream_gone,
 };
 
+static void linked_sources(void *data, const char *tap_name, const char *names)
+{
+	struct impl *impl = data;
+
+	for (uint32_t i = 0; i < impl->n_taps; i++) {
+		struct tap *tap = &impl->taps[i];
+		if (strcmp(tap->cfg->name, tap_name) != 0)
+			continue;
+		pw_log_info("tap=%s hears=\"%s\"", tap_name, names);
+		publish_set_source(impl->publish, tap->index, names);
+	}
+}
+
+static const struct linker_events linker_events = {
+	.sources = linked_sources,
+};
+
 static int connect_core(struct impl *impl)
 {
 	impl->core = pw_context_get_object(impl->context, PW_TYPE_INTERFACE_Core);
@@ -468,7 +485,7 @@ int pipewire__module_init(struct pw_impl_module *module, const char *args)
 		pw_log_error("cannot connect to PipeWire: %s", spa_strerror(res));
 		goto error;
 	}
-	if ((impl->linker = linker_new(impl->core)) == NULL) {
+	if ((impl->linker = linker_new(impl->core, &linker_events, impl)) == NULL) {
 		res = -errno;
 		goto error;
 	}

@@ -31,6 +31,7 @@ struct publish_tap {
 	uint64_t partial_sent_ms;
 	struct publish_state state;	/* the session's, as the worker last said */
 	char graph_error[SESSION_TEXT_MAX];	/* "" or why the tap hears nothing */
+	char source[256];		/* what the tap hears, from the linker */
 };
 
 struct publish {
@@ -78,6 +79,7 @@ static char *state_json(const struct publish_state *st)
 	add_int(o, "buffered_ms", (int64_t)st->buffered_ms);
 	add_int(o, "spooled_ms", (int64_t)st->spooled_ms);
 	add_int(o, "dropped_ms", (int64_t)st->dropped_ms);
+	add_str(o, "source", st->source);
 	return to_json(o);
 }
 
@@ -161,6 +163,7 @@ static void send_state(struct publish *p, uint32_t tap)
 	struct publish_tap *t = &p->taps[tap];
 	struct publish_state st = t->state;
 
+	snprintf(st.source, sizeof(st.source), "%s", t->source);
 	if (t->graph_error[0] != '\0') {
 		st.state = SESSION_FAILED;
 		st.capture_only = false;
@@ -303,6 +306,14 @@ void publish_set_graph_error(struct publish *p, uint32_t tap, const char *why)
 		return;
 	t = &p->taps[tap];
 	snprintf(t->graph_error, sizeof(t->graph_error), "%s", why ? why : "");
+	send_state(p, tap);
+}
+
+void publish_set_source(struct publish *p, uint32_t tap, const char *names)
+{
+	if (p == NULL || tap >= p->n_taps || strcmp(p->taps[tap].source, names) == 0)
+		return;
+	snprintf(p->taps[tap].source, sizeof(p->taps[tap].source), "%s", names);
 	send_state(p, tap);
 }
 

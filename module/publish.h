@@ -30,6 +30,8 @@ void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id);
 /* The tap hears nothing (why: its node is in error or gone) or again (NULL):
  * until cleared, its published state is failed with this reason. */
 void publish_set_graph_error(struct publish *p, uint32_t tap, const char *why);
+/* The nodes the tap hears now (node.names, space-separated; "" none). */
+void publish_set_source(struct publish *p, uint32_t tap, const char *names);
 /* Removes the metadata object while the PipeWire connection it lives on
  * still exists (before pw_core_disconnect); nothing more goes there. */
 void publish_release_graph(struct publish *p);

@@ -7,6 +7,7 @@ the default output stays the user's, and what the module links survives a
 session manager: its ports, its levels, its nodes."""
 
 import array
+import json
 import math
 import os
 import re
@@ -24,6 +25,7 @@ from test_session import FaultServer, SECRET
 MODULE = "libpipewire-module-transcribe"
 TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
 FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')
+CLI = os.environ.get("CLI", "pw-transcribe")
 APP = "test-app"                # paplay's application.name in the managed graph
 MINUS_1_DBFS = 10 ** (-1 / 20)
 
@@ -194,8 +196,79 @@ class TapTest(DesktopTestCase):
         self.assertLess(abs(db(rms / want)), 1.0)
 
 
+    def status(self):
+        """pw-transcribe status --json of the tap (the user's view)."""
+        res = self.fx.run([CLI, "status", "t", "--json"], check=False)
+        return json.loads(res.stdout) if res.returncode == 0 else {}
+
+    def test_a_tap_whose_nodes_are_destroyed_comes_back_and_says_so_meanwhile(self):
+        fx = self.fx
+        self.start_host()
+        app = self.graph.play(self.make_tones(repeat=20), name="long-app")
+        fx.wait_for(lambda: self.status().get("source"), what="the tap hearing the app")
+        first = fx.nodes()["transcribe.t"]["object.id"]
+        fx.run(["pw-cli", "destroy", str(first)])
+        fx.wait_for(lambda: "destroyed" in self.status().get("last_error", ""),
+                    what="the tap saying its node was destroyed")
+        self.assertEqual(self.status()["state"], "failed")
+        fx.wait_for(lambda: fx.nodes().get("transcribe.t", {}).get("object.id", first) != first,
+                    what="the tap's node made again")
+        fx.wait_for(lambda: self.status().get("state") == "capture-only" and
+                    self.status().get("source"), what="the tap back, hearing the app again")
+        self.assertEqual(self.status()["last_error"], "")
+        app.terminate()
+
+    def test_a_source_tap_follows_its_source_away_and_back(self):
+        fx = self.fx
+        mic = ("{ factory.name=support.null-audio-sink node.name=test-mic "
+               "media.class=Audio/Source/Virtual object.linger=1 audio.position=[FL FR] "
+               "adapter.auto-port-config={ mode=dsp monitor=true position=preserve } }")
+        fx.run(["pw-cli", "create-node", "adapter", mic])
+        args = "{ service.url = \"\" taps = [ { name = t mode = source target = test-mic } ] }"
+        self.host = fx.start_module_host(MODULE, args)
+        fx.wait_for(lambda: self.status().get("source") == "test-mic", what="the tap on test-mic")
+        fx.run(["pw-cli", "destroy", fx.nodes()["test-mic"]["object.id"]])
+        fx.wait_for(lambda: self.status().get("source") == "", what="status: hears nothing")
+        out = fx.run([CLI, "status", "t"]).stdout
+        self.assertIn("hears: nothing", out)
+        fx.run(["pw-cli", "create-node", "adapter", mic])
+        fx.wait_for(lambda: self.status().get("source") == "test-mic",
+                    what="the tap on test-mic again")
+
+
 class BareTapTest(TapTest):
     managed = False
+
+
+class HostProcessTest(DesktopTestCase):
+    """The module in its own `pipewire -c` process, as pw-transcribe.service
+    runs it."""
+
+    managed = False
+
+    def test_the_host_ends_cleanly_when_the_daemon_goes(self):
+        fx = self.fx
+        server = FaultServer(fx, "--key", SECRET)
+        args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY } "
+                "taps = [ { name = t mode = tap target = %s } ] }" % (server.url, fixture.PLAYER))
+        host = fx.start_module_host(MODULE, args, env={"TRANSCRIBE_TEST_KEY": SECRET},
+                                    debug="mod.transcribe:4")
+        fx.wait_for(lambda: "-> streaming" in host.log, what="streaming")
+        fx.wait_for_ports("transcribe.t", "in", 2)
+        player = self.graph.play(self.make_tones(repeat=3))
+        fx.wait_for(lambda: len(FINAL_RE.findall(host.log)) >= 3, timeout=20, what="3 finals")
+        fx.daemon.send_signal(signal.SIGKILL)
+        rc = host.wait_exit(timeout=5)
+        player.terminate()
+        self.assertEqual(rc, 0, host.describe())
+        self.assertIn("the PipeWire daemon is gone", host.log)
+        self.assertNotIn("AddressSanitizer", host.log)
+        self.assertNotIn("leaked proxy", host.log)
+        # Every final the module logged is in the journal.
+        journal = next((fx.home / ".local/state/pipewire-transcribe").glob("t-*.jsonl"))
+        lines = [l for l in journal.read_text().splitlines() if '"text"' in l]
+        logged = [w for _, _, w in FINAL_RE.findall(host.log)]
+        self.assertEqual(len(lines), len(logged), journal.read_text())
 
 
 if __name__ == "__main__":
