@@ -106,6 +106,7 @@ struct impl {
 	struct spa_hook core_proxy_listener;
 	bool do_disconnect;
 	bool daemon_gone;
+	bool names_taken;
 
 	struct transcribe_config cfg;
 	struct worker *worker;
@@ -326,6 +327,23 @@ static void linked_sources(void *data, const char *tap_name, const char *names)
 	}
 }
 
+/* A second instance with the first one's names would answer for taps that
+ * are not its own and double every transcript: it fails, loudly, and goes. */
+static void names_taken(void *data, const char *why)
+{
+	struct impl *impl = data;
+
+	if (impl->names_taken)
+		return;
+	impl->names_taken = true;
+	pw_log_error("%s; unloading this instance", why);
+	pw_impl_module_schedule_destroy(impl->module);
+}
+
+static const struct publish_events publish_events = {
+	.names_taken = names_taken,
+};
+
 static const struct linker_events linker_events = {
 	.sources = linked_sources,
 };
@@ -497,7 +515,7 @@ int pipewire__module_init(struct pw_impl_module *module, const char *args)
 		}
 	}
 	if ((impl->publish = publish_new(context, impl->core,
-			&impl->cfg, impl->worker)) == NULL) {
+			&impl->cfg, impl->worker, &publish_events, impl)) == NULL) {
 		res = -errno;
 		goto error;
 	}

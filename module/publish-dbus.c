@@ -226,16 +226,28 @@ static const sd_bus_vtable tap_vtable[] = {
 
 /* ---- lifecycle ---- */
 
+/* The RequestName reply: DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER (1) or
+ * ALREADY_OWNER (4) is ours; EXISTS (3, we never queue) is another
+ * instance's. */
 static int on_name(sd_bus_message *m, void *data, sd_bus_error *err)
 {
 	struct publish_dbus *d = data;
 	const sd_bus_error *e = sd_bus_message_get_error(m);
+	char why[512];
+	uint32_t reply = 0;
 
-	if (e != NULL)
-		pw_log_error("dbus: cannot own %s (%s): is another instance running? "
-				"Give this one its own dbus.name", d->name, e->message);
-	else
+	if (e == NULL && sd_bus_message_read(m, "u", &reply) >= 0 && (reply == 1 || reply == 4)) {
 		pw_log_info("dbus: name=%s path=%s", d->name, DBUS_ROOT);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "publish.dbus-name: %s is already owned on the session bus "
+			"(%s): is another instance running? Give this one its own publish.dbus-name "
+			"and publish.metadata-name", d->name,
+			e != NULL ? e->message : "the name exists");
+	if (d->events && d->events->name_taken)
+		d->events->name_taken(d->data, why);
+	else
+		pw_log_error("%s", why);
 	return 0;
 }
 

@@ -36,6 +36,8 @@ struct publish_tap {
 
 struct publish {
 	struct pw_loop *loop;
+	const struct publish_events *events;
+	void *events_data;
 	struct spa_source *wake;
 	struct spa_source *timer;	/* flushes rate-limited partials */
 	struct publish_queue *queue;
@@ -231,8 +233,18 @@ static int on_command(void *data, const struct worker_command *cmd)
 	return worker_command(p->worker, cmd);
 }
 
+/* Another instance holds our names: the module says so and goes. */
+static void on_taken(void *data, const char *why)
+{
+	struct publish *p = data;
+
+	if (p->events && p->events->names_taken)
+		p->events->names_taken(p->events_data, why);
+}
+
 static const struct publish_dbus_events dbus_events = {
 	.command = on_command,
+	.name_taken = on_taken,
 };
 
 struct publish_queue *publish_queue_of(struct publish *p)
@@ -249,7 +261,8 @@ static void publish_capture_only(struct publish *p)
 }
 
 struct publish *publish_new(struct pw_context *context, struct pw_core *core,
-		const struct transcribe_config *cfg, struct worker *worker)
+		const struct transcribe_config *cfg, struct worker *worker,
+		const struct publish_events *events, void *data)
 {
 	struct pw_loop *loop = pw_context_get_main_loop(context);
 	struct publish *p = calloc(1, sizeof(*p));
@@ -258,6 +271,8 @@ struct publish *publish_new(struct pw_context *context, struct pw_core *core,
 		return NULL;
 	p->loop = loop;
 	p->worker = worker;
+	p->events = events;
+	p->events_data = data;
 	p->n_taps = cfg->n_taps;
 	for (uint32_t i = 0; i < p->n_taps; i++) {
 		p->taps[i].node_id = SPA_ID_INVALID;
@@ -272,7 +287,7 @@ struct publish *publish_new(struct pw_context *context, struct pw_core *core,
 		return NULL;
 	}
 	if (cfg->metadata_name[0] != '\0')
-		p->meta = publish_metadata_new(context, core, cfg->metadata_name);
+		p->meta = publish_metadata_new(context, core, cfg->metadata_name, on_taken, p);
 	if (cfg->dbus_name[0] != '\0')
 		p->dbus = publish_dbus_new(loop, cfg->dbus_name, &dbus_events, p);
 	for (uint32_t i = 0; i < p->n_taps; i++)

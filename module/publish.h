@@ -21,9 +21,16 @@
 struct publish;
 struct publish_queue;
 
+struct publish_events {
+	/* Another instance owns our D-Bus name or metadata name (why: one
+	 * line naming the key). Called at most once per name. */
+	void (*names_taken)(void *data, const char *why);
+};
+
 /* Without metadata (no core) or a session bus it publishes what it can. */
 struct publish *publish_new(struct pw_context *context, struct pw_core *core,
-		const struct transcribe_config *cfg, struct worker *worker);
+		const struct transcribe_config *cfg, struct worker *worker,
+		const struct publish_events *events, void *data);
 struct publish_queue *publish_queue_of(struct publish *p);
 /* The tap's node got its global id (SPA_ID_INVALID: it went away). */
 void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id);

@@ -240,6 +240,27 @@ class BareTapTest(TapTest):
     managed = False
 
 
+class SecondInstanceTest(DesktopTestCase):
+    managed = False
+
+    def test_a_second_instance_with_the_same_names_fails_loudly(self):
+        fx = self.fx
+        first = fx.start_module_host(MODULE, "{ service.url = \"\" taps = [ { name = a mode = sink } ] }",
+                                     debug="mod.transcribe:3")
+        fx.wait_for(lambda: "dbus: name=" in first.log, what="the first instance on the bus")
+        second = fx.start_module_host(MODULE, "{ service.url = \"\" taps = [ { name = b mode = sink } ] }",
+                                      debug="mod.transcribe:3")
+        fx.wait_for(lambda: "unloading this instance" in second.log, what="the second one to say so")
+        fx.wait_for(lambda: not fx.node_exists("transcribe.b"), what="the second one's nodes gone")
+        errors = [l for l in second.log.splitlines() if "unloading this instance" in l]
+        self.assertEqual(len(errors), 1, second.log)
+        self.assertRegex(errors[0], r"publish\.(dbus|metadata)-name")
+        self.assertTrue(fx.node_exists("transcribe.a"))
+        listed = fx.run([CLI, "list"]).stdout
+        self.assertIn("a ", listed)
+        self.assertNotIn("b ", listed)
+
+
 class HostProcessTest(DesktopTestCase):
     """The module in its own `pipewire -c` process, as pw-transcribe.service
     runs it."""
