@@ -23,7 +23,22 @@ struct rule {
 	uint32_t n_position;
 	uint32_t position[SPA_AUDIO_MAX_CHANNELS];
 	bool passive;
+};
+
+/* A tap's node whose sources are reported: any link into it counts, ours
+ * or a session manager's. */
+struct watch {
+	struct spa_list link;
+	char tap[CONFIG_NAME_MAX];
+	char node[CONFIG_STR_MAX];
 	char sources[CONFIG_STR_MAX];	/* as last reported */
+};
+
+/* A link in the graph (anyone's), by node ids. */
+struct glink {
+	struct spa_list link;
+	uint32_t id;
+	uint32_t out_node, in_node;
 };
 
 struct node {
@@ -48,8 +63,6 @@ struct port {
 struct plink {
 	struct spa_list link;
 	struct linker *linker;
-	struct rule *rule;
-	char out_node[CONFIG_NAME_MAX];	/* node.name of what it hears */
 	uint32_t out_port, in_port;
 	struct pw_proxy *proxy;
 	struct spa_hook proxy_listener;
@@ -62,9 +75,8 @@ struct linker {
 	struct pw_registry *registry;	/* NULL once the core destroyed it */
 	struct spa_hook registry_listener;
 	struct spa_hook registry_proxy_listener;
-	struct spa_list rules, nodes, ports, links;
+	struct spa_list rules, nodes, ports, links, watches, glinks;
 	uint32_t n_links;
-	bool destroying;
 };
 
 static struct node *find_node(struct linker *l, uint32_t id)
@@ -102,32 +114,39 @@ static bool have_link(struct linker *l, uint32_t out_port, uint32_t in_port)
 	return false;
 }
 
-/* Tells the rule's tap which nodes it hears now, when that changed. */
-static void report_sources(struct linker *l, struct rule *r)
+/* Tells each watched tap which nodes it hears now, when that changed. */
+static void report_sources(struct linker *l)
 {
-	char names[CONFIG_STR_MAX] = "";
-	size_t len = 0;
-	struct plink *k, *j;
+	struct watch *w;
+	struct glink *g, *h;
+	struct node *to, *from;
 
-	spa_list_for_each(k, &l->links, link) {
-		bool seen = false;
-		if (k->rule != r)
-			continue;
-		spa_list_for_each(j, &l->links, link) {
-			if (j == k)
-				break;
-			if (j->rule == r && strcmp(j->out_node, k->out_node) == 0)
-				seen = true;
+	spa_list_for_each(w, &l->watches, link) {
+		char names[CONFIG_STR_MAX] = "";
+		size_t len = 0;
+
+		to = find_node_by_name(l, w->node);
+		spa_list_for_each(g, &l->glinks, link) {
+			bool seen = false;
+			if (to == NULL || g->in_node != to->id ||
+			    (from = find_node(l, g->out_node)) == NULL)
+				continue;
+			spa_list_for_each(h, &l->glinks, link) {
+				if (h == g)
+					break;
+				if (h->in_node == g->in_node && h->out_node == g->out_node)
+					seen = true;
+			}
+			if (!seen && len < sizeof(names))
+				len += snprintf(names + len, sizeof(names) - len, "%s%s", len ? " " : "",
+						pw_properties_get(from->props, PW_KEY_NODE_NAME) ?: "?");
 		}
-		if (!seen && len < sizeof(names))
-			len += snprintf(names + len, sizeof(names) - len, "%s%s",
-					len ? " " : "", k->out_node);
+		if (strcmp(names, w->sources) == 0)
+			continue;
+		snprintf(w->sources, sizeof(w->sources), "%s", names);
+		if (l->events && l->events->sources)
+			l->events->sources(l->events_data, w->tap, w->sources);
 	}
-	if (strcmp(names, r->sources) == 0)
-		return;
-	snprintf(r->sources, sizeof(r->sources), "%s", names);
-	if (l->events && l->events->sources)
-		l->events->sources(l->events_data, r->tap, r->sources);
 }
 
 static void link_proxy_removed(void *data)
@@ -140,14 +159,11 @@ static void link_proxy_destroy(void *data)
 {
 	struct plink *k = data;
 	struct linker *l = k->linker;
-	struct rule *r = k->rule;
 
 	spa_hook_remove(&k->proxy_listener);
 	spa_list_remove(&k->link);
 	l->n_links--;
 	free(k);
-	if (!l->destroying)
-		report_sources(l, r);
 }
 
 static void link_proxy_error(void *data, int seq, int res, const char *message)
@@ -163,8 +179,8 @@ static const struct pw_proxy_events link_proxy_events = {
 	.error = link_proxy_error,
 };
 
-static void make_link(struct linker *l, struct rule *r, const struct node *from,
-		const struct port *out, const struct port *in)
+static void make_link(struct linker *l, const struct rule *r, const struct port *out,
+		const struct port *in)
 {
 	struct pw_properties *props;
 	struct plink *k;
@@ -190,9 +206,6 @@ static void make_link(struct linker *l, struct rule *r, const struct node *from,
 		return;
 	}
 	k->linker = l;
-	k->rule = r;
-	snprintf(k->out_node, sizeof(k->out_node), "%s",
-			pw_properties_get(from->props, PW_KEY_NODE_NAME) ?: "?");
 	k->out_port = out->id;
 	k->in_port = in->id;
 	pw_proxy_add_listener(k->proxy, &k->proxy_listener, &link_proxy_events, k);
@@ -200,7 +213,6 @@ static void make_link(struct linker *l, struct rule *r, const struct node *from,
 	l->n_links++;
 	pw_log_info("tap=%s link node=%u port=%u (%s) → node=%u port=%u (%s)", r->tap,
 			out->node_id, out->id, out->channel, in->node_id, in->id, in->channel);
-	report_sources(l, r);
 }
 
 /* in_first: `in` is the tap's first channel; out_first: `out` is the
@@ -231,7 +243,7 @@ static bool rule_has_channel(const struct rule *r, const char *channel)
 	return false;
 }
 
-static void link_node(struct linker *l, struct rule *r, const struct node *from,
+static void link_node(struct linker *l, const struct rule *r, const struct node *from,
 		const struct node *to)
 {
 	const char *cls = pw_properties_get(from->props, PW_KEY_MEDIA_CLASS);
@@ -263,7 +275,7 @@ static void link_node(struct linker *l, struct rule *r, const struct node *from,
 			if (in->node_id == to->id && !in->output &&
 			    channel_pairs(out, in, has, spa_streq(in->channel, first),
 					    out == out_first))
-				make_link(l, r, from, out, in);
+				make_link(l, r, out, in);
 		}
 	}
 }
@@ -357,6 +369,20 @@ static void add_port(struct linker *l, uint32_t id, const struct spa_dict *props
 	spa_list_append(&l->ports, &p->link);
 }
 
+static void add_glink(struct linker *l, uint32_t id, const struct spa_dict *props)
+{
+	const char *out = spa_dict_lookup(props, PW_KEY_LINK_OUTPUT_NODE);
+	const char *in = spa_dict_lookup(props, PW_KEY_LINK_INPUT_NODE);
+	struct glink *g;
+
+	if (out == NULL || in == NULL || (g = calloc(1, sizeof(*g))) == NULL)
+		return;
+	g->id = id;
+	g->out_node = (uint32_t)atoi(out);
+	g->in_node = (uint32_t)atoi(in);
+	spa_list_append(&l->glinks, &g->link);
+}
+
 static void registry_global(void *data, uint32_t id, uint32_t permissions,
 		const char *type, uint32_t version, const struct spa_dict *props)
 {
@@ -364,12 +390,18 @@ static void registry_global(void *data, uint32_t id, uint32_t permissions,
 
 	if (props == NULL)
 		return;
-	if (spa_streq(type, PW_TYPE_INTERFACE_Node))
+	if (spa_streq(type, PW_TYPE_INTERFACE_Node)) {
 		add_node(l, id, props);
-	else if (spa_streq(type, PW_TYPE_INTERFACE_Port))
+		report_sources(l);
+	} else if (spa_streq(type, PW_TYPE_INTERFACE_Port)) {
 		add_port(l, id, props);
-	else
+	} else if (spa_streq(type, PW_TYPE_INTERFACE_Link)) {
+		add_glink(l, id, props);
+		report_sources(l);
 		return;
+	} else {
+		return;
+	}
 	reconcile(l);
 }
 
@@ -378,10 +410,20 @@ static void registry_global_remove(void *data, uint32_t id)
 	struct linker *l = data;
 	struct node *n;
 	struct port *p, *t;
+	struct glink *g, *u;
 
 	if ((n = find_node(l, id)) != NULL) {
 		free_node(n);
+		report_sources(l);
 		return;
+	}
+	spa_list_for_each_safe(g, u, &l->glinks, link) {
+		if (g->id == id) {
+			spa_list_remove(&g->link);
+			free(g);
+			report_sources(l);
+			return;
+		}
 	}
 	spa_list_for_each_safe(p, t, &l->ports, link) {
 		if (p->id == id) {
@@ -424,6 +466,8 @@ struct linker *linker_new(struct pw_core *core, const struct linker_events *even
 	spa_list_init(&l->nodes);
 	spa_list_init(&l->ports);
 	spa_list_init(&l->links);
+	spa_list_init(&l->watches);
+	spa_list_init(&l->glinks);
 	l->registry = pw_core_get_registry(core, PW_VERSION_REGISTRY, 0);
 	if (l->registry == NULL) {
 		free(l);
@@ -456,6 +500,18 @@ int linker_add_rule(struct linker *l, const char *tap_name,
 	return 0;
 }
 
+int linker_watch(struct linker *l, const char *tap_name, const char *node)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return -errno;
+	snprintf(w->tap, sizeof(w->tap), "%s", tap_name);
+	snprintf(w->node, sizeof(w->node), "%s", node);
+	spa_list_append(&l->watches, &w->link);
+	return 0;
+}
+
 void linker_target_match(const char *target, struct config_match *match)
 {
 	bool digits = target[0] != '\0' && strspn(target, "0123456789") == strlen(target);
@@ -476,10 +532,11 @@ void linker_destroy(struct linker *l)
 	struct node *n;
 	struct port *p;
 	struct rule *r;
+	struct watch *w;
+	struct glink *g;
 
 	if (l == NULL)
 		return;
-	l->destroying = true;
 	if (l->registry != NULL)
 		pw_proxy_destroy((struct pw_proxy *)l->registry);
 	spa_list_consume(k, &l->links, link)
@@ -493,6 +550,14 @@ void linker_destroy(struct linker *l)
 	spa_list_consume(r, &l->rules, link) {
 		spa_list_remove(&r->link);
 		free(r);
+	}
+	spa_list_consume(w, &l->watches, link) {
+		spa_list_remove(&w->link);
+		free(w);
+	}
+	spa_list_consume(g, &l->glinks, link) {
+		spa_list_remove(&g->link);
+		free(g);
 	}
 	free(l);
 }

@@ -24,8 +24,8 @@
 struct linker;
 
 struct linker_events {
-	/* The nodes a tap hears changed: their node.names, space-separated,
-	 * "" when nothing is linked into it (its target is gone, say). */
+	/* The nodes linked into a watched tap node changed: their node.names,
+	 * space-separated, "" when nothing is (its target is gone, say). */
 	void (*sources)(void *data, const char *tap_name, const char *names);
 };
 
@@ -38,6 +38,9 @@ struct linker *linker_new(struct pw_core *core, const struct linker_events *even
 int linker_add_rule(struct linker *l, const char *tap_name,
 		const struct config_match *match, uint32_t n_match, const char *to_node,
 		const uint32_t *to_position, uint32_t n_position, bool passive);
+/* Reports (events->sources) which nodes are linked into node, by anyone,
+ * whenever that changes; tap_name says whose node it is. */
+int linker_watch(struct linker *l, const char *tap_name, const char *node);
 /* Fills match[0] for a `target` value: all digits → object.serial, else
  * node.name. */
 void linker_target_match(const char *target, struct config_match *match);

@@ -375,7 +375,11 @@ static int add_links(struct impl *impl, struct tap *tap)
 	const char *sink = tap_stream_sink_node(tap->stream);
 	bool passive = c->mode != TAP_MODE_SOURCE;
 	struct config_match m;
+	int res;
 
+	/* What a sink tap hears is what plays into the sink. */
+	if ((res = linker_watch(impl->linker, c->name, sink ? sink : capture)) < 0)
+		return res;
 	if (sink != NULL) {
 		linker_target_match(sink, &m);
 		return linker_add_rule(impl->linker, c->name, &m, 1, capture,

@@ -236,6 +236,26 @@ class TapTest(DesktopTestCase):
                     what="the tap on test-mic again")
 
 
+    def test_a_source_tap_without_target_follows_the_default_source(self):
+        fx = self.fx
+        if not fx.managed:
+            self.skipTest("the default source is a session manager's")
+        for mic in ("mic-a", "mic-b"):
+            fx.run(["pw-cli", "create-node", "adapter",
+                    "{ factory.name=support.null-audio-sink node.name=%s "
+                    "media.class=Audio/Source/Virtual object.linger=1 "
+                    "audio.position=[FL FR] }" % mic])
+        fx.wait_for(lambda: {"mic-a", "mic-b"} <= set(fx.nodes()), what="two microphones")
+        fx.run(["pactl", "set-default-source", "mic-a"])
+        fx.wait_for(lambda: fx.default_node("default.configured.audio.source") == "mic-a",
+                    what="mic-a the default source")
+        self.host = fx.start_module_host(MODULE, "{ service.url = \"\" taps = [ { name = t mode = source } ] }")
+        fx.wait_for(lambda: self.status().get("source") == "mic-a", what="the tap on mic-a")
+        fx.run(["pactl", "set-default-source", "mic-b"])
+        fx.wait_for(lambda: self.status().get("source") == "mic-b",
+                    what="the tap following the default to mic-b")
+
+
 class BareTapTest(TapTest):
     managed = False
 
