@@ -46,6 +46,7 @@
 #include <spa/utils/result.h>
 #include <pipewire/impl.h>
 #include <pipewire/pipewire.h>
+#include <libwebsockets.h>
 
 #include "capture.h"
 #include "clock.h"
@@ -74,7 +75,7 @@ static const struct spa_dict_item module_props[] = {
 	{ PW_KEY_MODULE_USAGE, "{ audio = { rate = 16000 channels = 1 } "
 		"taps = [ { name = <name> mode = tap|sink|source target = <node> "
 		"match = { <prop> = <value> } } ] }" },
-	{ PW_KEY_MODULE_VERSION, "0.1.0" },
+	{ PW_KEY_MODULE_VERSION, TRANSCRIBE_VERSION },
 };
 
 struct impl;
@@ -494,6 +495,8 @@ int pipewire__module_init(struct pw_impl_module *module, const char *args)
 	impl->context = context;
 	pw_context_add_listener(context, &impl->context_listener, &context_events, impl);
 
+	pw_log_info("pipewire-transcribe %s (libpipewire %s, libwebsockets %s)", TRANSCRIBE_VERSION,
+			pw_get_library_version(), lws_get_library_version());
 	if ((res = config_parse(args, &impl->cfg, err, sizeof(err))) < 0) {
 		pw_log_error("invalid argument %s", err);
 		goto error;
