@@ -55,8 +55,8 @@
 #include "publish.h"
 #include "session.h"
 #include "worker.h"
-#include "../spa-node/ring.h"
-#include "../spa-node/tap-stream.h"
+#include "ring.h"
+#include "tap-stream.h"
 
 PW_LOG_TOPIC(mod_topic, "mod.transcribe");
 #define PW_LOG_TOPIC_DEFAULT mod_topic

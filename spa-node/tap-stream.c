@@ -83,7 +83,7 @@ static void capture_process(void *data)
 		offs = SPA_MIN(d->chunk->offset, d->maxsize);
 		size = SPA_MIN(d->chunk->size, d->maxsize - offs);
 		size -= size % ts->frame_bytes;
-		tap_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
+		ring_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
 	}
 	pw_stream_queue_buffer(ts->capture.stream, b);
 }
