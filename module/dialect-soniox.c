@@ -22,6 +22,7 @@
  *   and err says how many were dropped (err is "" otherwise): log it.
  */
 #include "dialect.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -61,50 +62,6 @@ static void set_err(char *err, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, size, fmt, ap);
 	va_end(ap);
-}
-
-/* Length of the valid UTF-8 sequence (RFC 3629) at s, or 0 when s does not
- * start one within n bytes. NUL counts as invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (s[0] >= 0x01 && s[0] <= 0x7f)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	/* The second byte excludes overlong forms, surrogates, > U+10FFFF. */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-static bool utf8_valid(const char *s)
-{
-	size_t n = strlen(s), i, l;
-
-	for (i = 0; i < n; i += l)
-		if ((l = utf8_seq_len((const unsigned char *)s + i, n - i)) == 0)
-			return false;
-	return true;
 }
 
 /* Copies src[0..len) into dst as valid, NUL-terminated UTF-8 (see the top
