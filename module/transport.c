@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -123,8 +124,8 @@ static void set_tcp_user_timeout(struct conn *c)
 	int fd = lws_get_socket_fd(c->wsi);
 
 	/* Unacknowledged data for this long fails the socket: a dead path is
-	 * noticed even while we are sending audio. */
-	if (ms > 0 && fd >= 0)
+	 * noticed even while we are sending audio. (TCP only.) */
+	if (ms > 0 && fd >= 0 && !c->t->cfg.url.unix_socket)
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 }
 
@@ -267,6 +268,9 @@ static void finish_conn(struct conn *c, struct lws *wsi, const char *why)
 			} else if (status > 0) {
 				snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
 						status);
+			} else if (t->cfg.url.unix_socket) {
+				snprintf(msg, sizeof(msg), "cannot connect to the socket %.200s: %.150s",
+						t->cfg.url.socket_path, why ? why : "closed before the upgrade");
 			} else {
 				snprintf(msg, sizeof(msg), "cannot connect to %.200s:%u: %.150s",
 						t->cfg.url.host, t->cfg.url.port, why ? why : "closed before the upgrade");
@@ -390,6 +394,7 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 {
 	struct lws_client_connect_info i;
 	struct conn *c = calloc(1, sizeof(*c));
+	char unix_address[URL_SOCKET_MAX + 1];
 
 	if (c == NULL)
 		return -ENOMEM;
@@ -406,6 +411,17 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 	i.path = t->cfg.url.path;
 	i.host = t->cfg.url.host;
 	i.origin = t->cfg.url.host;
+	if (t->cfg.url.unix_socket) {
+		/* lws connects to a Unix socket when the address starts with
+		 * '+'; it does so at once, so a missing server fails here. */
+		if (access(t->cfg.url.socket_path, F_OK) < 0) {
+			free_conn(c);
+			return -errno;
+		}
+		snprintf(unix_address, sizeof(unix_address), "+%s", t->cfg.url.socket_path);
+		i.address = unix_address;
+		i.host = i.origin = URL_UNIX_HOST;
+	}
 	i.ssl_connection = t->cfg.url.tls ? LCCSCF_USE_SSL : 0;
 	i.local_protocol_name = transport_protocol.name;
 	i.opaque_user_data = c;
@@ -421,7 +437,7 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 	}
 	if (lws_client_connect_via_info(&i) == NULL) {
 		free_conn(c);
-		return -EHOSTUNREACH;
+		return t->cfg.url.unix_socket ? -ECONNREFUSED : -EHOSTUNREACH;
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
  * connection and leaves every decision to the session state machine.
  * Nothing here blocks: DNS is resolved beforehand on the helper thread and
  * the connection goes to that address, with the URL's host for Host, SNI
- * and certificate verification.
+ * and certificate verification. A ws+unix URL connects to its socket path
+ * (no DNS, no TCP options; Host: localhost).
  */
 #ifndef TRANSCRIBE_TRANSPORT_H
 #define TRANSCRIBE_TRANSPORT_H
@@ -56,9 +57,10 @@ extern const struct lws_protocols transport_protocol;
 
 struct transport *transport_new(struct lws_context *ctx, const struct transport_config *cfg,
 		const struct transport_events *events, void *data);
-/* Opens connection `conn` to `address` (numeric, resolved by the caller).
- * auth_header: full "Authorization" value or NULL. Returns 0, or -errno
- * when it failed synchronously (no callback follows then). */
+/* Opens connection `conn` to `address` (numeric, resolved by the caller;
+ * ignored for a ws+unix URL, whose socket path is used). auth_header: full
+ * "Authorization" value or NULL. Returns 0, or -errno when it failed
+ * synchronously (no callback follows then). */
 int transport_open(struct transport *t, uint64_t conn, const char *address,
 		const char *auth_header);
 /* Queues a message (copied); it goes out in order. -ENOTCONN if conn is gone. */

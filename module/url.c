@@ -193,7 +193,6 @@ static int parse_unix(struct scan *s, const char *p, struct url *u)
 
 	u->unix_socket = true;
 	u->port = URL_PORT_UNIX;
-	snprintf(u->host, sizeof(u->host), "%s", URL_UNIX_HOST);
 	if (*sock != '/')
 		return fail(s, sock, "ws+unix takes no host, but an absolute socket "
 				"path: ws+unix:///path/to.sock:/resource");
@@ -206,6 +205,7 @@ static int parse_unix(struct scan *s, const char *p, struct url *u)
 				sizeof(u->socket_path) - 1);
 	memcpy(u->socket_path, sock, n);
 	u->socket_path[n] = '\0';
+	memcpy(u->host, u->socket_path, n + 1);
 	if (*end == '\0')
 		return set_path(s, u, "/");
 	if (end[1] != '/')

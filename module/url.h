@@ -27,12 +27,13 @@
 #define URL_PATH_MAX	512
 #define URL_SOCKET_MAX	108	/* sizeof(sun_path), with the NUL */
 #define URL_PORT_UNIX	0	/* port of a ws+unix URL: no TCP, no DNS */
-#define URL_UNIX_HOST	"localhost"	/* Host header of a ws+unix URL */
+#define URL_UNIX_HOST	"localhost"	/* the Host header over a Unix socket */
 
 struct url {
 	bool tls;
 	bool unix_socket;		/* ws+unix: socket_path, no host to resolve */
-	char host[URL_HOST_MAX];	/* name or address, no brackets */
+	char host[URL_HOST_MAX];	/* name or address, no brackets; ws+unix: the
+					 * socket path (for messages: nothing resolves it) */
 	uint16_t port;			/* URL_PORT_UNIX for ws+unix */
 	char path[URL_PATH_MAX];	/* with query; starts with '/' */
 	char socket_path[URL_SOCKET_MAX];	/* ws+unix only; absolute */

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -306,6 +308,12 @@ static bool srv_has_audio(const void *arg)
 	return s->audio_len >= AUDIO_FRAMES * AUDIO_FRAME_BYTES || s->closed;
 }
 
+static bool srv_has_bytes(const void *arg)
+{
+	const struct srv_conn *s = arg;
+	return s->audio_len > 0 || s->closed;
+}
+
 static bool got_message(const void *arg)
 {
 	uint64_t conn = *(const uint64_t *)arg;
@@ -382,6 +390,8 @@ static int teardown(void **state)
 	transport_destroy(H->t);
 	for (uint32_t i = 0; i < H->n_srv; i++)
 		free(H->srv[i].audio);
+	unlink(H->sock_path);
+	snprintf(H->sock_path, sizeof(H->sock_path), "%s/dead.sock", H->sock_dir);
 	unlink(H->sock_path);
 	rmdir(H->sock_dir);
 	free(H->payload);
@@ -531,6 +541,57 @@ static void test_a_message_at_the_limit_is_delivered_whole(void **state)
 	}
 }
 
+/* A socket file nobody listens on (its server went away). */
+static void make_dead_socket(const char *url_rest)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)strcspn(url_rest, ":"), url_rest);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+}
+
+/* ws+unix:///path:/resource connects through lws's Unix socket client;
+ * the address given is ignored. Messages go both ways; a socket nobody
+ * listens on is a retryable connect failure that names the path. */
+static void test_a_unix_socket_url_connects_to_the_socket(void **state)
+{
+	char url[256];
+	struct plan hello = { .size = 5, .fragments = 1 };
+	struct srv_conn *s;
+	uint64_t conn = 1;
+	int i;
+
+	snprintf(url, sizeof(url), "ws+unix://%s:/transcribe-websocket", H->sock_path);
+	H->t = client_new(url, 0);
+	H->next_plan = hello;
+	assert_int_equal(transport_open(H->t, conn, "", NULL), 0);
+	assert_true(run_until(got_message, &conn));
+	assert_int_equal(H->n_srv, 1);
+	s = &H->srv[0];
+	i = find_ev(EV_MESSAGE, conn);
+	assert_true(i >= 0);
+	assert_int_equal(H->ev[i].len, 5);
+	assert_int_equal(transport_send(H->t, conn, "audio", 5, false), 0);
+	assert_true(run_until(srv_has_bytes, s));
+	assert_memory_equal(s->audio, "audio", 5);
+	transport_close(H->t, conn, 1000, false);
+	assert_true(run_until(released, &conn));
+	transport_destroy(H->t);
+
+	/* No server: it says so at once (the caller retries with backoff). */
+	snprintf(url, sizeof(url), "ws+unix://%s/nobody.sock:/x", H->sock_dir);
+	H->t = client_new(url, 0);
+	assert_int_equal(transport_open(H->t, 2, "", NULL), -ENOENT);
+	transport_destroy(H->t);
+	snprintf(url, sizeof(url), "ws+unix://%s/dead.sock:/x", H->sock_dir);
+	make_dead_socket(url + strlen("ws+unix://"));
+	H->t = client_new(url, 0);
+	assert_int_equal(transport_open(H->t, 3, "", NULL), -ECONNREFUSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +602,8 @@ int main(void)
 			test_oversized_messages_of_every_shape_are_dropped_and_the_next_connection_works,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_message_at_the_limit_is_delivered_whole,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_unix_socket_url_connects_to_the_socket,
 			setup, teardown),
 	};
 

@@ -73,7 +73,7 @@ static void test_unix_socket_urls_take_node_ws_form(void **state)
 	assert_false(u.tls);
 	assert_string_equal(u.socket_path, "/run/user/1000/pipewire-transcribe/server.sock");
 	assert_string_equal(u.path, "/transcribe-websocket");
-	assert_string_equal(u.host, URL_UNIX_HOST);
+	assert_string_equal(u.host, u.socket_path);
 	assert_int_equal(u.port, URL_PORT_UNIX);
 	assert_true(url_is_loopback(&u));
 
