@@ -29,6 +29,7 @@ struct checker {
 	char path[PATH_MAX_LEN];
 	struct frame stack[CONFIG_JSON_DEPTH + 1];
 	int depth;		/* stack[depth] is the innermost container */
+	size_t content_end;	/* after the last token: only blanks and comments follow */
 	bool braced;		/* the text is "{ ... }" */
 	bool closed_top;	/* and that '}' came: only blanks may follow */
 	char *err;
@@ -263,6 +264,8 @@ static int object_key(struct checker *c)
 	res = ch == '"' ? scan_string(c) : scan_bare(c);
 	if (res < 0)
 		return res;
+	if (c->pos - start == 2)
+		return fail(c, start, "an empty key");
 	path_add_key(c, start, c->pos);
 	f->want_value = true;
 	return 0;
@@ -296,6 +299,7 @@ static int walk(struct checker *c)
 		c->braced = true;
 		if ((res = open_container(c, '{')) < 0)
 			return res;
+		c->content_end = c->pos;
 	}
 	while (skip_blanks(c)) {
 		struct frame *f = &c->stack[c->depth];
@@ -311,6 +315,7 @@ static int walk(struct checker *c)
 			res = object_key(c);
 		if (res < 0)
 			return res;
+		c->content_end = c->pos;
 	}
 	if (c->depth > 0) {
 		struct frame *f = &c->stack[c->depth];
@@ -322,13 +327,19 @@ static int walk(struct checker *c)
 	return 0;
 }
 
-int config_json_check(const char *text, size_t len, char *err, size_t err_size)
+int config_json_check(const char *text, size_t len, size_t *content_len,
+		char *err, size_t err_size)
 {
 	struct checker c = { .text = text, .len = len, .err = err, .err_size = err_size };
+	int res;
 
 	if (err_size > 0)
 		err[0] = '\0';
+	if (content_len != NULL)
+		*content_len = 0;
 	if (text == NULL)
 		return 0;
-	return walk(&c);
+	if ((res = walk(&c)) == 0 && content_len != NULL)
+		*content_len = c.content_end;
+	return res;
 }

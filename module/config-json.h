@@ -21,7 +21,10 @@
 #define CONFIG_JSON_DEPTH	16
 
 /* 0, or -EINVAL with one line "<key or 'arguments'>: <reason> at byte N"
- * in err. */
-int config_json_check(const char *text, size_t len, char *err, size_t err_size);
+ * in err. On 0, *content_len (may be NULL) is the length up to the end of
+ * the last token: walk only that much with spa_json, which takes a comment
+ * at the very end of the text (no newline after it) for a token. */
+int config_json_check(const char *text, size_t len, size_t *content_len,
+		char *err, size_t err_size);
 
 #endif

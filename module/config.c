@@ -524,7 +524,7 @@ int config_parse(const char *args, struct transcribe_config *cfg,
 		/* spa_json trusts its input: only whole, well-formed text goes on. */
 		if (len > INT_MAX)
 			return config_fail(&p, "arguments", "longer than %d bytes", INT_MAX);
-		if ((res = config_json_check(args, len, err, err_size)) < 0)
+		if ((res = config_json_check(args, len, &len, err, err_size)) < 0)
 			return res;
 		if ((res = parse_object(&p, global_opts, SPA_N_ELEMENTS(global_opts), cfg,
 					"", "", args, (int)len)) < 0)

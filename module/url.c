@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <spa/utils/defs.h>
 
 #define PORT_DIGITS_MAX	5
 
@@ -18,7 +17,7 @@ struct scan {
 	size_t err_size;
 };
 
-SPA_PRINTF_FUNC(3, 4)
+__attribute__((format(printf, 3, 4)))
 static int fail(struct scan *s, const char *at, const char *fmt, ...)
 {
 	va_list ap;

@@ -554,6 +554,9 @@ static void test_broken_syntax_is_a_load_error_with_its_position(void **state)
 	assert_rejected("{ service.model = ab\"c }", "service.model",
 			"'\"' inside a bare word (quote the value) at byte 21");
 	assert_rejected("{ service.model = a{b }", "service.model", "'{' inside a bare word");
+	/* found by fuzz-config: a message must name a key */
+	assert_rejected("\"\"&", "arguments", "an empty key at byte 1");
+	assert_rejected("{ audio = { \"\" = 1 } }", "audio", "an empty key at byte 13");
 }
 
 static void test_strings_are_checked_escape_by_escape(void **state)
@@ -582,6 +585,12 @@ static void test_comments_and_separators_are_spa_json(void **state)
 			"  taps = [ { name = a, mode = sink } ] } # end", &cfg);
 	assert_int_equal(cfg.rate, 16000);
 	assert_string_equal(cfg.taps[0].name, "a");
+	/* found by fuzz-config: spa_json takes a comment at the very end for
+	 * a token (here it became a key ": #") */
+	assert_parses(": #", &cfg);
+	assert_parses("# only a comment", &cfg);
+	assert_parses("audio.rate = 16000 # no newline after me", &cfg);
+	assert_parses("{ audio.rate = 16000 } # nor after me", &cfg);
 }
 
 static void test_nesting_is_bounded(void **state)
