@@ -189,13 +189,26 @@ static void path_add_key(struct checker *c, size_t from, size_t to)
 {
 	size_t n = strlen(c->path), k = to - from;
 	const char *key = c->text + from;
+	bool plain;
 
 	if (k >= 2 && key[0] == '"') {
 		key++;
 		k -= 2;
 	}
-	snprintf(c->path + n, sizeof(c->path) - n, "%s%.*s", n > 0 ? "." : "",
-			(int)SPA_MIN(k, (size_t)KEY_SHOWN_MAX), key);
+	k = SPA_MIN(k, (size_t)KEY_SHOWN_MAX);
+	plain = config_json_key_is_plain(key, k);
+	snprintf(c->path + n, sizeof(c->path) - n, "%s%s%.*s%s", n > 0 ? "." : "",
+			plain ? "" : "\"", (int)k, key, plain ? "" : "\"");
+}
+
+bool config_json_key_is_plain(const char *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
+		      (key[i] >= '0' && key[i] <= '9') || key[i] == '.' || key[i] == '-' ||
+		      key[i] == '_'))
+			return false;
+	return len > 0;
 }
 
 static void path_add_index(struct checker *c, uint32_t index)

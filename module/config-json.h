@@ -16,6 +16,7 @@
 #ifndef TRANSCRIBE_CONFIG_JSON_H
 #define TRANSCRIBE_CONFIG_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CONFIG_JSON_DEPTH	16
@@ -26,5 +27,9 @@
  * at the very end of the text (no newline after it) for a token. */
 int config_json_check(const char *text, size_t len, size_t *content_len,
 		char *err, size_t err_size);
+
+/* Whether a key shows as is in messages (letters, digits, '.', '-', '_');
+ * any other is shown in quotes, so a message always starts with a key. */
+bool config_json_key_is_plain(const char *key, size_t len);
 
 #endif

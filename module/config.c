@@ -425,7 +425,11 @@ static int parse_object(struct config_parser *p, const struct opt *opts, size_t 
 
 	while ((len = next_key(p, &it[1], where, key, sizeof(key))) > 0) {
 		snprintf(flat, sizeof(flat), "%s%s%s", prefix, *prefix ? "." : "", key);
-		snprintf(shown_key, sizeof(shown_key), "%s%s", where, flat);
+		if (config_json_key_is_plain(key, strlen(key)))
+			snprintf(shown_key, sizeof(shown_key), "%s%s", where, flat);
+		else
+			snprintf(shown_key, sizeof(shown_key), "%s%s%s\"%s\"", where, prefix,
+					*prefix ? "." : "", key);
 		if ((len = spa_json_next(&it[1], &val)) <= 0)
 			return config_fail(p, shown_key, "missing value");
 		if (spa_json_is_container(val, len))

@@ -557,6 +557,11 @@ static void test_broken_syntax_is_a_load_error_with_its_position(void **state)
 	/* found by fuzz-config: a message must name a key */
 	assert_rejected("\"\"&", "arguments", "an empty key at byte 1");
 	assert_rejected("{ audio = { \"\" = 1 } }", "audio", "an empty key at byte 13");
+	/* and a key that is not a plain word is quoted, so the line still
+	 * starts with a key */
+	assert_rejected("{ \": x\" = 1 }", "\": x\"", "unknown key");
+	assert_rejected("{ audio = { \"r te\" = 1 } }", "audio.\"r te\"", "unknown key");
+	assert_rejected("{ \": x\" = a\x01 }", "\": x\"", "control character in a bare word");
 }
 
 static void test_strings_are_checked_escape_by_escape(void **state)
