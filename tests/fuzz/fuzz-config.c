@@ -20,19 +20,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "fuzz-check.h"
 #include "url.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: check failed: %s\n",	\
-					__FILE__, __LINE__, #cond);	\
-			abort();					\
-		}							\
-	} while (0)
 
 static struct transcribe_config cfg;
 

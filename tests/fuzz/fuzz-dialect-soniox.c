@@ -20,20 +20,12 @@
 #include <json-c/json.h>
 
 #include "dialect.h"
+#include "fuzz-check.h"
 #include "../unit/utf8-check.h"
 
 #define FUZZ_STR_MAX	1024
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: check failed: %s\n",	\
-					__FILE__, __LINE__, #cond);	\
-			abort();					\
-		}							\
-	} while (0)
 
 /* Strict RFC 3629, NUL-terminated; independent of the dialect's checker. */
 

@@ -19,18 +19,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz-check.h"
 #include "url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: check failed: %s\n",	\
-					__FILE__, __LINE__, #cond);	\
-			abort();					\
-		}							\
-	} while (0)
 
 static bool printable(const char *s)
 {

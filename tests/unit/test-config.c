@@ -532,51 +532,69 @@ static void test_new_limits_have_documented_defaults(void **state)
 	assert_int_equal(cfg.journal_max_mb, 1);
 }
 
+struct rejection {
+	const char *args, *key, *reason;
+};
+
+static void assert_all_rejected(const struct rejection *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_rejected(r[i].args, r[i].key, r[i].reason);
+}
+
 /* The issue's inputs: each is a load error naming the position, never a
  * silent load with defaults. */
 static void test_broken_syntax_is_a_load_error_with_its_position(void **state)
 {
-	assert_rejected("}}}}{{{", "arguments", "unexpected '}' (nothing to close) at byte 1");
-	assert_rejected("{", "arguments", "unclosed '{' opened at byte 1");
-	assert_rejected("\"abc\\", "arguments", "unterminated string starting at byte 1");
-	assert_rejected("{ audio.rate = 16000 } junk", "arguments",
-			"unexpected data after the closing '}' at byte 24");
-	assert_rejected("{ audio.rate = 16000 } }", "arguments", "after the closing '}' at byte 24");
-	assert_rejected("{ audio.rate = 16000 } { }", "arguments", "after the closing '}' at byte 24");
-	assert_rejected("{ taps = [ { name = a mode = sink }", "taps", "unclosed '[' opened at byte 10");
-	assert_rejected("{ taps = [ { name = a mode = sink ", "taps[0]", "unclosed '{' opened at byte 12");
-	assert_rejected("{ taps = [ { name = a mode = sink ] }", "taps[0]",
-			"mismatched ']' (the '{' at byte 12 needs '}') at byte 35");
-	assert_rejected("{ audio = { rate } }", "audio.rate", "missing value at byte 18");
-	assert_rejected("audio.rate", "audio.rate", "missing value");
-	assert_rejected("{ { a = 1 } = 2 }", "arguments", "expected a key, got '{' at byte 3");
-	assert_rejected("[ 1 2 ]", "arguments", "expected an object, got an array at byte 1");
-	assert_rejected("{ service.model = ab\"c }", "service.model",
-			"'\"' inside a bare word (quote the value) at byte 21");
-	assert_rejected("{ service.model = a{b }", "service.model", "'{' inside a bare word");
-	/* found by fuzz-config: a message must name a key */
-	assert_rejected("\"\"&", "arguments", "an empty key at byte 1");
-	assert_rejected("{ audio = { \"\" = 1 } }", "audio", "an empty key at byte 13");
-	/* and a key that is not a plain word is quoted, so the line still
-	 * starts with a key */
-	assert_rejected("{ \": x\" = 1 }", "\": x\"", "unknown key");
-	assert_rejected("{ audio = { \"r te\" = 1 } }", "audio.\"r te\"", "unknown key");
-	assert_rejected("{ \": x\" = a\x01 }", "\": x\"", "control character in a bare word");
+	static const struct rejection broken[] = {
+		{ "}}}}{{{", "arguments", "unexpected '}' (nothing to close) at byte 1" },
+		{ "{", "arguments", "unclosed '{' opened at byte 1" },
+		{ "\"abc\\", "arguments", "unterminated string starting at byte 1" },
+		{ "{ audio.rate = 16000 } junk", "arguments",
+		  "unexpected data after the closing '}' at byte 24" },
+		{ "{ audio.rate = 16000 } }", "arguments", "after the closing '}' at byte 24" },
+		{ "{ audio.rate = 16000 } { }", "arguments", "after the closing '}' at byte 24" },
+		{ "{ taps = [ { name = a mode = sink }", "taps", "unclosed '[' opened at byte 10" },
+		{ "{ taps = [ { name = a mode = sink ", "taps[0]", "unclosed '{' opened at byte 12" },
+		{ "{ taps = [ { name = a mode = sink ] }", "taps[0]",
+		  "mismatched ']' (the '{' at byte 12 needs '}') at byte 35" },
+		{ "{ audio = { rate } }", "audio.rate", "missing value at byte 18" },
+		{ "audio.rate", "audio.rate", "missing value" },
+		{ "{ { a = 1 } = 2 }", "arguments", "expected a key, got '{' at byte 3" },
+		{ "[ 1 2 ]", "arguments", "expected an object, got an array at byte 1" },
+		{ "{ service.model = ab\"c }", "service.model",
+		  "'\"' inside a bare word (quote the value) at byte 21" },
+		{ "{ service.model = a{b }", "service.model", "'{' inside a bare word" },
+		/* found by fuzz-config: a message must name a key */
+		{ "\"\"&", "arguments", "an empty key at byte 1" },
+		{ "{ audio = { \"\" = 1 } }", "audio", "an empty key at byte 13" },
+		/* and a key that is not a plain word is quoted, so the line
+		 * still starts with a key */
+		{ "{ \": x\" = 1 }", "\": x\"", "unknown key" },
+		{ "{ audio = { \"r te\" = 1 } }", "audio.\"r te\"", "unknown key" },
+		{ "{ \": x\" = a\x01 }", "\": x\"", "control character in a bare word" },
+	};
+
+	assert_all_rejected(broken, sizeof(broken) / sizeof(broken[0]));
 }
 
 static void test_strings_are_checked_escape_by_escape(void **state)
 {
-	/* "a\u0000b" once became "a": a NUL cuts a value short */
-	assert_rejected("{ service.model = \"a\\u0000b\" }", "service.model",
-			"\\u0000 (NUL) in a string at byte 21");
-	assert_rejected("{ service.model = \"a\\ud800b\" }", "service.model", "surrogate");
-	assert_rejected("{ service.model = \"a\\udc00\" }", "service.model", "surrogate");
-	assert_rejected("{ service.model = \"a\\u12\" }", "service.model", "four hex digits");
-	assert_rejected("{ service.model = \"a\\x41\" }", "service.model", "unknown escape");
-	assert_rejected("{ service.model = \"a\tb\" }", "service.model", "control character");
-	assert_rejected("{ service.model = \"a\xc3\x28\" }", "service.model", "invalid UTF-8");
-	assert_rejected("{ service.model = \"\xed\xa0\x80\" }", "service.model", "invalid UTF-8");
-	assert_rejected("{ service.model = a\x01b }", "service.model", "control character in a bare word");
+	static const struct rejection bad[] = {
+		/* "a\u0000b" once became "a": a NUL cuts a value short */
+		{ "{ service.model = \"a\\u0000b\" }", "service.model",
+		  "\\u0000 (NUL) in a string at byte 21" },
+		{ "{ service.model = \"a\\ud800b\" }", "service.model", "surrogate" },
+		{ "{ service.model = \"a\\udc00\" }", "service.model", "surrogate" },
+		{ "{ service.model = \"a\\u12\" }", "service.model", "four hex digits" },
+		{ "{ service.model = \"a\\x41\" }", "service.model", "unknown escape" },
+		{ "{ service.model = \"a\tb\" }", "service.model", "control character" },
+		{ "{ service.model = \"a\xc3\x28\" }", "service.model", "invalid UTF-8" },
+		{ "{ service.model = \"\xed\xa0\x80\" }", "service.model", "invalid UTF-8" },
+		{ "{ service.model = a\x01b }", "service.model", "control character in a bare word" },
+	};
+
+	assert_all_rejected(bad, sizeof(bad) / sizeof(bad[0]));
 	/* valid escapes and UTF-8 go through, decoded */
 	assert_parses("{ service.model = \"m\\u00e9\\ud83d\\ude00\\n\\\"x\" service.url = \"\" "
 			"taps = [ { name = a mode = sink description = \"Überschrift ✓\" } ] }", &cfg);
@@ -646,15 +664,19 @@ static void test_unterminated_input_is_never_read_past_its_end(void **state)
 
 static void test_relative_paths_are_refused_at_load(void **state)
 {
-	assert_rejected("{ journal.dir = \"state/j\" }", "journal.dir", "relative path");
-	assert_rejected("{ journal.dir = \"~/j\" }", "journal.dir", "relative path");
-	assert_rejected("{ taps = [ { name = a mode = sink debug.record-file = x.wav } ] }",
-			"taps[0].debug.record-file", "\"x.wav\" is a relative path");
-	assert_rejected("{ taps = [ { name = a mode = sink } { name = b mode = sink "
-			"debug.record-file = ./b.wav } ] }", "taps[1].debug.record-file", "relative");
-	assert_rejected("{ service.api-key.file = soniox.key }", "service.api-key.file",
-			"relative path; give an absolute one (or ~/...)");
-	assert_rejected("{ service.tls.ca-file = ca.pem }", "service.tls.ca-file", "relative");
+	static const struct rejection relative[] = {
+		{ "{ journal.dir = \"state/j\" }", "journal.dir", "relative path" },
+		{ "{ journal.dir = \"~/j\" }", "journal.dir", "relative path" },
+		{ "{ taps = [ { name = a mode = sink debug.record-file = x.wav } ] }",
+		  "taps[0].debug.record-file", "\"x.wav\" is a relative path" },
+		{ "{ taps = [ { name = a mode = sink } { name = b mode = sink "
+		  "debug.record-file = ./b.wav } ] }", "taps[1].debug.record-file", "relative" },
+		{ "{ service.api-key.file = soniox.key }", "service.api-key.file",
+		  "relative path; give an absolute one (or ~/...)" },
+		{ "{ service.tls.ca-file = ca.pem }", "service.tls.ca-file", "relative" },
+	};
+
+	assert_all_rejected(relative, sizeof(relative) / sizeof(relative[0]));
 	assert_parses("{ journal.dir = \"/var/tmp/j\" service.api-key.file = \"~/k\" "
 			"taps = [ { name = a mode = sink debug.record-file = /tmp/a.wav } ] }", &cfg);
 }
@@ -662,26 +684,37 @@ static void test_relative_paths_are_refused_at_load(void **state)
 /* An API key never crosses the network in clear text unless the user says so. */
 static void test_a_key_over_plain_ws_needs_allow_insecure(void **state)
 {
-	assert_rejected("{ service = { url = \"ws://192.0.2.7:7681/x\" api-key.env = K } }",
-			"service.url", "clear text to 192.0.2.7");
-	assert_rejected("{ service = { url = \"ws://stt.example.org/x\" api-key.file = /k } }",
-			"service.url", "service.allow-insecure = true");
-	assert_rejected("{ service = { url = \"WS://[2001:db8::1]/x\" api-key.command = c } }",
-			"service.url", "wss://");
+	static const struct rejection clear[] = {
+		{ "{ service = { url = \"ws://192.0.2.7:7681/x\" api-key.env = K } }",
+		  "service.url", "clear text to 192.0.2.7" },
+		{ "{ service = { url = \"ws://stt.example.org/x\" api-key.file = /k } }",
+		  "service.url", "service.allow-insecure = true" },
+		{ "{ service = { url = \"WS://[2001:db8::1]/x\" api-key.command = c } }",
+		  "service.url", "wss://" },
+	};
+	/* loopback, TLS, a Unix socket or no key at all: nothing to say */
+	static const char *const fine[] = {
+		"ws://127.0.0.1:7681/x\" api-key.env = K",
+		"ws://[::1]:7681/x\" api-key.env = K",
+		"ws://localhost:7681/x\" api-key.env = K",
+		"wss://stt.example.org/x\" api-key.env = K",
+		"ws+unix:///tmp/s.sock:/x\" api-key.env = K",
+		"ws://192.0.2.7:7681/x\"",
+	};
+	char args[256];
+
+	assert_all_rejected(clear, sizeof(clear) / sizeof(clear[0]));
 	assert_parses("{ service = { url = \"ws://192.0.2.7:7681/x\" api-key.env = K "
 			"allow-insecure = true } }", &cfg);
 	assert_true(cfg.service.allow_insecure);
 	assert_non_null(strstr(cfg.warning, "service.allow-insecure"));
 	assert_non_null(strstr(cfg.warning, "192.0.2.7"));
-	/* loopback, TLS, a Unix socket or no key at all: nothing to say */
-	assert_parses("{ service = { url = \"ws://127.0.0.1:7681/x\" api-key.env = K } }", &cfg);
-	assert_string_equal(cfg.warning, "");
-	assert_parses("{ service = { url = \"ws://[::1]:7681/x\" api-key.env = K } }", &cfg);
-	assert_parses("{ service = { url = \"ws://localhost:7681/x\" api-key.env = K } }", &cfg);
-	assert_parses("{ service = { url = \"wss://stt.example.org/x\" api-key.env = K } }", &cfg);
-	assert_parses("{ service = { url = \"ws+unix:///tmp/s.sock:/x\" api-key.env = K } }", &cfg);
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		snprintf(args, sizeof(args), "{ service = { url = \"%s } }", fine[i]);
+		assert_parses(args, &cfg);
+		assert_string_equal(cfg.warning, "");
+	}
 	assert_parses("{ service = { api-key.env = K } }", &cfg);
-	assert_parses("{ service = { url = \"ws://192.0.2.7:7681/x\" } }", &cfg);
 	assert_string_equal(cfg.warning, "");
 }
 

@@ -84,16 +84,30 @@ static void test_unix_socket_urls_take_node_ws_form(void **state)
 	assert_string_equal(u.path, "/a?b=c");
 }
 
+struct refusal {
+	const char *url, *reason;
+	int at;
+};
+
+static void assert_all_refused(const struct refusal *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_refused(r[i].url, r[i].reason, r[i].at);
+}
+
 static void test_unix_socket_urls_are_checked(void **state)
 {
+	static const struct refusal bad[] = {
+		{ "ws+unix://host/tmp/s.sock:/x", "absolute socket path", 11 },
+		{ "ws+unix://tmp/s.sock", "absolute socket path", 11 },
+		{ "ws+unix:///tmp/s.sock:x", "must start with '/'", 23 },
+		{ "ws+unix:///tmp/s sock:/x", "whitespace in the socket path", 17 },
+		{ "ws+unix:///tmp/s%41.sock", "'%' is not allowed in the socket path", 17 },
+		{ "ws+unix:///tmp/s.sock:/x\r\n", "control character in the path", 25 },
+	};
 	char long_path[160];
 
-	assert_refused("ws+unix://host/tmp/s.sock:/x", "absolute socket path", 11);
-	assert_refused("ws+unix://tmp/s.sock", "absolute socket path", 11);
-	assert_refused("ws+unix:///tmp/s.sock:x", "must start with '/'", 23);
-	assert_refused("ws+unix:///tmp/s sock:/x", "whitespace in the socket path", 17);
-	assert_refused("ws+unix:///tmp/s%41.sock", "'%' is not allowed in the socket path", 17);
-	assert_refused("ws+unix:///tmp/s.sock:/x\r\n", "control character in the path", 25);
+	assert_all_refused(bad, N_ELEMENTS(bad));
 	snprintf(long_path, sizeof(long_path), "ws+unix:///%0108d", 0);
 	assert_refused(long_path, "longer than 107 bytes", 11);
 	snprintf(long_path, sizeof(long_path), "ws+unix:///%0106d", 0);
@@ -102,18 +116,22 @@ static void test_unix_socket_urls_are_checked(void **state)
 
 static void test_the_issues_hostile_urls_are_refused(void **state)
 {
-	/* CR/LF would have become a header of the upgrade request */
-	assert_refused("ws://h/x\r\nX-Evil2: yes", "control character in the path", 9);
-	assert_refused("ws://h\r\nX: y/x", "control character in the host name", 7);
-	assert_refused("ws://[::1]junk:7000", "only ':port' may follow ']'", 11);
-	assert_refused("ws://h:+80/", "digits only", 8);
-	assert_refused("ws://h:-80/", "digits only", 8);
-	assert_refused("ws://h: 80/", "digits only", 8);
+	static const struct refusal hostile[] = {
+		/* CR/LF would have become a header of the upgrade request */
+		{ "ws://h/x\r\nX-Evil2: yes", "control character in the path", 9 },
+		{ "ws://h\r\nX: y/x", "control character in the host name", 7 },
+		{ "ws://[::1]junk:7000", "only ':port' may follow ']'", 11 },
+		{ "ws://h:+80/", "digits only", 8 },
+		{ "ws://h:-80/", "digits only", 8 },
+		{ "ws://h: 80/", "digits only", 8 },
+	};
+
+	assert_all_refused(hostile, N_ELEMENTS(hostile));
 }
 
 static void test_bad_urls_say_what_and_where(void **state)
 {
-	static const struct { const char *url, *reason; int at; } bad[] = {
+	static const struct refusal bad[] = {
 		{ "", "not a ws://", 0 },
 		{ "http://example.org/", "not a ws://", 0 },
 		{ "ws:/h/", "not a ws://", 0 },
@@ -149,8 +167,7 @@ static void test_bad_urls_say_what_and_where(void **state)
 		{ "wss+unix:///tmp/x.sock", "not a ws://", 0 },
 	};
 
-	for (size_t i = 0; i < N_ELEMENTS(bad); i++)
-		assert_refused(bad[i].url, bad[i].reason, bad[i].at);
+	assert_all_refused(bad, N_ELEMENTS(bad));
 }
 
 static void test_credentials_are_refused_and_never_printed(void **state)
