@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #define FRAME_MS	10
+#define CROSS_HYSTERESIS	64	/* about -54 dBFS */
 #define MAX_RATE	192000
 
 struct rec {
@@ -110,11 +111,17 @@ static void frame_process(struct rec *r, const int16_t *s, size_t n,
 			r->w_voiced = 0;
 			r->w_cross = 0;
 		}
+		/* A crossing needs a swing past ±CROSS_HYSTERESIS: the quiet
+		 * part of a frame where a burst starts carries resampler noise
+		 * around zero, whose sign flips are not the tone's. */
 		for (i = 0; i < n; i++) {
-			int sign = s[i] >= 0 ? 1 : -1;
-			if ((i > 0 || r->prev_voiced) && sign != r->prev_sign)
+			int sign = s[i] > CROSS_HYSTERESIS ? 1 : s[i] < -CROSS_HYSTERESIS ? -1 : 0;
+			if (sign == 0)
+				continue;
+			if (r->prev_voiced && r->prev_sign != 0 && sign != r->prev_sign)
 				r->w_cross++;
 			r->prev_sign = sign;
+			r->prev_voiced = true;
 		}
 		r->prev_voiced = true;
 		r->w_voiced += n;
