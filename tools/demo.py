@@ -5,8 +5,8 @@ up and no key.
     tools/demo [AUDIO_FILE]
 
 A private PipeWire graph (its own runtime dir and session bus; your own
-PipeWire is not touched), pw-transcribe-server (pocketsphinx) on a free
-loopback port, the module with a tap on a player, and the player speaking
+PipeWire is not touched), pw-transcribe-server (pocketsphinx) on its
+private Unix socket there, the module with a tap on a player, and the player speaking
 the LibriVox sentences of Debian's pocketsphinx-testdata (or AUDIO_FILE,
 anything sox reads). The captions are `pw-transcribe follow`, as a user
 would run it: the words in progress rewritten in place, finished segments

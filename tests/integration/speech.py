@@ -88,16 +88,15 @@ def user_clip(fx, audio):
 
 
 class Server:
-    """pw-transcribe-server on 127.0.0.1, a free port. TCP without a key
-    must be asked for (--insecure-tcp): its default is a private Unix
-    socket, which the module does not speak yet."""
+    """pw-transcribe-server on its default socket: a Unix socket in the
+    fixture's private XDG_RUNTIME_DIR, which is also the module's default
+    service (no service block needed)."""
 
-    def __init__(self, fx, binary, *args, port=0, prefix=()):
-        self.proc = fx.spawn("server", [*prefix, binary, "--port", str(port), "--insecure-tcp",
-                                        *args])
-        port = fx.wait_for(lambda: re.search(r"listening port=(\d+)", self._out()),
-                           what="pw-transcribe-server listening").group(1)
-        self.url = "ws://127.0.0.1:%s/transcribe-websocket" % port
+    def __init__(self, fx, binary, *args, prefix=()):
+        self.proc = fx.spawn("server", [*prefix, binary, *args])
+        self.socket = fx.wait_for(lambda: re.search(r"listening socket=(\S+)", self._out()),
+                                  what="pw-transcribe-server listening").group(1)
+        self.url = "ws+unix://%s:/transcribe-websocket" % self.socket
 
     def _out(self):
         p = self.proc.out_path
