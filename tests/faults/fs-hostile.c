@@ -183,32 +183,32 @@ static void push_rawclose(struct sess *s, int code)
 	sess_push(s, srv_out_new(SRV_OUT_RAW_CLOSE, p, n));	/* ends the session */
 }
 
+static void push_bigbinary(struct sess *s, const struct fault_item *it)
+{
+	sess_push(s, srv_out_new(SRV_OUT_BINARY, NULL, (size_t)it->bytes));
+}
+
+static void fire_tokens(struct sess *s, const struct fault_item *it) { push_tokens(s, it->count); }
+static void fire_times(struct sess *s, const struct fault_item *it) { push_times(s, it->variant); }
+static void fire_badutf8(struct sess *s, const struct fault_item *it) { push_badutf8(s); }
+static void fire_pings(struct sess *s, const struct fault_item *it) { push_pings(s, it->count); }
+static void fire_rawclose(struct sess *s, const struct fault_item *it) { push_rawclose(s, it->code); }
+
+static void (*const fire_fn[])(struct sess *s, const struct fault_item *it) = {
+	[FAULT_BIGBINARY] = push_bigbinary,
+	[FAULT_TOKENS] = fire_tokens,
+	[FAULT_TIMES] = fire_times,
+	[FAULT_BADUTF8] = fire_badutf8,
+	[FAULT_PARTIALS] = push_flood,
+	[FAULT_FINALS] = push_flood,
+	[FAULT_PINGS] = fire_pings,
+	[FAULT_RAWCLOSE] = fire_rawclose,
+};
+
 bool fs_hostile_fire(struct sess *s, const struct fault_item *it)
 {
-	switch (it->kind) {
-	case FAULT_BIGBINARY:
-		sess_push(s, srv_out_new(SRV_OUT_BINARY, NULL, (size_t)it->bytes));
-		return true;
-	case FAULT_TOKENS:
-		push_tokens(s, it->count);
-		return true;
-	case FAULT_TIMES:
-		push_times(s, it->variant);
-		return true;
-	case FAULT_BADUTF8:
-		push_badutf8(s);
-		return true;
-	case FAULT_PARTIALS:
-	case FAULT_FINALS:
-		push_flood(s, it);
-		return true;
-	case FAULT_PINGS:
-		push_pings(s, it->count);
-		return true;
-	case FAULT_RAWCLOSE:
-		push_rawclose(s, it->code);
-		return true;
-	default:
+	if ((size_t)it->kind >= sizeof(fire_fn) / sizeof(fire_fn[0]) || !fire_fn[it->kind])
 		return false;
-	}
+	fire_fn[it->kind](s, it);
+	return true;
 }

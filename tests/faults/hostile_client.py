@@ -74,6 +74,26 @@ def frame(opcode, payload, fin=True):
     return hdr + b"\0\0\0\0" + payload
 
 
+def split_frames(buf):
+    """The whole server frames at the start of buf: ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        n, off = buf[1] & 0x7f, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, off = struct.unpack("!H", buf[2:4])[0], 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, off = struct.unpack("!Q", buf[2:10])[0], 10
+        if len(buf) < off + n:
+            break
+        out.append((buf[0] & 0x0f, buf[off:off + n]))
+        buf = buf[off + n:]
+    return out, buf
+
+
 class Ws:
     """One upgraded connection: send frames, read frames until it ends."""
 
@@ -103,28 +123,16 @@ class Ws:
         out = []
         answered = False
         while True:
-            while len(self.buf) >= 2:
-                n = self.buf[1] & 0x7f
-                off = 2
-                if n == 126:
-                    if len(self.buf) < 4:
-                        break
-                    n, off = struct.unpack("!H", self.buf[2:4])[0], 4
-                elif n == 127:
-                    if len(self.buf) < 10:
-                        break
-                    n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-                if len(self.buf) < off + n:
-                    break
-                out.append((self.buf[0] & 0x0f, self.buf[off:off + n]))
-                self.buf = self.buf[off + n:]
-                if out[-1][0] == OP_CLOSE and not answered:
+            got, self.buf = split_frames(self.buf)
+            for op, payload in got:
+                out.append((op, payload))
+                if op == OP_CLOSE and not answered:
                     answered = True
                     # the server hangs up now; one that waits for a second
                     # close (lws after it refused ours) is not waited for long
                     deadline = min(deadline, time.monotonic() + 1.0)
                     try:
-                        self.send(OP_CLOSE, out[-1][1][:2])
+                        self.send(OP_CLOSE, payload[:2])
                     except OSError:
                         pass
             left = deadline - time.monotonic()

@@ -17,10 +17,9 @@ normal one, so "recovers" can be checked). Stdlib only.
 
 import collections
 import os
-import re
 import subprocess
-import threading
-import time
+
+from lines import Lines
 
 AT_MS = 1000
 
@@ -73,43 +72,21 @@ class FaultServer:
     def __init__(self, spec, *args, binary=None, index=1):
         binary = binary or os.environ["FAULT_SERVER"]
         self.proc = subprocess.Popen([binary, "--no-stdin", "--fault", "%d:%s" % (index, spec),
-                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        m = self.wait(r"^listening port=(\d+)")
-        self.port = int(m.group(1))
+        self.out = Lines(self.proc.stdout)
+        self.port = int(self.out.wait(r"^listening port=(\d+)").group(1))
         self.url = "ws://127.0.0.1:%d/transcribe-websocket" % self.port
 
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
     def wait(self, pattern, timeout=10.0):
-        rx, deadline = re.compile(pattern), time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    m = rx.search(line)
-                    if m:
-                        return m
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError("fault-server: no %r:\n%s" % (pattern,
-                                                                      "\n".join(self.lines)))
-                self.cond.wait(min(left, 0.5))
+        return self.out.wait(pattern, timeout)
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
         rc = self.proc.wait(30)
-        self.reader.join(10)
+        self.out.join()
         self.proc.stdout.close()
-        self.proc.stderr.close()
         return rc
 
 

@@ -12,7 +12,6 @@ line by line by a thread, the client runs to completion under a timeout.
 Exits 77 (meson: skipped) when the binaries are not given.
 """
 
-import base64
 import json
 import os
 import re
@@ -28,6 +27,8 @@ import unittest
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import hostile_client  # noqa: E402  (its raw WebSocket client)
 FAULT_SERVER = os.environ.get("FAULT_SERVER", "")
 FAULT_CLIENT = os.environ.get("FAULT_CLIENT", "")
 START_TIMEOUT = 10.0
@@ -189,86 +190,21 @@ def finish_client(proc, timeout=CLIENT_TIMEOUT):
     return res
 
 
-class RawWs:
+class RawWs(hostile_client.Ws):
     """Just enough WebSocket (RFC 6455) to see how a connection ends."""
 
     def __init__(self, port, host="127.0.0.1", path="/raw"):
-        self.sock = socket.create_connection((host, port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, host, port, key)).encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise AssertionError("connection closed during the upgrade")
-            self.buf += chunk
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        self.status = int(head.split(b" ")[1])
-
-    def send(self, opcode, payload):
-        mask = os.urandom(4)
-        n = len(payload)
-        if n < 126:
-            hdr = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-        elif n < 65536:
-            hdr = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-        else:
-            hdr = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-        data = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(hdr + mask + data)
+        super().__init__("%s:%d" % (host, port), path)
 
     def read_until_end(self, timeout=10.0):
-        """Reads frames until the connection ends: returns (opcodes, how) with
-        how in "reset" (RST), "eof" (FIN) or "timeout"."""
-        frames, how = self.read_frames(timeout)
+        """Frames until the connection ends: (opcodes, how) with how in
+        "reset" (RST), "eof" (FIN), "closed" or "timeout"."""
+        frames, how = self.frames(timeout)
         return [op for op, _ in frames], how
 
-    def read_frames(self, timeout=10.0, answer_close=False):
-        """The same with each frame's payload: ([(opcode, payload)], how).
-        answer_close: a close frame is answered, so the server hangs up."""
-        deadline = time.monotonic() + timeout
-        opcodes = []
-        while True:
-            while True:                 # parse complete frames in buf
-                if len(self.buf) < 2:
-                    break
-                n = self.buf[1] & 0x7f
-                off = 2
-                if n == 126:
-                    if len(self.buf) < 4:
-                        break
-                    n = struct.unpack("!H", self.buf[2:4])[0]
-                    off = 4
-                elif n == 127:
-                    if len(self.buf) < 10:
-                        break
-                    n = struct.unpack("!Q", self.buf[2:10])[0]
-                    off = 10
-                if len(self.buf) < off + n:
-                    break
-                opcodes.append((self.buf[0] & 0x0f, self.buf[off:off + n]))
-                self.buf = self.buf[off + n:]
-                if answer_close and opcodes[-1][0] == OP_CLOSE:
-                    answer_close = False
-                    self.send(OP_CLOSE, b"")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return opcodes, "timeout"
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except ConnectionResetError:
-                return opcodes, "reset"
-            except socket.timeout:
-                return opcodes, "timeout"
-            if not chunk:
-                return opcodes, "eof"
-            self.buf += chunk
-
-    def close(self):
-        self.sock.close()
+    def read_frames(self, timeout=10.0):
+        """The same with payloads; a close frame is answered."""
+        return self.frames(timeout)
 
 
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING = 1, 2, 8, 9
@@ -665,7 +601,7 @@ class FaultServerTest(unittest.TestCase):
         raw.send(OP_TEXT, CONFIG)
         raw.send(OP_BINARY, bytes(32 * audio_ms))
         raw.send(OP_TEXT, b"")          # end of stream: "finished" and close after the fault
-        frames, how = raw.read_frames(timeout, answer_close=True)
+        frames, how = raw.read_frames(timeout)
         raw.close()
         return frames, srv
 
@@ -740,7 +676,6 @@ class FaultServerTest(unittest.TestCase):
                 srv.wait(r"^conn=1 fault rawclose=%s audio_ms=" % code)
 
     def test_hostile_rows_are_valid_specs_and_documented(self):
-        sys.path.insert(0, str(HERE))
         import hostile_services
         readme = (HERE / "README.md").read_text()
         for i, row in enumerate(hostile_services.ROWS):

@@ -18,6 +18,7 @@ skipped) without the binaries.
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -27,6 +28,8 @@ import time
 import unittest
 import wave
 from pathlib import Path
+
+from lines import Lines
 
 HERE = Path(__file__).resolve().parent
 SERVER = os.environ.get("TRANSCRIBE_SERVER", "")
@@ -68,10 +71,7 @@ class Server:
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=e,
                                      preexec_fn=limits)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.err = Lines(self.proc.stderr)
         box = []
         t = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
         t.start()
@@ -82,28 +82,14 @@ class Server:
         self.port = int(box[0].split("port=")[1].split()[0])
         self.target = "127.0.0.1:%d" % self.port
 
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
     def log(self):
-        with self.cond:
-            return "\n".join(self.lines)
+        return self.err.text()
 
     def count(self):
-        with self.cond:
-            return len(self.lines)
+        return self.err.count()
 
     def wait_log(self, needle, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not any(needle in l for l in self.lines):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("server never logged %r:\n%s" % (needle, self.log()))
-                self.cond.wait(left)
+        self.err.wait(re.escape(needle), timeout)
 
     def rss_mb(self):
         return proc_status_kb(self.proc.pid, "VmRSS") / 1024.0
@@ -117,7 +103,7 @@ class Server:
             self.proc.kill()
             rc = self.proc.wait()
         self.proc.stdout.close()
-        self.reader.join(10)
+        self.err.join()
         self.proc.stderr.close()
         return rc
 
