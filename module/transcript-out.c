@@ -105,15 +105,21 @@ void transcript_out_tokens(struct transcript_out *o, const struct transcript_tok
 	const struct publish_segment *seg = &o->segment;
 	struct journal_final f;
 
+	struct publish_cursor next = o->cursor;
+
 	log_tokens(o, tokens, n, conn);
-	if (!publish_queue_push_tokens(o->queue, o->queue_tap, &o->cursor, tokens, n, 0,
-			o->session_id, conn, &o->segment) || o->journal == NULL)
-		return;
-	f = (struct journal_final){ .seq = seg->seq, .session_id = seg->session_id,
-		.start_ms = seg->start_ms, .end_ms = seg->end_ms, .text = seg->text,
-		.speaker = seg->speaker, .language = seg->language,
-		.confidence = seg->confidence, .connection_id = conn };
-	journal_wrote(o, journal_final(o->journal, &f));
+	/* The journal line goes out before anyone sees the words: a kill in
+	 * between must not lose a final that was published. */
+	if (o->journal != NULL && publish_queue_push_tokens(NULL, o->queue_tap, &next, tokens, n, 0,
+			o->session_id, conn, &o->segment)) {
+		f = (struct journal_final){ .seq = seg->seq, .session_id = seg->session_id,
+			.start_ms = seg->start_ms, .end_ms = seg->end_ms, .text = seg->text,
+			.speaker = seg->speaker, .language = seg->language,
+			.confidence = seg->confidence, .connection_id = conn };
+		journal_wrote(o, journal_final(o->journal, &f));
+	}
+	publish_queue_push_tokens(o->queue, o->queue_tap, &o->cursor, tokens, n, 0,
+			o->session_id, conn, NULL);
 }
 
 void transcript_out_gap(struct transcript_out *o, int64_t start_ms, int64_t end_ms,
