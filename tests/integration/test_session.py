@@ -138,7 +138,7 @@ class SessionTest(PipeWireTestCase):
 
     def test_stall_is_noticed_and_reconnects(self):
         self.check_recovers("stall@1500")
-        self.assertRegex(self.log(), r"no progress|closed \(code 1006")
+        self.assertRegex(self.log(), r"no pong|no progress|closed \(code 1006")
 
     def test_503_on_upgrade_retries_after_retry_after(self):
         self.start("--fault", "1:http=503;retry_after=1")
