@@ -305,10 +305,10 @@ static void *ctl_thread(void *arg)
 	return NULL;
 }
 
-static void on_listen_readable(int lfd)
+static void accept_due(lws_sorted_usec_list_t *sul)
 {
 	for (int i = 0; i < MAX_ACCEPTS_PER_WAKE; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(g_srv.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				fs_log("error what=accept errno=%d", errno);
@@ -316,6 +316,16 @@ static void on_listen_readable(int lfd)
 		}
 		conn_accepted(fd);
 	}
+}
+
+/* A client that closed one connection and opened the next has both
+ * readable in the same poll: the close is handled first (the accept waits
+ * for the next turn of the loop), so "connections open" counts the old
+ * one as gone when it was gone before the new one came. */
+static void on_listen_readable(int lfd)
+{
+	g_srv.listen_fd = lfd;
+	lws_sul_schedule(g_srv.ctx, 0, &g_srv.sul_accept, accept_due, 1);
 }
 
 static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -569,6 +579,7 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&g_srv.ctl_lock);
 	conn_release_pending();
 	lws_sul_cancel(&g_srv.sul_tick);
+	lws_sul_cancel(&g_srv.sul_accept);
 	lws_context_destroy(g_srv.ctx);
 	fault_table_free(g_srv.faults);
 	pthread_mutex_lock(&g_srv.ctl_lock);

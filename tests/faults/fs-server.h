@@ -55,6 +55,8 @@ struct server {
 	int64_t idle_since_us;
 	int quit_after_idle_s;		/* 0 = never */
 	lws_sorted_usec_list_t sul_tick;
+	lws_sorted_usec_list_t sul_accept;	/* accepts wait one turn of the loop */
+	int listen_fd;
 	volatile sig_atomic_t quit;
 	const char *quit_reason;
 
