@@ -17,6 +17,15 @@
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
 
+/* Services hear audio in frames (Soniox, pocketsphinx and the test
+ * servers in 10 ms): the committed position stays on whole frames of the
+ * tap's timeline, so every connection's frames fall where the first one's
+ * did (a commit after a short end of stream, e.g. 42 ms, would not). */
+#define DATAPATH_COMMIT_GRID_MS	10
+/* A final that ends this close to the end of a stream was cut by it. */
+#define DATAPATH_CUT_MS		40
+#define DATAPATH_MAX_CUT	8
+
 struct datapath {
 	struct datapath_config cfg;
 	const struct dialect_ops *dialect;
@@ -40,6 +49,11 @@ struct datapath {
 	uint64_t last_sent_ms;
 	enum session_audio policy;
 	bool warned_drop;
+	int64_t end_ms;			/* where end_conn's stream ended, its time; -1: not yet */
+	/* Words the end of a stream cut short, held back: when the next
+	 * connection hears them whole they go, else they are published. */
+	uint32_t n_cut;
+	struct transcript_token cut[DATAPATH_MAX_CUT];
 	char error_text[SESSION_TEXT_MAX];	/* the last service error, for its event */
 };
 
@@ -62,6 +76,7 @@ struct datapath *datapath_new(const struct datapath_config *cfg, const struct di
 	dp->frame_bytes = cfg->channels * sizeof(int16_t);
 	dp->chunk_bytes = cfg->rate * cfg->frame_ms / 1000 * dp->frame_bytes;
 	dp->speech_power = pow(32768.0 * pow(10.0, DATAPATH_SPEECH_DB / 20.0), 2);
+	dp->end_ms = -1;
 	if (replay_init(&dp->replay, cfg->rate, dp->frame_bytes, cfg->memory_sec, cfg->replay_speed,
 			cfg->spool_bytes > 0 ? cfg->spool_dir : NULL, cfg->spool_bytes,
 			spool_err, sizeof(spool_err)) < 0 ||
@@ -147,13 +162,54 @@ static void begin(struct datapath *dp, uint64_t conn, uint64_t now_ms)
 	if (conn == 0 || dp->replay.tl.conn == conn)
 		return;
 	replay_begin(&dp->replay, conn, now_ms);
+	dp->last_sent_ms = now_ms;	/* a keepalive is due a while after this */
 	pw_log_info("conn=%" PRIu64 " audio from stream_ms=%" PRIi64 " replay_ms=%" PRIu64,
 			conn, dp->replay.tl.committed_ms, replay_buffered_ms(&dp->replay));
+}
+
+static void commit(struct datapath *dp, int64_t final_ms)
+{
+	int64_t at = dp->replay.tl.base_ms + final_ms;
+
+	if (final_ms < 0)
+		return;
+	replay_commit(&dp->replay, at - at % DATAPATH_COMMIT_GRID_MS - dp->replay.tl.base_ms);
+}
+
+/* The cut words are the last ones after all (the tap stays stopped, went
+ * idle, or goes away): on the timeline, out and committed. */
+void datapath_flush(struct datapath *dp)
+{
+	int64_t end = -1;
+	uint32_t n;
+
+	if (dp->n_cut == 0)
+		return;
+	for (uint32_t i = 0; i < dp->n_cut; i++)
+		end = SPA_MAX(end, dp->cut[i].end_ms);
+	n = timeline_map_tokens(&dp->replay.tl, dp->cut, dp->n_cut);
+	transcript_out_tokens(dp->out, dp->cut, n, dp->replay.tl.conn);
+	commit(dp, end);
+	dp->n_cut = 0;
+}
+
+static void cut_words_follow(struct datapath *dp, const struct session_status *st)
+{
+	if (dp->n_cut == 0)
+		return;
+	if (st->audio_conn != 0 && st->audio_conn != dp->end_conn) {
+		pw_log_debug("conn=%" PRIu64 " hears %u words again that the end of conn=%" PRIu64
+				" cut short", st->audio_conn, dp->n_cut, dp->end_conn);
+		dp->n_cut = 0;
+	} else if (st->audio != SESSION_AUDIO_KEEP || st->state == SESSION_FAILED) {
+		datapath_flush(dp);
+	}
 }
 
 void datapath_follow(struct datapath *dp, const struct session_status *st, uint64_t now_ms)
 {
 	dp->policy = st->audio;
+	cut_words_follow(dp, st);
 	if (dp->end_pending && dp->end_conn != st->conn)
 		dp->end_pending = false;	/* that connection is gone */
 	if (st->audio_conn != dp->conn) {
@@ -169,12 +225,13 @@ void datapath_follow(struct datapath *dp, const struct session_status *st, uint6
 	apply_policy(dp);
 }
 
-void datapath_end(struct datapath *dp, uint64_t conn, uint64_t now_ms)
+void datapath_end(struct datapath *dp, uint64_t conn, bool backlog, uint64_t now_ms)
 {
 	begin(dp, conn, now_ms);
 	dp->conn = 0;
 	dp->end_conn = conn;
-	dp->end_left = replay_unsent_bytes(&dp->replay);
+	dp->end_left = backlog ? replay_unsent_bytes(&dp->replay) : 0;
+	dp->end_ms = -1;
 	dp->end_pending = true;
 	pw_log_debug("conn=%" PRIu64 " end of stream after %zu bytes of backlog", conn, dp->end_left);
 }
@@ -213,6 +270,7 @@ static void pump_end(struct datapath *dp, uint64_t now_ms, struct datapath_sent 
 	if (m->data != NULL)
 		dp->ops->send(dp->data, dp->end_conn, m->data, m->len, m->text);
 	dp->end_pending = false;
+	dp->end_ms = (int64_t)(dp->replay.conn_sent_bytes / dp->frame_bytes * 1000 / dp->cfg.rate);
 	sent->conn = dp->end_conn;
 	sent->end_sent = true;
 }
@@ -258,6 +316,31 @@ static int64_t hold_at_drop(struct datapath *dp, uint64_t conn, int64_t final_ms
 	return last->end_ms >= 0 && (final_ms < 0 || last->end_ms < final_ms) ? last->end_ms : final_ms;
 }
 
+/* After the end of a stream, a final that ends where the stream ended is a
+ * word it cut short: held back (datapath_flush() publishes it), and the
+ * commit stops before it, so a next connection hears it whole. Returns the
+ * commit to use. */
+static int64_t hold_cut_words(struct datapath *dp, uint64_t conn, int64_t final_ms)
+{
+	struct dialect_result *r = dp->result;
+	uint32_t k = 0;
+
+	if (conn != dp->end_conn || dp->end_ms < 0)
+		return final_ms;
+	for (uint32_t i = 0; i < r->n_tokens; i++) {
+		struct transcript_token *t = &r->tokens[i];
+		if (t->is_final && t->end_ms >= dp->end_ms - DATAPATH_CUT_MS && t->start_ms >= 0 &&
+		    dp->n_cut < DATAPATH_MAX_CUT) {
+			dp->cut[dp->n_cut++] = *t;
+			final_ms = final_ms < 0 ? t->start_ms : SPA_MIN(final_ms, t->start_ms);
+			continue;
+		}
+		r->tokens[k++] = *t;
+	}
+	r->n_tokens = k;
+	return final_ms;
+}
+
 uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, size_t len,
 		uint64_t now_ms, struct session_event ev[DATAPATH_MAX_EVENTS])
 {
@@ -279,12 +362,13 @@ uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, s
 	final_ms = hold_at_drop(dp, conn, r->final_audio_proc_ms, &resync);
 	ev[k++] = (struct session_event){ .type = SESSION_EV_MESSAGE, .id = conn,
 		.count = r->n_tokens, .progress_ms = SPA_MAX(r->total_audio_proc_ms, (int64_t)0) };
+	final_ms = hold_cut_words(dp, conn, final_ms);
 	/* Onto the tap's timeline, repeats from a replay dropped; then what
 	 * the service made final is released from the buffer. */
 	n = timeline_map_tokens(&dp->replay.tl, r->tokens, r->n_tokens);
 	transcript_out_tokens(dp->out, r->tokens, n, conn);
 	dp->words_conn = conn;
-	replay_commit(&dp->replay, final_ms);
+	commit(dp, final_ms);
 	if (r->has_error) {
 		snprintf(dp->error_text, sizeof(dp->error_text), "service error %d: %s",
 				r->error_code, r->error_message);

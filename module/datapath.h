@@ -74,9 +74,9 @@ bool datapath_push(struct datapath *dp, const void *audio, uint32_t bytes);
 /* Follows the session: conn (its audio_conn) takes live audio, and what
  * no connection took is kept as policy says. now_ms: the worker's clock. */
 void datapath_follow(struct datapath *dp, const struct session_status *st, uint64_t now_ms);
-/* SEND_END: what was captured so far goes to conn, paced, then the end of
- * stream; datapath_pump() reports when it is out. */
-void datapath_end(struct datapath *dp, uint64_t conn, uint64_t now_ms);
+/* SEND_END: (with backlog, what was captured so far goes to conn, paced,
+ * then) the end of stream; datapath_pump() reports when it is out. */
+void datapath_end(struct datapath *dp, uint64_t conn, bool backlog, uint64_t now_ms);
 /* Sends what is due; keepalives when nothing else went for a while. */
 void datapath_pump(struct datapath *dp, uint64_t now_ms, struct datapath_sent *sent);
 /* A text message of conn (the session's current connection): fills ev
@@ -85,6 +85,11 @@ void datapath_pump(struct datapath *dp, uint64_t now_ms, struct datapath_sent *s
  * (logged, ignored) or one of a connection that dropped words. */
 uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, size_t len,
 		uint64_t now_ms, struct session_event ev[DATAPATH_MAX_EVENTS]);
+
+/* Words an end of stream cut short are held back until it is clear no
+ * next connection hears them whole (datapath_follow() decides); this
+ * publishes them now (shutdown). */
+void datapath_flush(struct datapath *dp);
 
 uint64_t datapath_buffered_ms(const struct datapath *dp);
 uint64_t datapath_spooled_ms(const struct datapath *dp);

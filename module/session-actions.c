@@ -230,6 +230,9 @@ void session_on_wait(struct session *s, uint64_t id, uint32_t timeout_ms)
 {
 	switch (s->state) {
 	case SESSION_STREAMING:
+		/* Ending this connection for a new one: ready once that is. */
+		if (s->drain != DRAIN_NONE)
+			break;
 		session_answer(s, id, SESSION_ANSWER_READY, NULL);
 		return;
 	case SESSION_FAILED:

@@ -21,8 +21,12 @@ void session_begin_drain(struct session *s, enum session_drain why)
 	}
 	s->drain = why;
 	s->end_sent = false;
+	s->finished = false;
 	a = session_push(s, SESSION_ACT_SEND_END);
 	a->id = s->conn_id;
+	/* Stop and sleep end what was captured; a new connection picks up
+	 * the rest from the committed position anyway. */
+	a->backlog = why == DRAIN_STOP || why == DRAIN_SUSPEND;
 	session_cancel(s, SESSION_TIMER_ROLLOVER);
 	session_arm_in(s, SESSION_TIMER_DRAIN, s->cfg.drain_timeout_ms);
 	session_publish(s);

@@ -61,6 +61,7 @@ struct session {
 	int64_t progress_mark;		/* the service's counter, as last seen */
 	enum session_drain drain;
 	bool end_sent;
+	bool finished;			/* the service said so; its close comes next */
 
 	/* liveness */
 	uint64_t ping_seq;		/* last ping sent */

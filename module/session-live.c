@@ -9,8 +9,9 @@
 /* Rollover looks for a pause in speech at most this long before the cap
  * (and within the last quarter of a short cap). */
 #define ROLLOVER_WINDOW_MAX_MS	60000
-/* Silence this long counts as a pause to roll over in. */
-#define ROLLOVER_PAUSE_MS	300
+/* Silence this long counts as a pause to roll over in (a gap between
+ * sentences; between words it is shorter). */
+#define ROLLOVER_PAUSE_MS	200
 
 static uint64_t send_ping(struct session *s)
 {

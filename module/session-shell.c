@@ -153,7 +153,7 @@ static void run_action(struct shell *sh, const struct session_action *a)
 		transport_close(sh->transport, a->id, a->code, a->abort);
 		break;
 	case SESSION_ACT_SEND_END:
-		datapath_end(sh->dp, a->id, clock_now_ms());
+		datapath_end(sh->dp, a->id, a->backlog, clock_now_ms());
 		break;
 	case SESSION_ACT_SEND_FINALIZE:
 		if (f->len > 0)
@@ -373,6 +373,7 @@ void shell_shutdown(struct shell *sh)
 		lws_sul_cancel(&sh->timers[i].sul);
 	lws_sul_cancel(&sh->job_failed);
 	sh->shut_down = true;
+	datapath_flush(sh->dp);
 	if (sh->st.conn != 0)
 		transport_close(sh->transport, sh->st.conn, 1001, true);
 	if (datapath_dropped_ms(sh->dp) > 0)

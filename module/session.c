@@ -35,6 +35,7 @@ void session_close_connection(struct session *s, int code, bool abort)
 	s->opened = false;
 	s->drain = DRAIN_NONE;
 	s->end_sent = false;
+	s->finished = false;
 	session_cancel(s, SESSION_TIMER_CONNECT);
 	session_cancel(s, SESSION_TIMER_DRAIN);
 	session_cancel(s, SESSION_TIMER_ROLLOVER);
@@ -224,11 +225,12 @@ static void on_reconnect(struct session *s)
 			session_begin_attempt(s, false, "reconnect requested");
 		break;
 	case SESSION_STREAMING:
-		if (s->drain != DRAIN_NONE)
-			break;
-		session_close_connection(s, 1000, false);
-		s->attempt = 0;
-		session_begin_attempt(s, true, "reconnect requested");
+		/* A new socket, the old one ended cleanly: the server has let
+		 * it go before the next one comes (I1 as the server sees it). */
+		if (s->drain == DRAIN_NONE) {
+			session_log(s, SESSION_LOG_INFO, "reconnect requested: ending this connection");
+			session_begin_drain(s, DRAIN_ROLLOVER);
+		}
 		break;
 	default:
 		break;		/* connecting: single flight, nothing to do */
@@ -265,7 +267,8 @@ static void on_timer(struct session *s, enum session_timer t)
 	case SESSION_TIMER_DRAIN:
 		if (s->drain == DRAIN_NONE)
 			break;
-		session_finish_drain(s, s->end_sent ? "end of stream not acknowledged in time" :
+		session_finish_drain(s, s->finished ? "end of stream acknowledged" : s->end_sent ?
+				"end of stream not acknowledged in time" :
 				"the backlog could not be sent in time", false);
 		break;
 	case SESSION_TIMER_WAITERS:
@@ -362,6 +365,8 @@ static void on_closed(struct session *s, const struct session_event *ev)
 
 	snprintf(why, sizeof(why), "connection closed (code %d%s%.200s)", ev->code,
 			ev->message && *ev->message ? ": " : "", ev->message ? ev->message : "");
+	if (s->finished)
+		snprintf(why, sizeof(why), "end of stream acknowledged");
 	if (s->drain != DRAIN_NONE && (s->drain == DRAIN_STOP || ev->code == 1000 || s->end_sent)) {
 		/* The end was under way and the peer closed: finish it the way
 		 * it was meant (nothing is left to close). */
@@ -410,8 +415,12 @@ static void on_conn_event(struct session *s, const struct session_event *ev)
 		on_closed(s, ev);
 		break;
 	case SESSION_EV_FINISHED:
-		if (s->drain != DRAIN_NONE)
-			session_finish_drain(s, "end of stream acknowledged", false);
+		/* The service closes next: let it, so it has let the socket go
+		 * before the next one comes (I1 as the server sees it). */
+		if (s->drain != DRAIN_NONE && !s->finished) {
+			s->finished = true;
+			session_arm_in(s, SESSION_TIMER_DRAIN, s->cfg.stop_timeout_ms);
+		}
 		break;
 	case SESSION_EV_END_SENT:
 		if (s->drain != DRAIN_NONE && !s->end_sent) {

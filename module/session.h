@@ -129,8 +129,9 @@ enum session_action_type {
 	SESSION_ACT_OPEN,		/* id = conn; index = address to use */
 	SESSION_ACT_SEND_CONFIG,	/* id = conn: the dialect's first message */
 	SESSION_ACT_CLOSE,		/* id = conn; code to send, or abort: drop it now */
-	SESSION_ACT_SEND_END,		/* id = conn: audio captured so far (paced), then
-					 * end of stream; the shell reports END_SENT */
+	SESSION_ACT_SEND_END,		/* id = conn: (backlog: the audio captured so far,
+					 * paced, then) finalize and end of stream; the
+					 * shell reports END_SENT */
 	SESSION_ACT_SEND_FINALIZE,	/* id = conn */
 	SESSION_ACT_SEND_PING,		/* id = conn; seq, to come back in the pong */
 	SESSION_ACT_ARM_TIMER,		/* timer, at_ms */
@@ -161,6 +162,7 @@ struct session_action {
 	uint32_t index;
 	bool refresh;
 	bool abort;
+	bool backlog;
 	enum session_timer timer;
 	uint64_t at_ms;
 	enum session_answer answer;

@@ -167,3 +167,9 @@ struct sim *sim_streaming(const struct session_config *cfg)
 	return m;
 }
 
+
+void sim_finished(struct sim *m, uint64_t conn)
+{
+	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
+	sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = conn, .code = 1000));
+}

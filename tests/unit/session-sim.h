@@ -44,6 +44,8 @@ enum session_state sim_state(struct sim *m);
 void sim_progress(struct sim *m, uint64_t conn);
 /* credentials → open → opened (→ ready): returns the connection. */
 uint64_t sim_connect(struct sim *m);
+/* The service acknowledges the end of stream and closes (as Soniox does). */
+void sim_finished(struct sim *m, uint64_t conn);
 /* Started, streaming, and the service made progress. */
 struct sim *sim_streaming(const struct session_config *cfg);
 

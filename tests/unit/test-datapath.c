@@ -273,7 +273,7 @@ static void test_the_backlog_of_an_ending_stream_is_paced(void **st)
 
 	push_tone(f, 0.3, 60000);		/* a minute of backlog after an outage */
 	follow(f, 1, SESSION_AUDIO_KEEP, 1000);
-	datapath_end(f->dp, 1, 1000);
+	datapath_end(f->dp, 1, true, 1000);
 	follow(f, 1, SESSION_AUDIO_KEEP, 1000);
 	datapath_pump(f->dp, 1000, &sent);
 	/* Finding 8: all of it went at once. At 4× with a 1 s lead: */

@@ -125,6 +125,7 @@ static void test_each_connection_has_its_own_progress_mark(void **st)
 
 	sim_feed(m, EV(.type = SESSION_EV_MESSAGE, .id = conn, .progress_ms = 60000));
 	sim_feed(m, EV(.type = SESSION_EV_RECONNECT));		/* our own close */
+	sim_finished(m, conn);
 	sim_feed(m, EV(.type = SESSION_EV_RELEASED, .id = conn));
 	conn = sim_connect(m);
 	/* Finding 2: the new connection counts from 0 again; that is
@@ -167,7 +168,13 @@ static void test_a_graceful_close_holds_the_next_open_until_it_is_released(void 
 	struct sim *m = sim_streaming(NULL);
 	uint64_t old = m->last_open;
 
+	/* Reconnect ends the connection cleanly: end of stream, `finished`,
+	 * and the service closes; one that does not is closed with "bye". */
 	sim_feed(m, EV(.type = SESSION_EV_RECONNECT));
+	assert_int_equal(m->n_end, 1);
+	assert_int_equal(m->n_close, 0);
+	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = old));
+	sim_advance(m, m->now + m->cfg.stop_timeout_ms);
 	assert_int_equal(m->last_close, old);
 	assert_int_equal(m->n_abort, 0);
 	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
@@ -188,7 +195,7 @@ static void test_the_last_of_start_and_stop_wins(void **st)
 	assert_int_equal(sim_state(m), SESSION_STOPPING);
 	/* Finding 5: a Start while stopping was dropped without a word. */
 	sim_feed(m, EV(.type = SESSION_EV_START));
-	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
+	sim_finished(m, conn);
 	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	sim_feed(m, EV(.type = SESSION_EV_RELEASED, .id = conn));
 	sim_connect(m);
@@ -198,7 +205,7 @@ static void test_the_last_of_start_and_stop_wins(void **st)
 	sim_feed(m, EV(.type = SESSION_EV_STOP));
 	sim_feed(m, EV(.type = SESSION_EV_START));
 	sim_feed(m, EV(.type = SESSION_EV_STOP));
-	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
+	sim_finished(m, conn);
 	assert_int_equal(sim_state(m), SESSION_STOPPED);
 	sim_free(m);
 }
@@ -252,9 +259,8 @@ static void test_before_sleep_the_last_finals_are_kept(void **st)
 	assert_int_equal(s.audio_conn, 0);	/* nothing new goes to it */
 	sim_feed(m, EV(.type = SESSION_EV_END_SENT, .id = conn));
 	sim_feed(m, EV(.type = SESSION_EV_MESSAGE, .id = conn, .count = 3));
-	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
-	assert_int_equal(m->n_close, 1);
-	assert_int_equal(m->n_abort, 0);
+	sim_finished(m, conn);
+	assert_int_equal(m->n_close, 0);	/* the service closed it */
 	assert_int_equal(sim_state(m), SESSION_RECONNECTING);
 	sim_feed(m, EV(.type = SESSION_EV_RESUMED));
 	assert_int_equal(sim_state(m), SESSION_CONNECTING);
@@ -377,9 +383,8 @@ static void test_a_long_silence_closes_and_speech_reopens_with_its_start(void **
 	audio(m, false, 61400);
 	assert_int_equal(m->n_end, 1);		/* finalize and end of stream */
 	sim_feed(m, EV(.type = SESSION_EV_END_SENT, .id = conn));
-	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
-	assert_int_equal(m->n_close, 1);
-	assert_int_equal(m->n_abort, 0);
+	sim_finished(m, conn);
+	assert_int_equal(m->n_close, 0);	/* the service closed it */
 	assert_int_equal(sim_state(m), SESSION_IDLE);
 	assert_int_equal(status_of(m).audio, SESSION_AUDIO_PREROLL);
 	sim_feed(m, EV(.type = SESSION_EV_RELEASED, .id = conn));
@@ -403,7 +408,7 @@ static void test_rollover_comes_at_a_pause_before_the_cap(void **st)
 	assert_int_equal(m->n_end, 1);
 	assert_true(at < m->cfg.max_session_ms + 1000 + 1000);
 	sim_feed(m, EV(.type = SESSION_EV_END_SENT, .id = conn));
-	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
+	sim_finished(m, conn);
 	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	assert_int_equal(m->n_abort, 0);
 	assert_non_null(strstr(m->log, "a pause before the session cap"));
