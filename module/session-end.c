@@ -1,8 +1,9 @@
-/* Ending a connection cleanly, and the calls that start and stop a tap
- * or put it to sleep: part of the session state machine (see session.h).
- * A connection being ended gets SEND_END (finalize, end of stream) and
- * stays current until `finished`, its close or the drain deadline (I10);
- * what follows depends on why it ended. */
+/* Ending a connection cleanly, and the calls that start, stop and
+ * reconnect a tap or put it to sleep: part of the session state machine
+ * (see session.h). A connection being ended gets SEND_END (finalize, end
+ * of stream) and stays current until the service closes it after
+ * `finished`, or the drain deadline (I10); what follows depends on why it
+ * ended. */
 #include "session-internal.h"
 
 #include <stdio.h>
@@ -135,3 +136,27 @@ void session_resume(struct session *s, const char *reason)
 	}
 }
 
+void session_on_reconnect(struct session *s)
+{
+	switch (s->state) {
+	case SESSION_RECONNECTING:
+	case SESSION_OFFLINE:
+		if (!s->suspended)
+			session_begin_attempt(s, true, "reconnect requested");
+		break;
+	case SESSION_IDLE:
+		if (s->started)
+			session_begin_attempt(s, false, "reconnect requested");
+		break;
+	case SESSION_STREAMING:
+		/* A new socket, the old one ended cleanly: the server has let
+		 * it go before the next one comes (I1 as the server sees it). */
+		if (s->drain == DRAIN_NONE) {
+			session_log(s, SESSION_LOG_INFO, "reconnect requested: ending this connection");
+			session_begin_drain(s, DRAIN_ROLLOVER);
+		}
+		break;
+	default:
+		break;		/* connecting: single flight, nothing to do */
+	}
+}

@@ -113,11 +113,12 @@ void session_wait_for_resume(struct session *s, const char *reason);
 void session_failure(struct session *s, enum err_class cls, int64_t retry_after_ms,
 		const char *what);
 
-/* session-end.c: ending a connection, Start, Stop, sleep */
+/* session-end.c: ending a connection, Start, Stop, Reconnect, sleep */
 void session_begin_drain(struct session *s, enum session_drain why);
 void session_finish_drain(struct session *s, const char *reason, bool abort);
 void session_on_start(struct session *s);
 void session_on_stop(struct session *s);
+void session_on_reconnect(struct session *s);
 void session_on_suspending(struct session *s);
 void session_resume(struct session *s, const char *reason);
 

@@ -16,17 +16,12 @@
 #include "clock.h"
 #include "config-map.h"
 #include "publish-queue.h"
+#include "session-timers.h"
 #include "tap-state.h"
 #include "transcript-out.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
-
-struct shell_timer {
-	lws_sorted_usec_list_t sul;
-	struct shell *sh;
-	enum session_timer kind;
-};
 
 struct shell {
 	char tap[CONFIG_NAME_MAX];
@@ -43,7 +38,7 @@ struct shell {
 	struct datapath *dp;
 	struct transcript_out *tout;
 	struct tap_state state;
-	struct shell_timer timers[SESSION_N_TIMERS];
+	struct session_timers timers;
 
 	/* The newest attempt: its job runs, older ones stop. What it brought
 	 * (key material, addresses) is kept until its socket is upgraded. */
@@ -126,7 +121,6 @@ static void open_conn(struct shell *sh, uint64_t conn, uint32_t index)
 			sh->tap, conn, sh->job.host, sh->job.port, address, sh->next.key_source);
 }
 
-static void arm_timer(struct shell *sh, enum session_timer kind, uint64_t at_ms);
 
 static const enum spa_log_level log_levels[] = {
 	[SESSION_LOG_DEBUG] = SPA_LOG_LEVEL_DEBUG, [SESSION_LOG_INFO] = SPA_LOG_LEVEL_INFO,
@@ -163,10 +157,10 @@ static void run_action(struct shell *sh, const struct session_action *a)
 		transport_ping(sh->transport, a->id, a->seq);
 		break;
 	case SESSION_ACT_ARM_TIMER:
-		arm_timer(sh, a->timer, a->at_ms);
+		session_timers_arm(&sh->timers, a->timer, a->at_ms);
 		break;
 	case SESSION_ACT_CANCEL_TIMER:
-		lws_sul_cancel(&sh->timers[a->timer].sul);
+		session_timers_cancel(&sh->timers, a->timer);
 		break;
 	case SESSION_ACT_ANSWER:
 		if (sh->state.out != NULL)
@@ -182,19 +176,9 @@ static void run_action(struct shell *sh, const struct session_action *a)
 	}
 }
 
-static void timer_fired(lws_sorted_usec_list_t *sul)
+static void timer_fired(void *data, enum session_timer kind)
 {
-	struct shell_timer *t = lws_container_of(sul, struct shell_timer, sul);
-
-	shell_event(t->sh, &(struct session_event){ .type = SESSION_EV_TIMER, .timer = t->kind });
-}
-
-static void arm_timer(struct shell *sh, enum session_timer kind, uint64_t at_ms)
-{
-	uint64_t now = clock_now_ms();
-
-	lws_sul_schedule(sh->ctx, 0, &sh->timers[kind].sul, timer_fired,
-			(lws_usec_t)(at_ms > now ? at_ms - now : 0) * LWS_US_PER_MS);
+	shell_event(data, &(struct session_event){ .type = SESSION_EV_TIMER, .timer = kind });
 }
 
 /* ---- transport events ---- */
@@ -330,10 +314,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 		shell_free(sh);
 		return NULL;
 	}
-	for (int i = 0; i < SESSION_N_TIMERS; i++) {
-		sh->timers[i].sh = sh;
-		sh->timers[i].kind = (enum session_timer)i;
-	}
+	session_timers_init(&sh->timers, ctx, timer_fired, sh);
 	session_get_status(sh->session, now, &sh->st);
 	return sh;
 }
@@ -369,8 +350,7 @@ void shell_set_ring_dropped(struct shell *sh, uint64_t ms)
 
 void shell_shutdown(struct shell *sh)
 {
-	for (int i = 0; i < SESSION_N_TIMERS; i++)
-		lws_sul_cancel(&sh->timers[i].sul);
+	session_timers_cancel_all(&sh->timers);
 	lws_sul_cancel(&sh->job_failed);
 	sh->shut_down = true;
 	datapath_flush(sh->dp);

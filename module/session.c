@@ -212,32 +212,6 @@ static void on_ready(struct session *s)
 
 /* ---- user events ---- */
 
-static void on_reconnect(struct session *s)
-{
-	switch (s->state) {
-	case SESSION_RECONNECTING:
-	case SESSION_OFFLINE:
-		if (!s->suspended)
-			session_begin_attempt(s, true, "reconnect requested");
-		break;
-	case SESSION_IDLE:
-		if (s->started)
-			session_begin_attempt(s, false, "reconnect requested");
-		break;
-	case SESSION_STREAMING:
-		/* A new socket, the old one ended cleanly: the server has let
-		 * it go before the next one comes (I1 as the server sees it). */
-		if (s->drain == DRAIN_NONE) {
-			session_log(s, SESSION_LOG_INFO, "reconnect requested: ending this connection");
-			session_begin_drain(s, DRAIN_ROLLOVER);
-		}
-		break;
-	default:
-		break;		/* connecting: single flight, nothing to do */
-	}
-}
-
-
 /* ---- timers ---- */
 
 static void on_timer(struct session *s, enum session_timer t)
@@ -380,19 +354,48 @@ static void on_closed(struct session *s, const struct session_event *ev)
 		session_failure(s, cls, 0, why);
 }
 
+static void on_opened(struct session *s)
+{
+	/* A duplicate for the current socket changes nothing. */
+	if (s->state != SESSION_CONNECTING || s->opened || !s->socket_requested)
+		return;
+	s->opened = true;
+	session_log(s, SESSION_LOG_DEBUG, "upgraded");
+	session_push(s, SESSION_ACT_SEND_CONFIG)->id = s->conn_id;
+	live_start(s);
+	if (s->cfg.ready_on_open)
+		on_ready(s);
+}
+
+static void on_service_error(struct session *s, const struct session_event *ev)
+{
+	char why[SESSION_TEXT_MAX];
+
+	if (s->drain == DRAIN_STOP) {
+		session_finish_drain(s, "service error while stopping", true);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", ev->message && *ev->message ? ev->message :
+			"the service reported an error");
+	session_failure(s, ev->cls != ERR_NONE ? ev->cls : ERR_TRANSIENT, ev->retry_after_ms, why);
+}
+
+/* The end of stream is out, or acknowledged (the service closes next: let
+ * it, so it has let the socket go before the next one comes, I1 as the
+ * server sees it): either way the drain deadline starts again. */
+static void on_drain_step(struct session *s, bool *step)
+{
+	if (s->drain == DRAIN_NONE || *step)
+		return;
+	*step = true;
+	session_arm_in(s, SESSION_TIMER_DRAIN, s->cfg.stop_timeout_ms);
+}
+
 static void on_conn_event(struct session *s, const struct session_event *ev)
 {
 	switch (ev->type) {
 	case SESSION_EV_OPENED:
-		/* A duplicate for the current socket changes nothing. */
-		if (s->state != SESSION_CONNECTING || s->opened || !s->socket_requested)
-			return;
-		s->opened = true;
-		session_log(s, SESSION_LOG_DEBUG, "upgraded");
-		session_push(s, SESSION_ACT_SEND_CONFIG)->id = s->conn_id;
-		live_start(s);
-		if (s->cfg.ready_on_open)
-			on_ready(s);
+		on_opened(s);
 		break;
 	case SESSION_EV_READY:
 		if (s->state == SESSION_CONNECTING && s->opened)
@@ -402,31 +405,16 @@ static void on_conn_event(struct session *s, const struct session_event *ev)
 		on_connect_failed(s, ev);
 		break;
 	case SESSION_EV_SERVICE_ERROR:
-		if (s->drain == DRAIN_STOP) {
-			session_finish_drain(s, "service error while stopping", true);
-		} else {
-			char why[SESSION_TEXT_MAX];
-			snprintf(why, sizeof(why), "%s", ev->message && *ev->message ? ev->message :
-					"the service reported an error");
-			session_failure(s, ev->cls != ERR_NONE ? ev->cls : ERR_TRANSIENT, ev->retry_after_ms, why);
-		}
+		on_service_error(s, ev);
 		break;
 	case SESSION_EV_CLOSED:
 		on_closed(s, ev);
 		break;
 	case SESSION_EV_FINISHED:
-		/* The service closes next: let it, so it has let the socket go
-		 * before the next one comes (I1 as the server sees it). */
-		if (s->drain != DRAIN_NONE && !s->finished) {
-			s->finished = true;
-			session_arm_in(s, SESSION_TIMER_DRAIN, s->cfg.stop_timeout_ms);
-		}
+		on_drain_step(s, &s->finished);
 		break;
 	case SESSION_EV_END_SENT:
-		if (s->drain != DRAIN_NONE && !s->end_sent) {
-			s->end_sent = true;
-			session_arm_in(s, SESSION_TIMER_DRAIN, s->cfg.stop_timeout_ms);
-		}
+		on_drain_step(s, &s->end_sent);
 		break;
 	case SESSION_EV_MESSAGE:
 		live_on_message(s, ev);
@@ -496,7 +484,7 @@ static void dispatch(struct session *s, const struct session_event *ev)
 			session_on_stop(s);
 		break;
 	case SESSION_EV_RECONNECT:
-		on_reconnect(s);
+		session_on_reconnect(s);
 		break;
 	case SESSION_EV_FINALIZE:
 		if (s->state == SESSION_STREAMING && s->drain == DRAIN_NONE && session_can_send(s))

@@ -37,9 +37,9 @@
  *  I8  The last of Start and Stop wins: once the world settles, the tap is
  *      `stopped` exactly when the last call was Stop.
  *  I9  The action table never overflows.
- *  I10 A connection being ended (SEND_END) stays current until `finished`,
- *      its close or the drain deadline, so its last finals are kept; it gets
- *      no second SEND_END and no FINALIZE.
+ *  I10 A connection being ended (SEND_END) stays current until the service
+ *      closes it (after `finished`) or the drain deadline, so its last
+ *      finals are kept; it gets no second SEND_END and no FINALIZE.
  *  I11 A network change leaves no connection attempt that began before it
  *      waiting on a socket that is not upgraded: it is restarted at once.
  *  I12 Silence is not a stall: a connection is only declared stalled when

@@ -513,31 +513,10 @@ static void network(struct model *m)
 					"network change", m->socks[i].id);
 }
 
-static void conn_op(struct model *m, const struct model_op *op, uint64_t conn, struct sock *k)
+/* What the service says on an upgraded socket. */
+static void service_op(struct model *m, const struct model_op *op, uint64_t conn, struct sock *k)
 {
 	switch (op->kind) {
-	case OP_OPENED:
-		/* Only a socket that is still connecting can complete. */
-		if (k == NULL || k->st != SOCK_REQUESTED)
-			break;
-		k->st = SOCK_OPEN;
-		feed(m, EV(.type = SESSION_EV_OPENED, .id = conn), op->kind);
-		break;
-	case OP_READY:
-		if (is_open(k))
-			feed(m, EV(.type = SESSION_EV_READY, .id = conn), op->kind);
-		break;
-	case OP_CONNECT_FAILED: {
-		int status = PICK(http_statuses, op->b);
-		if (k == NULL || k->st != SOCK_REQUESTED)
-			break;
-		sock_gone(m, conn);
-		feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = conn, .http_status = status,
-				.cls = status ? ERR_NONE : ERR_TRANSIENT,
-				.retry_after_ms = op->b % 3 == 0 ? 2000 : 0,
-				.message = "connect failed"), op->kind);
-		break;
-	}
 	case OP_MESSAGE:
 		if (!is_open(k))
 			break;
@@ -594,6 +573,37 @@ static void conn_op(struct model *m, const struct model_op *op, uint64_t conn, s
 			feed(m, EV(.type = SESSION_EV_RESYNC, .id = conn), op->kind);
 		break;
 	default:
+		break;
+	}
+}
+
+static void conn_op(struct model *m, const struct model_op *op, uint64_t conn, struct sock *k)
+{
+	switch (op->kind) {
+	case OP_OPENED:
+		/* Only a socket that is still connecting can complete. */
+		if (k == NULL || k->st != SOCK_REQUESTED)
+			break;
+		k->st = SOCK_OPEN;
+		feed(m, EV(.type = SESSION_EV_OPENED, .id = conn), op->kind);
+		break;
+	case OP_READY:
+		if (is_open(k))
+			feed(m, EV(.type = SESSION_EV_READY, .id = conn), op->kind);
+		break;
+	case OP_CONNECT_FAILED: {
+		int status = PICK(http_statuses, op->b);
+		if (k == NULL || k->st != SOCK_REQUESTED)
+			break;
+		sock_gone(m, conn);
+		feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = conn, .http_status = status,
+				.cls = status ? ERR_NONE : ERR_TRANSIENT,
+				.retry_after_ms = op->b % 3 == 0 ? 2000 : 0,
+				.message = "connect failed"), op->kind);
+		break;
+	}
+	default:
+		service_op(m, op, conn, k);
 		break;
 	}
 }
