@@ -159,7 +159,9 @@ void live_finalize(struct session *s, const char *why)
 {
 	session_push(s, SESSION_ACT_SEND_FINALIZE)->id = s->conn_id;
 	s->speech_since_finalize = false;
-	session_log(s, SESSION_LOG_INFO, "finalize reason=\"%s\"", why);
+	/* silent_ms: since the last speech arrived (the audio's end). */
+	session_log(s, SESSION_LOG_INFO, "finalize reason=\"%s\" silent_ms=%" PRIu64, why,
+			s->now - SPA_MIN(s->last_voice_ms, s->now));
 }
 
 static bool paused(const struct session *s)

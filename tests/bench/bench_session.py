@@ -12,7 +12,8 @@
   time until the module drops the socket, with the default liveness policy
   (a numbered ping every 500 ms, 2 s for its pong: at most 2.5 s).
 - last_word_final_ms: the player stops in the middle of a word; time from
-  its exit (after the audio's end) to the word's final
+  the audio's end (the last speech reaching the worker: the finalize line
+  says how long before it that was) to the word's final
   (liveness.idle-finalize-ms, 1500).
 
 Times come from PipeWire's log timestamps, compared with fixture.log_clock()
@@ -99,15 +100,18 @@ def last_word_final(fx):
             "--freqs", "300,700", "--tail-ms", "0"])
     with wave.open(str(tones), "rb") as w:     # end 200 ms into the last word
         params, frames = w.getparams(), w.readframes(w.getnframes())
-    with wave.open(str(tones), "wb") as w:
+    with wave.open(str(tones), "wb") as w:     # (its 250 ms, then a 300 ms gap)
         w.setparams(params)
-        w.writeframes(frames[:len(frames) - 50 * params.framerate // 1000 * params.sampwidth])
+        w.writeframes(frames[:len(frames) - 350 * params.framerate // 1000 * params.sampwidth])
     player = fx.play(tones, channels=1)
     fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
     player.wait_exit(timeout=30)
-    ended = fixture.log_clock()
     wait_count(fx, host, r" final start_ms=", 2, timeout=20)
-    return (stamps(host.log, r" final start_ms=")[1] - ended) * 1000
+    wait_count(fx, host, r"finalize reason=", 1, timeout=20)
+    finalize = re.search(r'^\[\w\]\[(\d+\.\d+)\].*finalize reason="no speech" silent_ms=(\d+)',
+                         host.log, re.M)
+    audio_end = float(finalize.group(1)) - int(finalize.group(2)) / 1000
+    return (stamps(host.log, r" final start_ms=")[1] - audio_end) * 1000
 
 
 def main():
