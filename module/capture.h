@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "../spa-node/ring.h"
+#include "ring.h"
 
 struct capture;
 

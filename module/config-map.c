@@ -19,7 +19,6 @@
 #define MAP_FRAME_MS		100	/* audio per WebSocket message */
 #define MAP_MAX_QUEUED		3	/* audio messages handed to lws at once */
 #define MAP_TCP_SLACK_MS	1000
-#define MAP_MAX_MESSAGE		(1u << 20)
 #define MAP_TEMPORARY_KEY_TTL_S	60
 
 void config_map_session(const struct transcribe_config *cfg, const struct dialect_ops *dialect,
@@ -59,7 +58,7 @@ void config_map_transport(const struct transcribe_config *cfg, const struct url 
 	out->ping_s = 0;
 	out->hangup_s = 0;
 	out->tcp_user_timeout_ms = cfg->ping_ms + cfg->pong_timeout_ms + MAP_TCP_SLACK_MS;
-	out->max_message = MAP_MAX_MESSAGE;
+	out->max_message = cfg->service.max_message_kb * 1024u;
 }
 
 void config_map_datapath(const struct transcribe_config *cfg, struct datapath_config *out)

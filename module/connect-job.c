@@ -209,6 +209,9 @@ static void run(struct blocking_job *base)
 			return;
 	}
 	prepare(j);
+	/* ws+unix: no DNS; the transport connects to the socket path. */
+	if (j->p.port == URL_PORT_UNIX)
+		return;
 	if (!superseded(j))
 		resolve(j);
 }

@@ -22,6 +22,23 @@ struct rule {
 	char to_node[CONFIG_STR_MAX];
 	uint32_t n_position;
 	uint32_t position[SPA_AUDIO_MAX_CHANNELS];
+	bool passive;
+};
+
+/* A tap's node whose sources are reported: any link into it counts, ours
+ * or a session manager's. */
+struct watch {
+	struct spa_list link;
+	char tap[CONFIG_NAME_MAX];
+	char node[CONFIG_STR_MAX];
+	char sources[CONFIG_STR_MAX];	/* as last reported */
+};
+
+/* A link in the graph (anyone's), by node ids. */
+struct glink {
+	struct spa_list link;
+	uint32_t id;
+	uint32_t out_node, in_node;
 };
 
 struct node {
@@ -53,10 +70,12 @@ struct plink {
 
 struct linker {
 	struct pw_core *core;
+	const struct linker_events *events;
+	void *events_data;
 	struct pw_registry *registry;	/* NULL once the core destroyed it */
 	struct spa_hook registry_listener;
 	struct spa_hook registry_proxy_listener;
-	struct spa_list rules, nodes, ports, links;
+	struct spa_list rules, nodes, ports, links, watches, glinks;
 	uint32_t n_links;
 };
 
@@ -95,6 +114,41 @@ static bool have_link(struct linker *l, uint32_t out_port, uint32_t in_port)
 	return false;
 }
 
+/* Tells each watched tap which nodes it hears now, when that changed. */
+static void report_sources(struct linker *l)
+{
+	struct watch *w;
+	struct glink *g, *h;
+	struct node *to, *from;
+
+	spa_list_for_each(w, &l->watches, link) {
+		char names[CONFIG_STR_MAX] = "";
+		size_t len = 0;
+
+		to = find_node_by_name(l, w->node);
+		spa_list_for_each(g, &l->glinks, link) {
+			bool seen = false;
+			if (to == NULL || g->in_node != to->id ||
+			    (from = find_node(l, g->out_node)) == NULL)
+				continue;
+			spa_list_for_each(h, &l->glinks, link) {
+				if (h == g)
+					break;
+				if (h->in_node == g->in_node && h->out_node == g->out_node)
+					seen = true;
+			}
+			if (!seen && len < sizeof(names))
+				len += snprintf(names + len, sizeof(names) - len, "%s%s", len ? " " : "",
+						pw_properties_get(from->props, PW_KEY_NODE_NAME) ?: "?");
+		}
+		if (strcmp(names, w->sources) == 0)
+			continue;
+		snprintf(w->sources, sizeof(w->sources), "%s", names);
+		if (l->events && l->events->sources)
+			l->events->sources(l->events_data, w->tap, w->sources);
+	}
+}
+
 static void link_proxy_removed(void *data)
 {
 	struct plink *k = data;
@@ -104,9 +158,11 @@ static void link_proxy_removed(void *data)
 static void link_proxy_destroy(void *data)
 {
 	struct plink *k = data;
+	struct linker *l = k->linker;
+
 	spa_hook_remove(&k->proxy_listener);
 	spa_list_remove(&k->link);
-	k->linker->n_links--;
+	l->n_links--;
 	free(k);
 }
 
@@ -131,7 +187,8 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 
 	if (have_link(l, out->id, in->id) || (k = calloc(1, sizeof(*k))) == NULL)
 		return;
-	props = pw_properties_new(PW_KEY_OBJECT_LINGER, "false", NULL);
+	props = pw_properties_new(PW_KEY_OBJECT_LINGER, "false",
+			PW_KEY_LINK_PASSIVE, r->passive ? "true" : "false", NULL);
 	if (props == NULL) {
 		free(k);
 		return;
@@ -158,14 +215,16 @@ static void make_link(struct linker *l, const struct rule *r, const struct port 
 			out->node_id, out->id, out->channel, in->node_id, in->id, in->channel);
 }
 
-/* in_first: `in` is the tap's first channel. */
+/* in_first: `in` is the tap's first channel; out_first: `out` is the
+ * source's first output. */
 static bool channel_pairs(const struct port *out, const struct port *in, bool in_has_channel,
-		bool in_first)
+		bool in_first, bool out_first)
 {
 	if (spa_streq(out->channel, in->channel))
 		return true;
+	/* Summed into one port, a loud stereo pair clips. */
 	if (spa_streq(in->channel, "MONO"))
-		return true;
+		return out_first;
 	/* A mono source into one input only: fed to all of them, the
 	 * equal-power downmix would add 3 dB and clip loud sources. */
 	if (spa_streq(out->channel, "MONO"))
@@ -188,9 +247,24 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 		const struct node *to)
 {
 	const char *cls = pw_properties_get(from->props, PW_KEY_MEDIA_CLASS);
-	bool want_monitor = cls != NULL && spa_strendswith(cls, "/Sink");
-	struct port *out, *in;
+	struct port *out, *in, *out_first = NULL;
+	bool want_monitor = true;
 
+	/* A sink is heard on its monitor; so is a virtual source, whose only
+	 * outputs are monitor ports (what is played into it). */
+	if (cls == NULL || !spa_strendswith(cls, "/Sink")) {
+		spa_list_for_each(out, &l->ports, link)
+			if (out->node_id == from->id && out->output && !out->monitor)
+				want_monitor = false;
+	}
+
+	spa_list_for_each(out, &l->ports, link) {
+		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
+			continue;
+		/* The lowest port id: ports appear in channel order. */
+		if (out_first == NULL || out->id < out_first->id)
+			out_first = out;
+	}
 	spa_list_for_each(out, &l->ports, link) {
 		if (out->node_id != from->id || !out->output || out->monitor != want_monitor)
 			continue;
@@ -199,7 +273,8 @@ static void link_node(struct linker *l, const struct rule *r, const struct node 
 				spa_type_audio_channel, r->position[0]) : NULL;
 		spa_list_for_each(in, &l->ports, link) {
 			if (in->node_id == to->id && !in->output &&
-			    channel_pairs(out, in, has, spa_streq(in->channel, first)))
+			    channel_pairs(out, in, has, spa_streq(in->channel, first),
+					    out == out_first))
 				make_link(l, r, out, in);
 		}
 	}
@@ -294,6 +369,20 @@ static void add_port(struct linker *l, uint32_t id, const struct spa_dict *props
 	spa_list_append(&l->ports, &p->link);
 }
 
+static void add_glink(struct linker *l, uint32_t id, const struct spa_dict *props)
+{
+	const char *out = spa_dict_lookup(props, PW_KEY_LINK_OUTPUT_NODE);
+	const char *in = spa_dict_lookup(props, PW_KEY_LINK_INPUT_NODE);
+	struct glink *g;
+
+	if (out == NULL || in == NULL || (g = calloc(1, sizeof(*g))) == NULL)
+		return;
+	g->id = id;
+	g->out_node = (uint32_t)atoi(out);
+	g->in_node = (uint32_t)atoi(in);
+	spa_list_append(&l->glinks, &g->link);
+}
+
 static void registry_global(void *data, uint32_t id, uint32_t permissions,
 		const char *type, uint32_t version, const struct spa_dict *props)
 {
@@ -301,12 +390,18 @@ static void registry_global(void *data, uint32_t id, uint32_t permissions,
 
 	if (props == NULL)
 		return;
-	if (spa_streq(type, PW_TYPE_INTERFACE_Node))
+	if (spa_streq(type, PW_TYPE_INTERFACE_Node)) {
 		add_node(l, id, props);
-	else if (spa_streq(type, PW_TYPE_INTERFACE_Port))
+		report_sources(l);
+	} else if (spa_streq(type, PW_TYPE_INTERFACE_Port)) {
 		add_port(l, id, props);
-	else
+	} else if (spa_streq(type, PW_TYPE_INTERFACE_Link)) {
+		add_glink(l, id, props);
+		report_sources(l);
 		return;
+	} else {
+		return;
+	}
 	reconcile(l);
 }
 
@@ -315,10 +410,20 @@ static void registry_global_remove(void *data, uint32_t id)
 	struct linker *l = data;
 	struct node *n;
 	struct port *p, *t;
+	struct glink *g, *u;
 
 	if ((n = find_node(l, id)) != NULL) {
 		free_node(n);
+		report_sources(l);
 		return;
+	}
+	spa_list_for_each_safe(g, u, &l->glinks, link) {
+		if (g->id == id) {
+			spa_list_remove(&g->link);
+			free(g);
+			report_sources(l);
+			return;
+		}
 	}
 	spa_list_for_each_safe(p, t, &l->ports, link) {
 		if (p->id == id) {
@@ -348,17 +453,21 @@ static const struct pw_proxy_events registry_proxy_events = {
 	.destroy = registry_proxy_destroy,
 };
 
-struct linker *linker_new(struct pw_core *core)
+struct linker *linker_new(struct pw_core *core, const struct linker_events *events, void *data)
 {
 	struct linker *l = calloc(1, sizeof(*l));
 
 	if (l == NULL)
 		return NULL;
 	l->core = core;
+	l->events = events;
+	l->events_data = data;
 	spa_list_init(&l->rules);
 	spa_list_init(&l->nodes);
 	spa_list_init(&l->ports);
 	spa_list_init(&l->links);
+	spa_list_init(&l->watches);
+	spa_list_init(&l->glinks);
 	l->registry = pw_core_get_registry(core, PW_VERSION_REGISTRY, 0);
 	if (l->registry == NULL) {
 		free(l);
@@ -372,7 +481,7 @@ struct linker *linker_new(struct pw_core *core)
 
 int linker_add_rule(struct linker *l, const char *tap_name,
 		const struct config_match *match, uint32_t n_match, const char *to_node,
-		const uint32_t *to_position, uint32_t n_position)
+		const uint32_t *to_position, uint32_t n_position, bool passive)
 {
 	struct rule *r;
 
@@ -381,12 +490,25 @@ int linker_add_rule(struct linker *l, const char *tap_name,
 		return -EINVAL;
 	memcpy(r->position, to_position, n_position * sizeof(uint32_t));
 	r->n_position = n_position;
+	r->passive = passive;
 	snprintf(r->tap, sizeof(r->tap), "%s", tap_name);
 	snprintf(r->to_node, sizeof(r->to_node), "%s", to_node);
 	memcpy(r->match, match, n_match * sizeof(*match));
 	r->n_match = n_match;
 	spa_list_append(&l->rules, &r->link);
 	reconcile(l);
+	return 0;
+}
+
+int linker_watch(struct linker *l, const char *tap_name, const char *node)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return -errno;
+	snprintf(w->tap, sizeof(w->tap), "%s", tap_name);
+	snprintf(w->node, sizeof(w->node), "%s", node);
+	spa_list_append(&l->watches, &w->link);
 	return 0;
 }
 
@@ -410,6 +532,8 @@ void linker_destroy(struct linker *l)
 	struct node *n;
 	struct port *p;
 	struct rule *r;
+	struct watch *w;
+	struct glink *g;
 
 	if (l == NULL)
 		return;
@@ -426,6 +550,14 @@ void linker_destroy(struct linker *l)
 	spa_list_consume(r, &l->rules, link) {
 		spa_list_remove(&r->link);
 		free(r);
+	}
+	spa_list_consume(w, &l->watches, link) {
+		spa_list_remove(&w->link);
+		free(w);
+	}
+	spa_list_consume(g, &l->glinks, link) {
+		spa_list_remove(&g->link);
+		free(g);
 	}
 	free(l);
 }

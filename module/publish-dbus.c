@@ -37,9 +37,10 @@ struct dbus_tap {
 	sd_bus_slot *slot;
 	bool capture_only;
 
-	char *name, *mode, *target, *state, *last_error, *session_id, *journal;
+	char *name, *mode, *target, *state, *last_error, *session_id, *journal, *source;
 	char name_buf[CONFIG_NAME_MAX], mode_buf[16], target_buf[CONFIG_STR_MAX];
 	char state_buf[32], error_buf[SESSION_TEXT_MAX], session_buf[40], journal_buf[512];
+	char source_buf[256];
 	uint32_t node_id, attempt, max_attempts;
 	int64_t next_retry_ms;
 	uint64_t buffered_ms, spooled_ms, dropped_ms;
@@ -210,6 +211,7 @@ static const sd_bus_vtable tap_vtable[] = {
 	SD_BUS_PROPERTY("SpooledMs", "t", NULL, offsetof(struct dbus_tap, spooled_ms), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("DroppedMs", "t", NULL, offsetof(struct dbus_tap, dropped_ms), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("JournalPath", "s", NULL, offsetof(struct dbus_tap, journal), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Source", "s", NULL, offsetof(struct dbus_tap, source), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_METHOD("Start", "", "", method_start, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("Stop", "", "", method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("Reconnect", "", "", method_reconnect, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -224,16 +226,28 @@ static const sd_bus_vtable tap_vtable[] = {
 
 /* ---- lifecycle ---- */
 
+/* The RequestName reply: DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER (1) or
+ * ALREADY_OWNER (4) is ours; EXISTS (3, we never queue) is another
+ * instance's. */
 static int on_name(sd_bus_message *m, void *data, sd_bus_error *err)
 {
 	struct publish_dbus *d = data;
 	const sd_bus_error *e = sd_bus_message_get_error(m);
+	char why[512];
+	uint32_t reply = 0;
 
-	if (e != NULL)
-		pw_log_error("dbus: cannot own %s (%s): is another instance running? "
-				"Give this one its own dbus.name", d->name, e->message);
-	else
+	if (e == NULL && sd_bus_message_read(m, "u", &reply) >= 0 && (reply == 1 || reply == 4)) {
 		pw_log_info("dbus: name=%s path=%s", d->name, DBUS_ROOT);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "publish.dbus-name: %s is already owned on the session bus "
+			"(%s): is another instance running? Give this one its own publish.dbus-name "
+			"and publish.metadata-name", d->name,
+			e != NULL ? e->message : "the name exists");
+	if (d->events && d->events->name_taken)
+		d->events->name_taken(d->data, why);
+	else
+		pw_log_error("%s", why);
 	return 0;
 }
 
@@ -288,6 +302,7 @@ int publish_dbus_add_tap(struct publish_dbus *d, uint32_t tap, const char *name,
 	t->last_error = t->error_buf;
 	t->session_id = t->session_buf;
 	t->journal = t->journal_buf;
+	t->source = t->source_buf;
 	t->next_retry_ms = -1;
 	snprintf(t->name_buf, sizeof(t->name_buf), "%s", name);
 	snprintf(t->mode_buf, sizeof(t->mode_buf), "%s", mode);
@@ -344,6 +359,7 @@ void publish_dbus_set_state(struct publish_dbus *d, uint32_t tap, const struct p
 	set_str(t->error_buf, sizeof(t->error_buf), st->error, "LastError", names, &n);
 	set_str(t->session_buf, sizeof(t->session_buf), st->session_id, "SessionId", names, &n);
 	set_str(t->journal_buf, sizeof(t->journal_buf), st->journal_path, "JournalPath", names, &n);
+	set_str(t->source_buf, sizeof(t->source_buf), st->source, "Source", names, &n);
 	if (t->attempt != st->attempt) { t->attempt = st->attempt; names[n++] = "Attempt"; }
 	if (t->max_attempts != st->max_attempts) { t->max_attempts = st->max_attempts; names[n++] = "MaxAttempts"; }
 	if (t->next_retry_ms != st->next_retry_ms) { t->next_retry_ms = st->next_retry_ms; names[n++] = "NextRetryMs"; }

@@ -25,6 +25,9 @@ struct publish_dbus;
 struct publish_dbus_events {
 	/* A method wants cmd carried out on tap; 0 or a negative errno. */
 	int (*command)(void *data, const struct worker_command *cmd);
+	/* The bus name is owned by someone else (another instance): why says
+	 * so in one line naming publish.dbus-name. */
+	void (*name_taken)(void *data, const char *why);
 };
 
 /* NULL when there is no session bus (logged once; the module runs without). */

@@ -17,8 +17,10 @@
 struct publish_metadata;
 
 /* NULL (logged) when the object cannot be created. */
+/* conflict(data, why) is called once when an older metadata object of the
+ * same name exists (another instance): why names publish.metadata-name. */
 struct publish_metadata *publish_metadata_new(struct pw_context *context, struct pw_core *core,
-		const char *name);
+		const char *name, void (*conflict)(void *data, const char *why), void *data);
 /* json NULL removes the key. */
 void publish_metadata_set(struct publish_metadata *m, uint32_t subject, const char *key,
 		const char *json);

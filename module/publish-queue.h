@@ -38,6 +38,7 @@ struct publish_state {
 	uint64_t spooled_ms;
 	uint64_t dropped_ms;
 	char journal_path[512];		/* "" when there is none */
+	char source[256];		/* main thread: the nodes the tap hears ("" none) */
 };
 
 /* One segment: the final (or non-final) tokens of one service message. */

@@ -29,10 +29,15 @@ struct publish_tap {
 	bool partial_pending;
 	struct publish_segment partial;
 	uint64_t partial_sent_ms;
+	struct publish_state state;	/* the session's, as the worker last said */
+	char graph_error[SESSION_TEXT_MAX];	/* "" or why the tap hears nothing */
+	char source[256];		/* what the tap hears, from the linker */
 };
 
 struct publish {
 	struct pw_loop *loop;
+	const struct publish_events *events;
+	void *events_data;
 	struct spa_source *wake;
 	struct spa_source *timer;	/* flushes rate-limited partials */
 	struct publish_queue *queue;
@@ -76,6 +81,7 @@ static char *state_json(const struct publish_state *st)
 	add_int(o, "buffered_ms", (int64_t)st->buffered_ms);
 	add_int(o, "spooled_ms", (int64_t)st->spooled_ms);
 	add_int(o, "dropped_ms", (int64_t)st->dropped_ms);
+	add_str(o, "source", st->source);
 	return to_json(o);
 }
 
@@ -152,6 +158,23 @@ static void on_final(struct publish *p, uint32_t tap, const struct publish_segme
 	publish_dbus_final(p->dbus, tap, seg);
 }
 
+/* A tap whose node is in error transcribes nothing, whatever the session
+ * says: it shows as failed, with the graph's reason, until the node is back. */
+static void send_state(struct publish *p, uint32_t tap)
+{
+	struct publish_tap *t = &p->taps[tap];
+	struct publish_state st = t->state;
+
+	snprintf(st.source, sizeof(st.source), "%s", t->source);
+	if (t->graph_error[0] != '\0') {
+		st.state = SESSION_FAILED;
+		st.capture_only = false;
+		snprintf(st.error, sizeof(st.error), "%s", t->graph_error);
+	}
+	set_key(p, t, &t->state_json, KEY_STATE, state_json(&st));
+	publish_dbus_set_state(p->dbus, tap, &st);
+}
+
 static void dispatch(struct publish *p, const struct publish_event *ev)
 {
 	struct publish_tap *t = &p->taps[ev->tap];
@@ -160,8 +183,8 @@ static void dispatch(struct publish *p, const struct publish_event *ev)
 		return;
 	switch (ev->kind) {
 	case PUBLISH_STATE:
-		set_key(p, t, &t->state_json, KEY_STATE, state_json(&ev->state));
-		publish_dbus_set_state(p->dbus, ev->tap, &ev->state);
+		t->state = ev->state;
+		send_state(p, ev->tap);
 		break;
 	case PUBLISH_PARTIAL:
 		on_partial(p, ev->tap, &ev->segment);
@@ -210,8 +233,18 @@ static int on_command(void *data, const struct worker_command *cmd)
 	return worker_command(p->worker, cmd);
 }
 
+/* Another instance holds our names: the module says so and goes. */
+static void on_taken(void *data, const char *why)
+{
+	struct publish *p = data;
+
+	if (p->events && p->events->names_taken)
+		p->events->names_taken(p->events_data, why);
+}
+
 static const struct publish_dbus_events dbus_events = {
 	.command = on_command,
+	.name_taken = on_taken,
 };
 
 struct publish_queue *publish_queue_of(struct publish *p)
@@ -228,7 +261,8 @@ static void publish_capture_only(struct publish *p)
 }
 
 struct publish *publish_new(struct pw_context *context, struct pw_core *core,
-		const struct transcribe_config *cfg, struct worker *worker)
+		const struct transcribe_config *cfg, struct worker *worker,
+		const struct publish_events *events, void *data)
 {
 	struct pw_loop *loop = pw_context_get_main_loop(context);
 	struct publish *p = calloc(1, sizeof(*p));
@@ -237,9 +271,13 @@ struct publish *publish_new(struct pw_context *context, struct pw_core *core,
 		return NULL;
 	p->loop = loop;
 	p->worker = worker;
+	p->events = events;
+	p->events_data = data;
 	p->n_taps = cfg->n_taps;
-	for (uint32_t i = 0; i < p->n_taps; i++)
+	for (uint32_t i = 0; i < p->n_taps; i++) {
 		p->taps[i].node_id = SPA_ID_INVALID;
+		p->taps[i].state.next_retry_ms = -1;
+	}
 	p->wake = pw_loop_add_event(loop, on_wake, p);
 	p->timer = pw_loop_add_timer(loop, on_timer, p);
 	p->queue = publish_queue_new(wake_main, p);
@@ -249,7 +287,7 @@ struct publish *publish_new(struct pw_context *context, struct pw_core *core,
 		return NULL;
 	}
 	if (cfg->metadata_name[0] != '\0')
-		p->meta = publish_metadata_new(context, core, cfg->metadata_name);
+		p->meta = publish_metadata_new(context, core, cfg->metadata_name, on_taken, p);
 	if (cfg->dbus_name[0] != '\0')
 		p->dbus = publish_dbus_new(loop, cfg->dbus_name, &dbus_events, p);
 	for (uint32_t i = 0; i < p->n_taps; i++)
@@ -275,6 +313,37 @@ void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id)
 	publish_dbus_set_node_id(p->dbus, tap, node_id == SPA_ID_INVALID ? 0 : node_id);
 }
 
+void publish_set_graph_error(struct publish *p, uint32_t tap, const char *why)
+{
+	struct publish_tap *t;
+
+	if (p == NULL || tap >= p->n_taps)
+		return;
+	t = &p->taps[tap];
+	snprintf(t->graph_error, sizeof(t->graph_error), "%s", why ? why : "");
+	send_state(p, tap);
+}
+
+void publish_set_source(struct publish *p, uint32_t tap, const char *names)
+{
+	if (p == NULL || tap >= p->n_taps || strcmp(p->taps[tap].source, names) == 0)
+		return;
+	snprintf(p->taps[tap].source, sizeof(p->taps[tap].source), "%s", names);
+	send_state(p, tap);
+}
+
+void publish_release_graph(struct publish *p)
+{
+	if (p == NULL || p->meta == NULL)
+		return;
+	/* Its export lives on the connection: once that is gone, a value set
+	 * would be marshalled onto freed memory. */
+	for (uint32_t i = 0; i < p->n_taps; i++)
+		publish_metadata_clear(p->meta, p->taps[i].node_id);
+	publish_metadata_destroy(p->meta);
+	p->meta = NULL;
+}
+
 void publish_destroy(struct publish *p)
 {
 	if (p == NULL)
@@ -283,13 +352,12 @@ void publish_destroy(struct publish *p)
 	 * the waiters' answers) still goes out. */
 	while (p->queue != NULL && publish_queue_pop(p->queue, &p->ev))
 		dispatch(p, &p->ev);
+	publish_release_graph(p);
 	for (uint32_t i = 0; i < p->n_taps; i++) {
-		publish_metadata_clear(p->meta, p->taps[i].node_id);
 		free(p->taps[i].state_json);
 		free(p->taps[i].partial_json);
 		free(p->taps[i].final_json);
 	}
-	publish_metadata_destroy(p->meta);
 	publish_dbus_destroy(p->dbus);
 	if (p->wake != NULL)
 		pw_loop_destroy_source(p->loop, p->wake);

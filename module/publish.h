@@ -21,12 +21,27 @@
 struct publish;
 struct publish_queue;
 
+struct publish_events {
+	/* Another instance owns our D-Bus name or metadata name (why: one
+	 * line naming the key). Called at most once per name. */
+	void (*names_taken)(void *data, const char *why);
+};
+
 /* Without metadata (no core) or a session bus it publishes what it can. */
 struct publish *publish_new(struct pw_context *context, struct pw_core *core,
-		const struct transcribe_config *cfg, struct worker *worker);
+		const struct transcribe_config *cfg, struct worker *worker,
+		const struct publish_events *events, void *data);
 struct publish_queue *publish_queue_of(struct publish *p);
 /* The tap's node got its global id (SPA_ID_INVALID: it went away). */
 void publish_set_node_id(struct publish *p, uint32_t tap, uint32_t node_id);
+/* The tap hears nothing (why: its node is in error or gone) or again (NULL):
+ * until cleared, its published state is failed with this reason. */
+void publish_set_graph_error(struct publish *p, uint32_t tap, const char *why);
+/* The nodes the tap hears now (node.names, space-separated; "" none). */
+void publish_set_source(struct publish *p, uint32_t tap, const char *names);
+/* Removes the metadata object while the PipeWire connection it lives on
+ * still exists (before pw_core_disconnect); nothing more goes there. */
+void publish_release_graph(struct publish *p);
 /* Removes the metadata entries, answers pending calls, leaves the bus. */
 void publish_destroy(struct publish *p);
 

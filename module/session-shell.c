@@ -305,6 +305,8 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sh->state.session_id = sh->session_id;
 	sh->tout = transcript_out_new(tap, sh->session_id, cfg->rate,
 			cfg->journal ? cfg->journal_dir : NULL);
+	if (sh->tout != NULL)
+		transcript_out_set_journal_limit(sh->tout, (uint64_t)cfg->journal_max_mb << 20);
 	sh->transport = transport_new(ctx, &map.transport, &transport_events, sh);
 	sh->session = session_new(&map.session);
 	if (sh->tout == NULL || sh->transport == NULL || sh->session == NULL ||

@@ -18,7 +18,7 @@ struct tap_ring {
 	uint32_t wake_bytes;
 	int wake_fd;
 	atomic_bool wake_armed;		/* consumer sets, producer clears */
-	atomic_uint_fast64_t dropped_frames;	/* RT: written by tap_push() only */
+	atomic_uint_fast64_t dropped_frames;	/* RT: written by ring_push() only */
 };
 
 static uint32_t round_up_pow2(uint32_t v)
@@ -75,7 +75,7 @@ static void wake_consumer(struct tap_ring *r)
 	(void)res;
 }
 
-int tap_push(struct tap_ring *r, const void *data, uint32_t n_bytes)
+int ring_push(struct tap_ring *r, const void *data, uint32_t n_bytes)
 {
 	uint32_t index;
 	int32_t filled;

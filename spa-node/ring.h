@@ -1,6 +1,6 @@
 /* SPSC audio ring between the RT process() callback and the worker.
  *
- * One producer (the PipeWire data thread, through tap_push()) and one
+ * One producer (the PipeWire data thread, through ring_push()) and one
  * consumer (the worker thread, through ring_read()). Storage is allocated
  * once in ring_new(); nothing on the producer side allocates, locks, logs or
  * blocks. The only syscall the producer makes is a non-blocking eventfd
@@ -28,7 +28,7 @@ void ring_free(struct tap_ring *r);
  * If they do not all fit, nothing is written (the new block is dropped, the
  * read index never moves) and the dropped frames are counted.
  * Returns 0 or -ENOSPC (dropped) / -EINVAL (partial frame). */
-int tap_push(struct tap_ring *r, const void *data, uint32_t n_bytes);
+int ring_push(struct tap_ring *r, const void *data, uint32_t n_bytes);
 
 /* Consumer. Re-arms the wake-up, then copies up to max_bytes of whole
  * frames into dst. Returns the bytes copied. */

@@ -1,86 +1,108 @@
-/* PipeWire streams for the three tap modes.
+/* PipeWire streams for the three tap modes: pw_stream process() callbacks
+ * that copy what PipeWire delivers into the tap's ring.
  *
- *   tap     transcribe.<name>           passive Stream/Input/Audio, linked by
- *                                       the module (target/match) to a node's
- *                                       output or a sink's monitor
- *   source  transcribe.<name>           Stream/Input/Audio from a source
- *   sink    transcribe.<name>           Audio/Sink (F32, graph rate, monitor
+ *   tap     transcribe.<name>           passive Tap/Input/Audio, linked by the
+ *                                       module to a node's output or a sink's
+ *                                       monitor
+ *   source  transcribe.<name>           Stream/Input/Audio that a session
+ *                                       manager links to the default source,
+ *                                       or Tap/Input/Audio the module links
+ *                                       to its target
+ *   sink    transcribe.<name>           Audio/Sink (F32P, graph rate, monitor
  *                                       ports) that plays through via
  *           transcribe.<name>.playback  Stream/Output/Audio, and is heard by
- *           transcribe.<name>.capture   passive input linked to its monitor
+ *           transcribe.<name>.capture   passive Tap/Input/Audio the module
+ *                                       links to the sink's monitor
  *
- * Every capture stream asks for S16LE at the service rate and channels;
- * the adapter around it resamples and downmixes, so the RT callback is a
- * plain copy. Ports are configured through node.param.PortConfig, which
- * gives the node its DSP ports with or without a session manager.
+ * Every capture asks for S16LE at the service rate and channels; the
+ * adapter around it resamples and downmixes, so the RT callback is a plain
+ * copy. node.param.PortConfig gives each node its DSP ports up front, so the
+ * graph works without a session manager too; one reconfigures the nodes it
+ * manages (the sink, the play-through, a default-source capture) its way.
+ * The sink and its play-through are built the way module-loopback builds a
+ * virtual sink: one node group, latency passed across, the play-through
+ * following the default output.
  */
 #include "tap-stream.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <spa/debug/types.h>
 #include <spa/param/audio/format-utils.h>
 #include <spa/param/audio/type-info.h>
+#include <spa/param/latency-utils.h>
 #include <spa/pod/builder.h>
-
-#include "../module/config.h"
 
 /* The virtual sink follows the graph rate; this only satisfies audioconvert. */
 #define SINK_PORT_RATE	48000u
+/* Below any real device's (ALSA cards get 1000 and more): our sink never
+ * becomes the default output unless the user picks it. */
+#define SINK_PRIORITY	"1"
+#define NODE_NAME_MAX	300
+
+/* One pw_stream and what it needs to find its tap and its peer. */
+struct tap_node {
+	struct tap_stream *ts;
+	struct pw_stream *stream;	/* NULL once destroyed */
+	struct spa_hook listener;
+	struct tap_node *peer;		/* sink <-> play-through: latency is passed across */
+	char name[NODE_NAME_MAX];
+};
 
 struct tap_stream {
 	struct tap_ring *ring;
 	const struct tap_stream_events *events;
 	void *events_data;
+	bool destroying;		/* our own teardown: not "gone" */
 
-	struct pw_stream *capture;	/* feeds the ring */
-	struct spa_hook capture_listener;
-	struct pw_stream *sink;		/* sink mode: the virtual sink */
-	struct spa_hook sink_listener;
-	struct pw_stream *playback;	/* sink mode: play-through */
-	struct spa_hook playback_listener;
-
-	char capture_name[CONFIG_STR_MAX];
-	char sink_name[CONFIG_STR_MAX];
-	char playback_name[CONFIG_STR_MAX];
+	struct tap_node capture;	/* feeds the ring */
+	struct tap_node sink;		/* sink mode: the virtual sink */
+	struct tap_node playback;	/* sink mode: play-through */
 
 	uint32_t frame_bytes;
 };
 
+/* ---- data thread ---- */
+
+/* Every callback's data is the stream's tap_node. */
 static void capture_process(void *data)
 {
-	struct tap_stream *ts = data;
+	struct tap_stream *ts = ((struct tap_node *)data)->ts;
 	struct pw_buffer *b;
 	struct spa_data *d;
 	uint32_t offs, size;
 
-	if ((b = pw_stream_dequeue_buffer(ts->capture)) == NULL)
+	if ((b = pw_stream_dequeue_buffer(ts->capture.stream)) == NULL)
 		return;
 	d = &b->buffer->datas[0];
 	if (d->data != NULL) {
 		offs = SPA_MIN(d->chunk->offset, d->maxsize);
 		size = SPA_MIN(d->chunk->size, d->maxsize - offs);
 		size -= size % ts->frame_bytes;
-		tap_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
+		ring_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
 	}
-	pw_stream_queue_buffer(ts->capture, b);
+	pw_stream_queue_buffer(ts->capture.stream, b);
 }
 
 static void sink_process(void *data)
 {
-	struct tap_stream *ts = data;
-	pw_stream_trigger_process(ts->playback);
+	struct tap_stream *ts = ((struct tap_node *)data)->ts;
+
+	if (ts->playback.stream != NULL)
+		pw_stream_trigger_process(ts->playback.stream);
 }
 
 /* Copies the virtual sink's input to the play-through output, plane by
  * plane (same format both sides, so no conversion). */
 static void playback_process(void *data)
 {
-	struct tap_stream *ts = data;
-	struct pw_buffer *in = pw_stream_dequeue_buffer(ts->sink);
-	struct pw_buffer *out = pw_stream_dequeue_buffer(ts->playback);
+	struct tap_stream *ts = ((struct tap_node *)data)->ts;
+	struct pw_buffer *in = ts->sink.stream ? pw_stream_dequeue_buffer(ts->sink.stream) : NULL;
+	struct pw_buffer *out = pw_stream_dequeue_buffer(ts->playback.stream);
 	uint32_t i;
 
 	if (in != NULL && out != NULL) {
@@ -101,56 +123,63 @@ static void playback_process(void *data)
 		}
 	}
 	if (in != NULL)
-		pw_stream_queue_buffer(ts->sink, in);
+		pw_stream_queue_buffer(ts->sink.stream, in);
 	if (out != NULL)
-		pw_stream_queue_buffer(ts->playback, out);
+		pw_stream_queue_buffer(ts->playback.stream, out);
 }
 
-static void on_state_changed(struct tap_stream *ts, struct pw_stream *s,
-		enum pw_stream_state old, enum pw_stream_state state, const char *error)
+/* ---- main thread ---- */
+
+static void node_state_changed(void *data, enum pw_stream_state old,
+		enum pw_stream_state state, const char *error)
 {
+	struct tap_node *n = data;
+	struct tap_stream *ts = n->ts;
+
 	if (ts->events && ts->events->state_changed)
-		ts->events->state_changed(ts->events_data, pw_stream_get_name(s), state, error);
+		ts->events->state_changed(ts->events_data, n->name, state, error);
+	/* Connected streams only go back to unconnected when their node is
+	 * destroyed under them: a session manager's policy or a user. */
+	if (state == PW_STREAM_STATE_UNCONNECTED && !ts->destroying &&
+	    ts->events && ts->events->gone)
+		ts->events->gone(ts->events_data, n->name);
 }
 
-static void capture_state_changed(void *data, enum pw_stream_state old,
-		enum pw_stream_state state, const char *error)
+/* Latency seen on one side of the sink pair is announced on the other, so
+ * an app playing into the sink sees the output's latency (module-loopback). */
+static void node_param_changed(void *data, uint32_t id, const struct spa_pod *param)
 {
-	struct tap_stream *ts = data;
-	on_state_changed(ts, ts->capture, old, state, error);
+	struct tap_node *n = data;
+	struct spa_latency_info latency;
+	uint8_t buffer[1024];
+	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof(buffer));
+	const struct spa_pod *params[1];
+
+	if (id != SPA_PARAM_Latency || n->peer == NULL || n->peer->stream == NULL ||
+	    param == NULL || spa_latency_parse(param, &latency) < 0)
+		return;
+	params[0] = spa_latency_build(&b, SPA_PARAM_Latency, &latency);
+	pw_stream_update_params(n->peer->stream, params, 1);
 }
 
-static void sink_state_changed(void *data, enum pw_stream_state old,
-		enum pw_stream_state state, const char *error)
+static void node_destroy(void *data)
 {
-	struct tap_stream *ts = data;
-	on_state_changed(ts, ts->sink, old, state, error);
+	struct tap_node *n = data;
+
+	spa_hook_remove(&n->listener);
+	n->stream = NULL;
 }
 
-static void playback_state_changed(void *data, enum pw_stream_state old,
-		enum pw_stream_state state, const char *error)
-{
-	struct tap_stream *ts = data;
-	on_state_changed(ts, ts->playback, old, state, error);
+#define NODE_EVENTS(process_fn) {			\
+	PW_VERSION_STREAM_EVENTS,			\
+	.destroy = node_destroy,			\
+	.state_changed = node_state_changed,		\
+	.param_changed = node_param_changed,		\
+	.process = process_fn,				\
 }
-
-static const struct pw_stream_events capture_events = {
-	PW_VERSION_STREAM_EVENTS,
-	.state_changed = capture_state_changed,
-	.process = capture_process,
-};
-
-static const struct pw_stream_events sink_events = {
-	PW_VERSION_STREAM_EVENTS,
-	.state_changed = sink_state_changed,
-	.process = sink_process,
-};
-
-static const struct pw_stream_events playback_events = {
-	PW_VERSION_STREAM_EVENTS,
-	.state_changed = playback_state_changed,
-	.process = playback_process,
-};
+static const struct pw_stream_events capture_events = NODE_EVENTS(capture_process);
+static const struct pw_stream_events sink_events = NODE_EVENTS(sink_process);
+static const struct pw_stream_events playback_events = NODE_EVENTS(playback_process);
 
 static void positions_json(char *buf, size_t size, const uint32_t *pos, uint32_t n)
 {
@@ -195,17 +224,16 @@ static void service_layout(struct spa_audio_info_raw *info, uint32_t rate, uint3
 	}
 }
 
-static struct pw_stream *new_stream(struct tap_stream *ts, struct pw_core *core,
-		const char *name, struct pw_properties *props, struct spa_hook *listener,
-		const struct pw_stream_events *events)
+/* Creates n's stream named n->name; props are taken. */
+static int new_stream(struct tap_stream *ts, struct tap_node *n, struct pw_core *core,
+		struct pw_properties *props, const struct pw_stream_events *events)
 {
-	struct pw_stream *s;
-
-	pw_properties_set(props, PW_KEY_NODE_NAME, name);
-	if ((s = pw_stream_new(core, name, props)) == NULL)
-		return NULL;
-	pw_stream_add_listener(s, listener, events, ts);
-	return s;
+	n->ts = ts;
+	pw_properties_set(props, PW_KEY_NODE_NAME, n->name);
+	if ((n->stream = pw_stream_new(core, n->name, props)) == NULL)
+		return -errno;
+	pw_stream_add_listener(n->stream, &n->listener, events, n);
+	return 0;
 }
 
 static int connect_stream(struct pw_stream *s, enum pw_direction dir,
@@ -222,118 +250,131 @@ static int connect_stream(struct pw_stream *s, enum pw_direction dir,
 			params, 1);
 }
 
-static struct pw_properties *capture_props(const struct tap_config *cfg, uint32_t rate,
-		bool passive, const char *description)
+/* linked: the module links it (a class no session manager manages);
+ * else a session manager links it to the default source and keeps it there
+ * as defaults and devices change. */
+static int setup_capture(struct tap_stream *ts, struct pw_core *core,
+		const struct tap_stream_params *p, const struct spa_audio_info_raw *info,
+		bool passive, bool linked, const char *description)
 {
-	struct pw_properties *p = pw_properties_new(
+	int res;
+	struct pw_properties *props = pw_properties_new(
 			PW_KEY_MEDIA_TYPE, "Audio",
 			PW_KEY_MEDIA_CATEGORY, "Capture",
 			PW_KEY_MEDIA_ROLE, "Accessibility",
-			PW_KEY_MEDIA_CLASS, "Stream/Input/Audio",
+			PW_KEY_MEDIA_CLASS, linked ? TAP_STREAM_CLASS_LINKED : "Stream/Input/Audio",
 			PW_KEY_NODE_DESCRIPTION, description,
 			PW_KEY_NODE_PASSIVE, passive ? "true" : "false",
+			PW_KEY_NODE_AUTOCONNECT, linked ? "false" : "true",
+			/* A downmix that cannot clip: audioconvert's default
+			 * stereo -> mono is equal-power (0.707 each), which
+			 * takes a loud correlated pair over full scale. */
+			"channelmix.normalize", "true",
 			NULL);
-	if (p == NULL)
-		return NULL;
-	set_port_config(p, "Input", false, rate, cfg->position, cfg->n_position);
-	return p;
+
+	if (props == NULL)
+		return -errno;
+	set_port_config(props, "Input", false, info->rate, p->position, p->n_position);
+	if ((res = new_stream(ts, &ts->capture, core, props, &capture_events)) < 0)
+		return res;
+	return connect_stream(ts->capture.stream, PW_DIRECTION_INPUT, info,
+			linked ? 0 : PW_STREAM_FLAG_AUTOCONNECT);
 }
 
-static int setup_capture(struct tap_stream *ts, struct pw_core *core,
-		const struct tap_config *cfg, const struct spa_audio_info_raw *info,
-		bool passive, bool autoconnect, const char *description)
+static void set_group(struct pw_properties *props, const char *group)
 {
-	struct pw_properties *p = capture_props(cfg, info->rate, passive, description);
-
-	if (p == NULL)
-		return -errno;
-	/* A session manager would otherwise link us to a default device as
-	 * well as to what the module links. */
-	pw_properties_set(p, PW_KEY_NODE_AUTOCONNECT, autoconnect ? "true" : "false");
-	pw_properties_set(p, "node.dont-reconnect", "true");
-	ts->capture = new_stream(ts, core, ts->capture_name, p,
-			&ts->capture_listener, &capture_events);
-	if (ts->capture == NULL)
-		return -errno;
-	return connect_stream(ts->capture, PW_DIRECTION_INPUT, info,
-			autoconnect ? PW_STREAM_FLAG_AUTOCONNECT : 0);
+	pw_properties_set(props, PW_KEY_NODE_GROUP, group);
+	pw_properties_set(props, PW_KEY_NODE_LINK_GROUP, group);
 }
 
 static int setup_sink(struct tap_stream *ts, struct pw_core *core,
-		const struct tap_config *cfg)
+		const struct tap_stream_params *p)
 {
 	struct spa_audio_info_raw info;
-	struct pw_properties *p;
+	struct pw_properties *props;
+	char group[NODE_NAME_MAX + 32];
 	int res;
 
 	spa_zero(info);
 	info.format = SPA_AUDIO_FORMAT_F32P;
-	info.channels = cfg->n_position;
-	memcpy(info.position, cfg->position, sizeof(uint32_t) * cfg->n_position);
+	info.channels = p->n_position;
+	memcpy(info.position, p->position, sizeof(uint32_t) * p->n_position);
+	/* One group: the sink and its play-through run on the same driver
+	 * (the sink triggers the play-through), and a session manager never
+	 * links the play-through back into its own sink. */
+	snprintf(group, sizeof(group), "transcribe-%d-%s", (int)getpid(), p->name);
 
-	p = pw_properties_new(PW_KEY_MEDIA_CLASS, "Stream/Output/Audio",
-			PW_KEY_NODE_DESCRIPTION, cfg->description,
+	props = pw_properties_new(PW_KEY_MEDIA_CLASS, "Stream/Output/Audio",
+			PW_KEY_NODE_DESCRIPTION, p->description,
 			PW_KEY_NODE_PASSIVE, "true",
-			"node.dont-reconnect", "true", NULL);
-	if (p == NULL)
+			PW_KEY_NODE_VIRTUAL, "true",
+			NULL);
+	if (props == NULL)
 		return -errno;
-	if (cfg->target[0] != '\0')
-		pw_properties_set(p, PW_KEY_TARGET_OBJECT, cfg->target);
-	set_port_config(p, "Output", false, SINK_PORT_RATE, cfg->position, cfg->n_position);
-	ts->playback = new_stream(ts, core, ts->playback_name, p,
-			&ts->playback_listener, &playback_events);
-	if (ts->playback == NULL)
-		return -errno;
+	set_group(props, group);
+	/* A hint: the session manager plays it there while it exists and
+	 * follows the default output otherwise. */
+	if (p->target != NULL && p->target[0] != '\0')
+		pw_properties_set(props, PW_KEY_TARGET_OBJECT, p->target);
+	set_port_config(props, "Output", false, SINK_PORT_RATE, p->position, p->n_position);
+	if ((res = new_stream(ts, &ts->playback, core, props, &playback_events)) < 0)
+		return res;
 	/* Playback first, so it is active before the sink triggers it. */
-	if ((res = connect_stream(ts->playback, PW_DIRECTION_OUTPUT, &info,
+	if ((res = connect_stream(ts->playback.stream, PW_DIRECTION_OUTPUT, &info,
 					PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_TRIGGER)) < 0)
 		return res;
 
-	p = pw_properties_new(PW_KEY_MEDIA_CLASS, "Audio/Sink",
-			PW_KEY_NODE_DESCRIPTION, cfg->description,
-			PW_KEY_NODE_VIRTUAL, "true", NULL);
-	if (p == NULL)
+	props = pw_properties_new(PW_KEY_MEDIA_CLASS, "Audio/Sink",
+			PW_KEY_NODE_DESCRIPTION, p->description,
+			PW_KEY_NODE_VIRTUAL, "true",
+			PW_KEY_PRIORITY_SESSION, SINK_PRIORITY,
+			PW_KEY_PRIORITY_DRIVER, SINK_PRIORITY,
+			NULL);
+	if (props == NULL)
 		return -errno;
-	set_port_config(p, "Input", true, SINK_PORT_RATE, cfg->position, cfg->n_position);
-	ts->sink = new_stream(ts, core, ts->sink_name, p, &ts->sink_listener, &sink_events);
-	if (ts->sink == NULL)
-		return -errno;
-	return connect_stream(ts->sink, PW_DIRECTION_INPUT, &info, 0);
+	set_group(props, group);
+	set_port_config(props, "Input", true, SINK_PORT_RATE, p->position, p->n_position);
+	if ((res = new_stream(ts, &ts->sink, core, props, &sink_events)) < 0)
+		return res;
+	ts->sink.peer = &ts->playback;
+	ts->playback.peer = &ts->sink;
+	return connect_stream(ts->sink.stream, PW_DIRECTION_INPUT, &info, PW_STREAM_FLAG_AUTOCONNECT);
 }
 
-struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_config *cfg,
-		uint32_t rate, uint32_t channels, struct tap_ring *ring,
-		const struct tap_stream_events *events, void *data)
+struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_stream_params *p,
+		struct tap_ring *ring, const struct tap_stream_events *events, void *data)
 {
 	struct tap_stream *ts;
 	struct spa_audio_info_raw info;
-	char desc[CONFIG_STR_MAX + 32];
-	bool linked_by_module = cfg->target[0] != '\0' || cfg->n_match > 0;
+	char desc[NODE_NAME_MAX];
 	int res;
 
+	if (p->n_position == 0 || p->n_position > SPA_AUDIO_MAX_CHANNELS) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if ((ts = calloc(1, sizeof(*ts))) == NULL)
 		return NULL;
 	ts->ring = ring;
 	ts->events = events;
 	ts->events_data = data;
-	ts->frame_bytes = channels * sizeof(int16_t);
-	service_layout(&info, rate, channels);
+	ts->frame_bytes = p->channels * sizeof(int16_t);
+	service_layout(&info, p->rate, p->channels);
 
-	switch (cfg->mode) {
-	case TAP_MODE_TAP:
-	case TAP_MODE_SOURCE:
-		snprintf(ts->capture_name, sizeof(ts->capture_name), "transcribe.%s", cfg->name);
-		res = setup_capture(ts, core, cfg, &info, cfg->mode == TAP_MODE_TAP,
-				cfg->mode == TAP_MODE_SOURCE && !linked_by_module,
-				cfg->description);
+	switch (p->mode) {
+	case TAP_STREAM_TAP:
+	case TAP_STREAM_SOURCE:
+		snprintf(ts->capture.name, sizeof(ts->capture.name), "transcribe.%s", p->name);
+		res = setup_capture(ts, core, p, &info, p->mode == TAP_STREAM_TAP,
+				p->mode == TAP_STREAM_TAP || p->module_links, p->description);
 		break;
-	case TAP_MODE_SINK:
-		snprintf(ts->sink_name, sizeof(ts->sink_name), "transcribe.%s", cfg->name);
-		snprintf(ts->playback_name, sizeof(ts->playback_name), "transcribe.%s.playback", cfg->name);
-		snprintf(ts->capture_name, sizeof(ts->capture_name), "transcribe.%s.capture", cfg->name);
-		snprintf(desc, sizeof(desc), "%s (capture)", cfg->description);
-		if ((res = setup_sink(ts, core, cfg)) >= 0)
-			res = setup_capture(ts, core, cfg, &info, true, false, desc);
+	case TAP_STREAM_SINK:
+		snprintf(ts->sink.name, sizeof(ts->sink.name), "transcribe.%s", p->name);
+		snprintf(ts->playback.name, sizeof(ts->playback.name), "transcribe.%s.playback", p->name);
+		snprintf(ts->capture.name, sizeof(ts->capture.name), "transcribe.%s.capture", p->name);
+		snprintf(desc, sizeof(desc), "%s (capture)", p->description);
+		if ((res = setup_sink(ts, core, p)) >= 0)
+			res = setup_capture(ts, core, p, &info, true, true, desc);
 		break;
 	default:
 		res = -EINVAL;
@@ -348,41 +389,45 @@ struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_config 
 
 void tap_stream_destroy(struct tap_stream *ts)
 {
-	struct pw_stream **streams[] = { &ts->sink, &ts->playback, &ts->capture };
+	struct pw_stream *streams[3];
 	uint32_t i;
 
 	if (ts == NULL)
 		return;
+	ts->destroying = true;
+	streams[0] = ts->sink.stream;
+	streams[1] = ts->playback.stream;
+	streams[2] = ts->capture.stream;
 	/* Deactivate all first: from here no process() runs, the sink cannot
 	 * trigger a half-destroyed playback and nothing writes the ring. */
 	for (i = 0; i < SPA_N_ELEMENTS(streams); i++)
-		if (*streams[i] != NULL)
-			pw_stream_set_active(*streams[i], false);
-	/* pw_stream_destroy() disconnects and drops our listeners itself. */
-	for (i = 0; i < SPA_N_ELEMENTS(streams); i++) {
-		if (*streams[i] != NULL)
-			pw_stream_destroy(*streams[i]);
-		*streams[i] = NULL;
-	}
+		if (streams[i] != NULL)
+			pw_stream_set_active(streams[i], false);
+	/* Each stream's .destroy handler clears its pointer. */
+	for (i = 0; i < SPA_N_ELEMENTS(streams); i++)
+		if (streams[i] != NULL)
+			pw_stream_destroy(streams[i]);
 	free(ts);
 }
 
 const char *tap_stream_capture_node(const struct tap_stream *ts)
 {
-	return ts->capture_name;
+	return ts->capture.name;
 }
 
 const char *tap_stream_sink_node(const struct tap_stream *ts)
 {
-	return ts->sink_name[0] ? ts->sink_name : NULL;
+	return ts->sink.name[0] ? ts->sink.name : NULL;
 }
 
 const char *tap_stream_playback_node(const struct tap_stream *ts)
 {
-	return ts->playback_name[0] ? ts->playback_name : NULL;
+	return ts->playback.name[0] ? ts->playback.name : NULL;
 }
 
 uint32_t tap_stream_node_id(const struct tap_stream *ts)
 {
-	return pw_stream_get_node_id(ts->sink != NULL ? ts->sink : ts->capture);
+	struct pw_stream *s = ts->sink.name[0] ? ts->sink.stream : ts->capture.stream;
+
+	return s != NULL ? pw_stream_get_node_id(s) : SPA_ID_INVALID;
 }

@@ -1,7 +1,7 @@
-/* What tap_push() costs the PipeWire data thread per quantum.
+/* What ring_push() costs the PipeWire data thread per quantum.
  *
  * For each case (quantum size x sample format x consumer) the producer
- * times every tap_push() with CLOCK_MONOTONIC while a consumer thread
+ * times every ring_push() with CLOCK_MONOTONIC while a consumer thread
  * drains the ring, so cache lines really bounce between two cores:
  *   eventfd: the worker's way: sleep on the wake-up eventfd, read until
  *            empty. Includes the eventfd write that wakes it.
@@ -134,7 +134,7 @@ static uint32_t push_paced(struct tap_ring *ring, const struct bench_case *c,
 		while ((t0 = now_ns()) < next)
 			;
 		next += period;
-		res = tap_push(ring, block, c->frames * c->frame_bytes);
+		res = ring_push(ring, block, c->frames * c->frame_bytes);
 		t1 = now_ns();
 		if (i >= warmup && res == 0)
 			ns[n++] = t1 - t0;

@@ -1,5 +1,11 @@
 """A private, headless PipeWire graph for integration tests (stdlib only).
 
+Two graphs (DESIGN.md section 11). Bare: no session manager, nothing links
+but the test and the module. Managed, the way users run it: the distribution's
+pipewire.conf plus conf.d fragments (test-sink with a real card's
+priority.session, and optionally our module loaded into the daemon),
+WirePlumber and pipewire-pulse; apps are played with paplay.
+
     with PipeWireFixture() as fx:                  # dbus + pipewire + test-sink
         clip, ref = fx.make_clip()
         rec = fx.record(fx.path("rec.wav"))       # 16 kHz mono S16, no autoconnect
@@ -45,6 +51,7 @@ STOP_TIMEOUT = 5.0      # SIGTERM grace before SIGKILL
 # `pkill -x pipewire` (or -f) aimed at some other PipeWire leaves ours alive.
 DAEMON_EXE = "pw-it-daemon"
 HOST_EXE = "pw-it-host"
+WIREPLUMBER_EXE = "pw-it-wireplumber"
 STREAM_PORTS = "adapter.auto-port-config = { mode = dsp monitor = false position = preserve }"
 SINK_PROPS = ("{ factory.name=support.null-audio-sink node.name=%s media.class=Audio/Sink "
               "object.linger=1 audio.position=[FL FR] "
@@ -78,6 +85,25 @@ context.modules = [
 ]
 context.objects = [
     { factory = metadata args = { metadata.name = default } }
+]
+"""
+
+# The managed graph's speakers: a null sink with the priority.session a
+# real card gets from WirePlumber (ALSA analog outputs: ~1000 and more).
+MANAGED_SINK_CONF = """\
+context.objects = [
+    { factory = adapter
+      args = { factory.name = support.null-audio-sink node.name = %s
+               node.description = "Test speakers" media.class = Audio/Sink
+               object.linger = true audio.position = [ FL FR ]
+               priority.session = 1009 priority.driver = 1009 } }
+]
+"""
+
+# Our module loaded into the daemon, as a user's conf.d fragment does it.
+MANAGED_MODULE_CONF = """\
+context.modules = [
+    { name = %s%s }
 ]
 """
 
@@ -207,11 +233,18 @@ class Proc:
 class PipeWireFixture:
     """Private dbus-daemon + pipewire + test-sink; see the module docstring."""
 
-    def __init__(self, build_dir=None, debug=None, sink=True, clock=None):
+    def __init__(self, build_dir=None, debug=None, sink=True, clock=None, managed=False,
+                 daemon_module=None):
+        """managed: the desktop graph (WirePlumber, pipewire-pulse; see the
+        module docstring). daemon_module: (name, args) loaded into the
+        managed daemon from a conf.d fragment (args: dict or SPA-JSON str)."""
         self.build_dir = Path(build_dir or os.environ.get("TRANSCRIBE_BUILD_DIR", ".")).resolve()
         self.debug = debug if debug is not None else os.environ.get("TRANSCRIBE_PW_DEBUG")
         self.want_sink = sink
         self.clock = clock or {}       # e.g. {"default.clock.quantum": 512}
+        self.managed = managed
+        self.graph = "managed" if managed else "bare"
+        self.daemon_module = daemon_module
         self.procs = []
         self.tmp = None
         self.leftovers = []
@@ -227,7 +260,10 @@ class PipeWireFixture:
         self.stop()
         return False
 
-    def start(self):
+    def start(self, graph=True):
+        """Temp dirs, environment, the private bus, then the graph.
+        graph=False: stop before the graph; start_graph() starts it (for a
+        service the daemon-loaded module must find at once)."""
         self.tmp = Path(tempfile.mkdtemp(prefix="pw-transcribe-it-"))
         try:
             self.runtime_dir = self.tmp / "run"
@@ -241,11 +277,24 @@ class PipeWireFixture:
                 d.mkdir(parents=True, mode=0o700)
             for exe in (DAEMON_EXE, HOST_EXE):
                 (self.bin_dir / exe).symlink_to(shutil.which("pipewire"))
+            if self.managed:
+                (self.bin_dir / WIREPLUMBER_EXE).symlink_to(shutil.which("wireplumber"))
             self.env = self._base_env()
             self._start_dbus()
-            self._start_daemon()
-            if self.want_sink:
-                self.create_sink(SINK)
+            if graph:
+                self.start_graph()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_graph(self):
+        try:
+            if self.managed:
+                self._start_desktop()
+            else:
+                self._start_daemon()
+                if self.want_sink:
+                    self.create_sink(SINK)
         except BaseException:
             self.stop()
             raise
@@ -340,6 +389,45 @@ class PipeWireFixture:
         wait_for(lambda: self._daemon_answers(), START_TIMEOUT, "pipewire to answer pw-cli info 0",
                  self.daemon.describe)
 
+    def _start_desktop(self):
+        """The managed graph: the distribution's daemon config with our
+        fragments, then WirePlumber and pipewire-pulse, ready once
+        WirePlumber has chosen test-sink as the default output and
+        pipewire-pulse answers."""
+        confd = self.home / ".config/pipewire/pipewire.conf.d"
+        confd.mkdir(parents=True)
+        if self.want_sink:
+            (confd / "10-test-sink.conf").write_text(MANAGED_SINK_CONF % SINK)
+        if self.daemon_module:
+            mod, margs = self.daemon_module
+            a = "" if margs is None else " args = %s" % spa_json(margs)
+            (confd / "20-module.conf").write_text(MANAGED_MODULE_CONF % (mod, a))
+        # The daemon loads our module: it needs the module's environment.
+        env = self.module_env()
+        self.daemon = self.spawn("pipewire", [self.bin_dir / DAEMON_EXE, "-c", "pipewire.conf"],
+                                 env=env)
+        wait_for(lambda: self._daemon_answers(), START_TIMEOUT, "pipewire to answer pw-cli info 0",
+                 self.daemon.describe)
+        self.wireplumber = self.spawn("wireplumber", [self.bin_dir / WIREPLUMBER_EXE])
+        self.pulse = self.spawn("pipewire-pulse", [self.bin_dir / HOST_EXE, "-c",
+                                                   "pipewire-pulse.conf"])
+        if self.want_sink:
+            self.wait_for(lambda: self.default_node("default.audio.sink") == SINK,
+                          what="WirePlumber to choose %s as the default sink" % SINK)
+        self.wait_for(lambda: self.run(["pactl", "info"], check=False).returncode == 0,
+                      what="pipewire-pulse to answer pactl info")
+
+    def default_node(self, key="default.audio.sink"):
+        """The node name WirePlumber keeps under key in the default metadata."""
+        for o in self.dump():
+            if (o.get("type") == "PipeWire:Interface:Metadata"
+                    and o.get("props", {}).get("metadata.name") == "default"):
+                for m in o.get("metadata", []):
+                    if m.get("key") == key:
+                        v = m.get("value")
+                        return v.get("name") if isinstance(v, dict) else v
+        return None
+
     def _daemon_answers(self):
         if not self.daemon.running:
             raise AssertionError("pipewire exited: " + self.daemon.describe())
@@ -416,8 +504,16 @@ class PipeWireFixture:
         self.wait_for(lambda: want <= set(self.ports(name)), what="ports of " + name)
 
     def dump(self):
-        """pw-dump as a list of objects."""
-        return json.loads(self.run(["pw-dump"]).stdout or "[]")
+        """pw-dump as a list of objects. pw-dump 0.3.65 can print a broken
+        document while objects come and go under it (a session manager at
+        work): ask again."""
+        for attempt in range(5):
+            out = self.run(["pw-dump"]).stdout or "[]"
+            try:
+                return json.loads(out)
+            except json.JSONDecodeError:
+                if attempt == 4:
+                    raise
 
     def nodes(self):
         """{node.name: props} of all nodes."""
@@ -512,6 +608,15 @@ class PipeWireFixture:
                                       "-P", self.stream_props(node_name, extra_props), wav])
         self.wait_for_ports(node_name, "out", channels)
         return proc
+
+    def paplay(self, wav, device=None, client_name="test-app", name="paplay"):
+        """An app as users run one (managed graph): paplay through
+        pipewire-pulse, to device or wherever WirePlumber routes it. Its
+        node has application.name = client_name."""
+        args = ["paplay", "--client-name", client_name]
+        if device:
+            args.append("--device=%s" % device)
+        return self.spawn(name, args + [wav])
 
     def record(self, wav, node_name=RECORDER, rate=16000, channels=1, fmt="s16", extra_props=""):
         """pw-record to a WAV file, not linked (--target 0); waits for its input
@@ -615,7 +720,7 @@ class PipeWireTestCase(unittest.TestCase):
         self.fx.start()
 
 
-REQUIRED_TOOLS = ("dbus-daemon", "pipewire", "pw-cli", "pw-link", "pw-dump",
+REQUIRED_TOOLS = ("dbus-daemon", "pipewire", "pw-cli", "pw-link", "pw-dump", "wireplumber", "paplay", "pactl",
                   "pw-play", "pw-record", "sox", "pkg-config")
 
 

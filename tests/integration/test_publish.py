@@ -242,7 +242,8 @@ class PublishTest(PipeWireTestCase):
         self.assertEqual(md[(nid, "transcribe.state")]["state"], "streaming")
         self.assertEqual(set(md[(nid, "transcribe.state")]),
                          {"state", "attempt", "max_attempts", "next_retry_ms", "error",
-                          "session_id", "buffered_ms", "spooled_ms", "dropped_ms"})
+                          "session_id", "buffered_ms", "spooled_ms", "dropped_ms", "source"})
+        self.assertEqual(md[(nid, "transcribe.state")]["source"], fixture.PLAYER)
         self.assertEqual(set(md[(nid, "transcribe.final")]),
                          {"seq", "text", "start_ms", "end_ms", "speaker", "language"})
         self.assertIn(md[(nid, "transcribe.final")]["text"], WORDS + ["w%d00" % f for f in range(1, 80)])

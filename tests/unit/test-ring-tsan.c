@@ -86,7 +86,7 @@ static void *producer(void *data)
 		n = n < N_SAMPLES - sent ? n : N_SAMPLES - sent;
 		for (uint32_t i = 0; i < n; i++)
 			block[i] = (int16_t)(uint16_t)(sent + i);
-		while (tap_push(run->ring, block, n * sizeof(int16_t)) == -ENOSPC) {
+		while (ring_push(run->ring, block, n * sizeof(int16_t)) == -ENOSPC) {
 			run->retries++;
 			run->retried_frames += n;
 			if ((run->retries & 0xff) == 0 && past(&run->deadline)) {

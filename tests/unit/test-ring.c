@@ -152,7 +152,7 @@ static void run_traffic(struct tap_ring *r, struct traffic *t, uint64_t bytes)
 		assert_int_equal((uint64_t)fill * fb, (t->pushed - t->read) * SAMPLE_BYTES);
 		if (t->bytes < end && fill + frames <= cap && next_rand(&t->seed) % 3 != 0) {
 			pattern_fill(in, frames * fb, &t->pushed);
-			assert_int_equal(tap_push(r, in, frames * fb), 0);
+			assert_int_equal(ring_push(r, in, frames * fb), 0);
 			t->bytes += frames * fb;
 		} else {
 			uint32_t max = frames * fb + next_rand(&t->seed) % fb;
@@ -224,7 +224,7 @@ static void test_data_is_byte_exact_across_index_wrap(void **state)
 	memset(filler, 0xa5, lap);
 
 	while (t.bytes + lap < wrap - 4 * (uint64_t)lap) {
-		assert_int_equal(tap_push(r, filler, lap), 0);
+		assert_int_equal(ring_push(r, filler, lap), 0);
 		assert_int_equal(ring_read(r, sink, lap), lap);
 		t.bytes += lap;
 	}
@@ -245,15 +245,15 @@ static void test_push_into_full_ring_is_dropped_and_counted(void **state)
 	assert_non_null(r);
 	for (int i = 0; i < 4; i++) {
 		pattern_fill(in, 256 * SAMPLE_BYTES, &pushed);
-		assert_int_equal(tap_push(r, in, 256 * SAMPLE_BYTES), 0);
+		assert_int_equal(ring_push(r, in, 256 * SAMPLE_BYTES), 0);
 	}
 	assert_int_equal(ring_readable_frames(r), 1024);
 
 	/* Full: blocks of other content are rejected whole, the readable data
 	 * and the read position stay as they were. */
 	pattern_fill(in, 100 * SAMPLE_BYTES, &dropped_block);
-	assert_int_equal(tap_push(r, in, 1 * SAMPLE_BYTES), -ENOSPC);
-	assert_int_equal(tap_push(r, in, 100 * SAMPLE_BYTES), -ENOSPC);
+	assert_int_equal(ring_push(r, in, 1 * SAMPLE_BYTES), -ENOSPC);
+	assert_int_equal(ring_push(r, in, 100 * SAMPLE_BYTES), -ENOSPC);
 	assert_int_equal(ring_dropped_frames(r), 101);
 	assert_int_equal(ring_readable_frames(r), 1024);
 	assert_int_equal(ring_read(r, out, sizeof(out)), 1024 * SAMPLE_BYTES);
@@ -261,18 +261,18 @@ static void test_push_into_full_ring_is_dropped_and_counted(void **state)
 
 	/* Room again: pushes work, the count stays. */
 	pattern_fill(in, 300 * SAMPLE_BYTES, &pushed);
-	assert_int_equal(tap_push(r, in, 300 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 300 * SAMPLE_BYTES), 0);
 	assert_int_equal(ring_dropped_frames(r), 101);
 
 	/* A block that only partly fits is dropped whole, not truncated. */
 	pattern_fill(in, 800 * SAMPLE_BYTES, &dropped_block);
-	assert_int_equal(tap_push(r, in, 800 * SAMPLE_BYTES), -ENOSPC);
+	assert_int_equal(ring_push(r, in, 800 * SAMPLE_BYTES), -ENOSPC);
 	assert_int_equal(ring_dropped_frames(r), 901);
 	assert_int_equal(ring_readable_frames(r), 300);
 
 	/* Exactly the free space fits. */
 	pattern_fill(in, 724 * SAMPLE_BYTES, &pushed);
-	assert_int_equal(tap_push(r, in, 724 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 724 * SAMPLE_BYTES), 0);
 	assert_int_equal(ring_readable_frames(r), 1024);
 	assert_int_equal(ring_read(r, out, sizeof(out)), 1024 * SAMPLE_BYTES);
 	pattern_check(out, 1024 * SAMPLE_BYTES, &read);
@@ -289,16 +289,16 @@ static void test_partial_frame_push_is_rejected_and_not_counted(void **state)
 
 	assert_non_null(r);
 	pattern_fill(in, sizeof(in), &pushed);
-	assert_int_equal(tap_push(r, in, 2), -EINVAL);
-	assert_int_equal(tap_push(r, in, 6), -EINVAL);
-	assert_int_equal(tap_push(r, in, 4 * 10 + 1), -EINVAL);
+	assert_int_equal(ring_push(r, in, 2), -EINVAL);
+	assert_int_equal(ring_push(r, in, 6), -EINVAL);
+	assert_int_equal(ring_push(r, in, 4 * 10 + 1), -EINVAL);
 	/* Checked before space: a partial frame too big to fit is still EINVAL. */
-	assert_int_equal(tap_push(r, in, sizeof(in) - 2), -EINVAL);
+	assert_int_equal(ring_push(r, in, sizeof(in) - 2), -EINVAL);
 	assert_int_equal(ring_readable_frames(r), 0);
 	assert_int_equal(ring_dropped_frames(r), 0);
 
 	/* Reads hand out whole frames only and leave the rest in the ring. */
-	assert_int_equal(tap_push(r, in, 8), 0);
+	assert_int_equal(ring_push(r, in, 8), 0);
 	assert_int_equal(ring_read(r, out, 3), 0);
 	assert_int_equal(ring_readable_frames(r), 2);
 	assert_int_equal(ring_read(r, out, 7), 4);
@@ -320,35 +320,35 @@ static void test_wake_fd_written_once_per_read(void **state)
 	assert_non_null(r);
 
 	/* Below the threshold: no wake-up. */
-	assert_int_equal(tap_push(r, in, 100 * SAMPLE_BYTES), 0);
-	assert_int_equal(tap_push(r, in, 155 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 100 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 155 * SAMPLE_BYTES), 0);
 	assert_int_equal(eventfd_take(fd), 0);
 
 	/* The push that reaches it writes the eventfd, once. */
-	assert_int_equal(tap_push(r, in, 1 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 1 * SAMPLE_BYTES), 0);
 	assert_int_equal(eventfd_take(fd), 1);
 
 	/* Not again until the consumer has read, also not on overflow. */
-	assert_int_equal(tap_push(r, in, 500 * SAMPLE_BYTES), 0);
-	assert_int_equal(tap_push(r, in, 268 * SAMPLE_BYTES), 0);
-	assert_int_equal(tap_push(r, in, 1 * SAMPLE_BYTES), -ENOSPC);
+	assert_int_equal(ring_push(r, in, 500 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 268 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 1 * SAMPLE_BYTES), -ENOSPC);
 	assert_int_equal(eventfd_take(fd), 0);
 
 	/* ring_read re-arms without writing itself; with audio still above
 	 * the threshold the next push wakes again. */
 	assert_int_equal(ring_read(r, out, 10 * SAMPLE_BYTES), 10 * SAMPLE_BYTES);
 	assert_int_equal(eventfd_take(fd), 0);
-	assert_int_equal(tap_push(r, in, 1 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 1 * SAMPLE_BYTES), 0);
 	assert_int_equal(eventfd_take(fd), 1);
-	assert_int_equal(tap_push(r, in, 1 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 1 * SAMPLE_BYTES), 0);
 	assert_int_equal(eventfd_take(fd), 0);
 
 	/* Drained and re-armed: the threshold counts from empty again. */
 	while (ring_read(r, out, sizeof(out)) > 0)
 		;
-	assert_int_equal(tap_push(r, in, 255 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 255 * SAMPLE_BYTES), 0);
 	assert_int_equal(eventfd_take(fd), 0);
-	assert_int_equal(tap_push(r, in, 1 * SAMPLE_BYTES), 0);
+	assert_int_equal(ring_push(r, in, 1 * SAMPLE_BYTES), 0);
 	assert_int_equal(eventfd_take(fd), 1);
 
 	ring_free(r);
@@ -380,7 +380,7 @@ static void test_rt_copy_core_makes_no_heap_allocations(void **state)
 
 		if (i % 5 == 0)
 			n -= 1;
-		res = tap_push(r, in, n);
+		res = ring_push(r, in, n);
 		n_ok += res == 0;
 		n_full += res == -ENOSPC;
 		n_partial += res == -EINVAL;
@@ -389,7 +389,7 @@ static void test_rt_copy_core_makes_no_heap_allocations(void **state)
 			ring_read(r, out, sizeof(out));
 	}
 	if (alloc_calls != before)
-		fail_msg("%lu allocator calls in 20000 tap_push/ring_read rounds",
+		fail_msg("%lu allocator calls in 20000 ring_push/ring_read rounds",
 				alloc_calls - before);
 	assert_true(n_ok > 1000);
 	assert_true(n_full > 1000);
@@ -407,9 +407,9 @@ static void test_huge_push_is_dropped_not_overflowing(void **state)
 	uint8_t frame[4] = { 1, 2, 3, 4 };
 
 	assert_non_null(r);
-	assert_int_equal(tap_push(r, frame, sizeof(frame)), 0);
+	assert_int_equal(ring_push(r, frame, sizeof(frame)), 0);
 	/* filled + n_bytes used to wrap to a small number and pass the check. */
-	assert_int_equal(tap_push(r, frame, UINT32_MAX - 3), -ENOSPC);
+	assert_int_equal(ring_push(r, frame, UINT32_MAX - 3), -ENOSPC);
 	assert_int_equal(ring_readable_frames(r), 1);
 	ring_free(r);
 }

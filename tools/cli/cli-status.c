@@ -70,6 +70,8 @@ static void print_status(const struct cli_tap *t)
 	cli_text_put(stdout, t->mode);
 	fputs(", target ", stdout);
 	cli_text_put(stdout, or_default(t->target, "-"));
+	fputs("\n  hears: ", stdout);
+	cli_text_put(stdout, or_default(t->source, "nothing (no node is linked into the tap)"));
 	printf("\n  buffered %.1f s, spooled %.1f s, dropped %.1f s\n",
 	       (double)t->buffered_ms / 1000.0, (double)t->spooled_ms / 1000.0,
 	       (double)t->dropped_ms / 1000.0);

@@ -37,6 +37,7 @@ static const struct tap_prop {
 	  CLI_TAP_DROPPED_MS },
 	{ "JournalPath", "journal_path", 's', offsetof(struct cli_tap, journal_path),
 	  CLI_TAP_JOURNAL_PATH },
+	{ "Source", "source", 's', offsetof(struct cli_tap, source), CLI_TAP_SOURCE },
 };
 
 static const struct tap_prop *find_prop(const char *dbus_name)

@@ -26,6 +26,7 @@ struct cli_tap {
 	uint64_t spooled_ms;
 	uint64_t dropped_ms;
 	char *journal_path;
+	char *source;			/* what the tap hears: node names, "" none */
 };
 
 /* One bit per property, for "which ones did this message carry". */
@@ -44,6 +45,7 @@ enum cli_tap_prop {
 	CLI_TAP_SPOOLED_MS = 1u << 11,
 	CLI_TAP_DROPPED_MS = 1u << 12,
 	CLI_TAP_JOURNAL_PATH = 1u << 13,
+	CLI_TAP_SOURCE = 1u << 14,
 };
 
 /* What a "state" event of follow shows. */
