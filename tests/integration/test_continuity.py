@@ -32,6 +32,15 @@ FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')
 TRANSCRIPT_DIR = os.environ.get("TRANSCRIBE_TRANSCRIPT_DIR")
 
 
+def record_transcript(test, got):
+    """A function, not a method: other suites borrow check_transcript()."""
+    if not TRANSCRIPT_DIR or not got:
+        return
+    first = got[0][1]
+    lines = ["%s %d %d\n" % (w, s - first, e - first) for w, s, e in got]
+    Path(TRANSCRIPT_DIR, test.id().rsplit(".", 1)[-1] + ".txt").write_text("".join(lines))
+
+
 class ContinuityTest(PipeWireTestCase):
 
     def setUp(self):
@@ -76,7 +85,7 @@ class ContinuityTest(PipeWireTestCase):
                          what="%d words" % len(expected))
         self.host.terminate()
         got = self.finals()
-        self.record_transcript(got)
+        record_transcript(self, got)
         detail = "\n".join("%s %d" % (w, s) for w, s, _ in got)
         self.assertEqual([w for w, _, _ in got], [e["text"] for e in expected], detail)
         # The tap's stream starts with the player's first graph cycle, which
@@ -87,13 +96,6 @@ class ContinuityTest(PipeWireTestCase):
               % (min(offsets), max(offsets), self.fx.max_quantum_ms()))
         self.assertLessEqual(abs(offsets[0]), self.fx.max_quantum_ms() + TOLERANCE_MS)
         self.assertTrue(all(abs(o - offsets[0]) <= TOLERANCE_MS for o in offsets), offsets)
-
-    def record_transcript(self, got):
-        if not TRANSCRIPT_DIR or not got:
-            return
-        first = got[0][1]
-        lines = ["%s %d %d\n" % (w, s - first, e - first) for w, s, e in got]
-        Path(TRANSCRIPT_DIR, self.id().rsplit(".", 1)[-1] + ".txt").write_text("".join(lines))
 
     def run_fault(self, fault, repeat=1):
         wav, expected = self.make_tones(repeat)
