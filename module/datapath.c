@@ -304,10 +304,11 @@ void datapath_pump(struct datapath *dp, uint64_t now_ms, struct datapath_sent *s
 static int64_t hold_at_drop(struct datapath *dp, uint64_t conn, int64_t final_ms, bool *resync)
 {
 	const struct dialect_result *r = dp->result;
-	const struct transcript_token *last = &r->tokens[r->n_tokens - 1];
+	const struct transcript_token *last;
 
-	if (r->n_dropped == 0 || r->n_tokens == 0 || !last->is_final)
+	if (r->n_dropped == 0 || r->n_tokens == 0 || !r->tokens[r->n_tokens - 1].is_final)
 		return final_ms;
+	last = &r->tokens[r->n_tokens - 1];
 	pw_log_warn("conn=%" PRIu64 " %u words did not fit in one message: committing up to "
 			"the last kept one (%" PRIi64 " ms) and replaying the rest", conn,
 			r->n_dropped, last->end_ms);
