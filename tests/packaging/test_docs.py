@@ -81,6 +81,7 @@ class CliPageTest(unittest.TestCase):
                     self.assertTrue(mentions(page, opt), opt)
 
 
+@unittest.skipUnless(os.environ.get("SERVER"), "pw-transcribe-server is not built")
 class ServerPageTest(unittest.TestCase):
     def test_every_option_of_the_help_is_in_the_page_with_its_default(self):
         help_text = run([os.environ["SERVER"], "--help"]).stdout
