@@ -5,11 +5,13 @@
  * (e.g. `taps[1].mode`) and the reason, in one line.
  */
 #include "config.h"
-#include "url.h"
+#include "config-internal.h"
+#include "config-json.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
@@ -67,8 +69,15 @@ static const struct opt global_opts[] = {
 	  "a new connection gets the audio since the last final word at up to this many times real time, then live" },
 	{ "service.dialect", OPT_STRING, SV(dialect), SS(dialect), 0, 0, "soniox",
 	  "wire protocol of the service: soniox" },
-	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, "\"" CONFIG_EMBEDDED_URL "\"",
-	  "ws:// or wss:// URL of the streaming endpoint; default: the embedded pw-transcribe-server; \"\": capture only, no transcription" },
+	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, NULL,
+	  "ws://, wss:// or ws+unix:///path.sock:/resource URL of the streaming endpoint; default: "
+	  "the embedded pw-transcribe-server, ws+unix://$XDG_RUNTIME_DIR/" CONFIG_EMBEDDED_SOCKET
+	  ":" CONFIG_EMBEDDED_RESOURCE "; \"\": capture only, no transcription" },
+	{ "service.allow-insecure", OPT_BOOL, SV(allow_insecure), 0, 0, 0, "false",
+	  "let the API key go over plain ws:// to a host other than this machine (logged at load)" },
+	{ "service.max-message-kb", OPT_UINT, SV(max_message_kb), 0, 16, 65536, "1024",
+	  "a message from the service bigger than this (KiB) is dropped and the connection "
+	  "closed (1009) and opened again" },
 	{ "service.model", OPT_STRING, SV(model), SS(model), 0, 0, "stt-rt-v5",
 	  "model name sent to the service" },
 	{ "service.language.hints", OPT_HINTS, 0, 0, 0, 0, NULL,
@@ -110,7 +119,9 @@ static const struct opt global_opts[] = {
 	{ "journal.enabled", OPT_BOOL, G(journal), 0, 0, 0, "true",
 	  "write every final segment (and gaps and state changes) to a crash-safe JSONL journal per tap session" },
 	{ "journal.dir", OPT_STRING, G(journal_dir), GS(journal_dir), 0, 0, "\"\"",
-	  "where the journals go; \"\": $XDG_STATE_HOME/pipewire-transcribe (~/.local/state/pipewire-transcribe)" },
+	  "absolute path of where the journals go; \"\": $XDG_STATE_HOME/pipewire-transcribe (~/.local/state/pipewire-transcribe)" },
+	{ "journal.max-mb", OPT_UINT, G(journal_max_mb), 0, 1, 65536, "64",
+	  "a tap session's journal stops at this size (MiB) with a gap line; the words are still published" },
 	{ "publish.metadata-name", OPT_STRING, G(metadata_name), GS(metadata_name), 0, 0, "transcribe",
 	  "metadata.name of the PipeWire metadata object with each tap's state and words; \"\": none" },
 	{ "publish.dbus-name", OPT_STRING, G(dbus_name), GS(dbus_name), 0, 0,
@@ -134,7 +145,7 @@ static const struct opt tap_opts[] = {
 	{ "capture.position", OPT_POSITION, 0, 0, 0, 0, "[ FL FR ]",
 	  "input ports of the tap node; PipeWire downmixes them to audio.channels" },
 	{ "debug.record-file", OPT_STRING, T(record_file), S(record_file), 0, 0, "\"\"",
-	  "write the audio the worker receives to this WAV file (debugging aid)" },
+	  "write the audio the worker receives to this WAV file, an absolute path (debugging aid)" },
 };
 
 static const char *const mode_names[] = {
@@ -143,16 +154,7 @@ static const char *const mode_names[] = {
 	[TAP_MODE_SOURCE] = "source",
 };
 
-struct parser {
-	struct transcribe_config *cfg;
-	char *err;
-	size_t err_size;
-};
-
-static int fail(struct parser *p, const char *key, const char *fmt, ...)
-	SPA_PRINTF_FUNC(3, 4);
-
-static int fail(struct parser *p, const char *key, const char *fmt, ...)
+int config_fail(struct config_parser *p, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(p->err, p->err_size, "%s: ", key);
@@ -180,39 +182,39 @@ static const char *shown(const char *val, int len, char *buf, size_t size)
 	return buf;
 }
 
-static int set_uint(struct parser *p, const struct opt *o, const char *key,
+static int set_uint(struct config_parser *p, const struct opt *o, const char *key,
 		void *base, const char *val, int len)
 {
 	char tmp[64], num[32], *end;
 	long long v;
 
 	if (spa_json_is_container(val, len) || len <= 0 || len >= (int)sizeof(num))
-		return fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
+		return config_fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
 	memcpy(num, val, len);
 	num[len] = '\0';
 	errno = 0;
 	v = strtoll(num, &end, 10);
 	if (end == num || *end != '\0')
-		return fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
+		return config_fail(p, key, "expected an integer, got %s", shown(val, len, tmp, sizeof(tmp)));
 	if (errno == ERANGE || v < o->min || v > o->max)
-		return fail(p, key, "%s is out of range %" PRIi64 "..%" PRIi64, num, o->min, o->max);
+		return config_fail(p, key, "%s is out of range %" PRIi64 "..%" PRIi64, num, o->min, o->max);
 	*(uint32_t *)SPA_PTROFF(base, o->offset, void) = (uint32_t)v;
 	return 0;
 }
 
-static int set_bool(struct parser *p, const struct opt *o, const char *key,
+static int set_bool(struct config_parser *p, const struct opt *o, const char *key,
 		void *base, const char *val, int len)
 {
 	char tmp[64];
 	bool v;
 
 	if (spa_json_is_container(val, len) || spa_json_parse_bool(val, len, &v) <= 0)
-		return fail(p, key, "expected true or false, got %s", shown(val, len, tmp, sizeof(tmp)));
+		return config_fail(p, key, "expected true or false, got %s", shown(val, len, tmp, sizeof(tmp)));
 	*(bool *)SPA_PTROFF(base, o->offset, void) = v;
 	return 0;
 }
 
-static int set_hints(struct parser *p, const char *key, const char *val, int len)
+static int set_hints(struct config_parser *p, const char *key, const char *val, int len)
 {
 	struct service_config *svc = &p->cfg->service;
 	struct spa_json it[2];
@@ -220,59 +222,59 @@ static int set_hints(struct parser *p, const char *key, const char *val, int len
 	int l;
 
 	if (!spa_json_is_array(val, len))
-		return fail(p, key, "expected an array of language codes such as [ en de ]");
+		return config_fail(p, key, "expected an array of language codes such as [ en de ]");
 	spa_json_init(&it[0], val, len);
 	spa_json_enter_array(&it[0], &it[1]);
 	svc->n_hints = 0;
 	while ((l = spa_json_next(&it[1], &v)) > 0) {
 		if (svc->n_hints == CONFIG_MAX_HINTS)
-			return fail(p, key, "more than %d languages", CONFIG_MAX_HINTS);
+			return config_fail(p, key, "more than %d languages", CONFIG_MAX_HINTS);
 		if (spa_json_is_container(v, l) || l >= (int)sizeof(svc->hints[0]))
-			return fail(p, key, "%.*s is not a language code", SPA_MIN(l, 40), v);
+			return config_fail(p, key, "%.*s is not a language code", SPA_MIN(l, 40), v);
 		spa_json_parse_stringn(v, l, svc->hints[svc->n_hints++], sizeof(svc->hints[0]));
 	}
-	return l < 0 ? fail(p, key, "syntax error") : 0;
+	return l < 0 ? config_fail(p, key, "syntax error") : 0;
 }
 
-static int parse_string(struct parser *p, const char *key, const char *val, int len,
+static int parse_string(struct config_parser *p, const char *key, const char *val, int len,
 		char *dst, size_t size)
 {
 	char tmp[64];
 	char *s;
 
 	if (spa_json_is_container(val, len) || spa_json_is_null(val, len))
-		return fail(p, key, "expected a string, got %s", shown(val, len, tmp, sizeof(tmp)));
+		return config_fail(p, key, "expected a string, got %s", shown(val, len, tmp, sizeof(tmp)));
 	/* The token may carry quotes and escapes: decode, then measure. */
 	if ((s = malloc(len + 1)) == NULL)
-		return fail(p, key, "out of memory");
+		return config_fail(p, key, "out of memory");
 	spa_json_parse_stringn(val, len, s, len + 1);
 	if (strlen(s) >= size) {
 		free(s);
-		return fail(p, key, "longer than %zu characters", size - 1);
+		return config_fail(p, key, "longer than %zu characters", size - 1);
 	}
 	memcpy(dst, s, strlen(s) + 1);
 	free(s);
 	return 0;
 }
 
-static int set_mode(struct parser *p, const char *key, struct tap_config *tap,
+static int set_mode(struct config_parser *p, const char *key, struct tap_config *tap,
 		const char *val, int len)
 {
 	char s[32];
 	uint32_t i;
 
 	if (parse_string(p, key, val, len, s, sizeof(s)) < 0)
-		return fail(p, key, "expected one of tap, sink, source");
+		return config_fail(p, key, "expected one of tap, sink, source");
 	for (i = 0; i < SPA_N_ELEMENTS(mode_names); i++) {
 		if (spa_streq(s, mode_names[i])) {
 			tap->mode = (enum tap_mode)i;
 			return 0;
 		}
 	}
-	return fail(p, key, "\"%s\" is not one of tap, sink, source", s);
+	return config_fail(p, key, "\"%s\" is not one of tap, sink, source", s);
 }
 
-static int set_position(struct parser *p, const char *key, struct tap_config *tap,
+static int set_position(struct config_parser *p, const char *key, struct tap_config *tap,
 		const char *val, int len)
 {
 	struct spa_json it[2];
@@ -282,33 +284,33 @@ static int set_position(struct parser *p, const char *key, struct tap_config *ta
 	int l;
 
 	if (!spa_json_is_array(val, len))
-		return fail(p, key, "expected an array of channel names such as [ FL FR ]");
+		return config_fail(p, key, "expected an array of channel names such as [ FL FR ]");
 	spa_json_init(&it[0], val, len);
 	spa_json_enter_array(&it[0], &it[1]);
 	tap->n_position = 0;
 	while ((l = spa_json_next(&it[1], &v)) > 0) {
 		if (spa_json_is_container(v, l) || l >= (int)sizeof(name))
-			return fail(p, key, "%.*s is not a channel name (FL, FR, MONO, FC, …)",
+			return config_fail(p, key, "%.*s is not a channel name (FL, FR, MONO, FC, …)",
 					SPA_MIN(l, 40), v);
 		spa_json_parse_stringn(v, l, name, sizeof(name));
 		ch = spa_debug_type_find_type_short(spa_type_audio_channel, name);
 		if (ch == SPA_ID_INVALID || ch == SPA_AUDIO_CHANNEL_UNKNOWN)
-			return fail(p, key, "\"%s\" is not a channel name (FL, FR, MONO, FC, …)", name);
+			return config_fail(p, key, "\"%s\" is not a channel name (FL, FR, MONO, FC, …)", name);
 		if (tap->n_position == SPA_AUDIO_MAX_CHANNELS)
-			return fail(p, key, "more than %d channels", SPA_AUDIO_MAX_CHANNELS);
+			return config_fail(p, key, "more than %d channels", SPA_AUDIO_MAX_CHANNELS);
 		tap->position[tap->n_position++] = ch;
 	}
 	if (l < 0)
-		return fail(p, key, "syntax error");
+		return config_fail(p, key, "syntax error");
 	if (tap->n_position == 0)
-		return fail(p, key, "needs at least one channel");
+		return config_fail(p, key, "needs at least one channel");
 	return 0;
 }
 
-static int next_key(struct parser *p, struct spa_json *it, const char *where,
+static int next_key(struct config_parser *p, struct spa_json *it, const char *where,
 		char *key, size_t size);
 
-static int set_match(struct parser *p, const char *key, struct tap_config *tap,
+static int set_match(struct config_parser *p, const char *key, struct tap_config *tap,
 		const char *val, int len)
 {
 	struct spa_json it[2];
@@ -317,7 +319,7 @@ static int set_match(struct parser *p, const char *key, struct tap_config *tap,
 	int l;
 
 	if (!spa_json_is_object(val, len))
-		return fail(p, key, "expected an object of node properties, e.g. { application.name = \"Firefox\" }");
+		return config_fail(p, key, "expected an object of node properties, e.g. { application.name = \"Firefox\" }");
 	spa_json_init(&it[0], val, len);
 	spa_json_enter_object(&it[0], &it[1]);
 	tap->n_match = 0;
@@ -329,21 +331,21 @@ static int set_match(struct parser *p, const char *key, struct tap_config *tap,
 			break;
 		snprintf(sub, sizeof(sub), "%s.%s", key, m->key);
 		if ((l = spa_json_next(&it[1], &v)) <= 0)
-			return fail(p, sub, "missing value");
+			return config_fail(p, sub, "missing value");
 		if (parse_string(p, sub, v, l, m->value, sizeof(m->value)) < 0)
 			return -EINVAL;
 		tap->n_match++;
 	}
 	if (spa_json_next(&it[1], &v) > 0)
-		return fail(p, key, "more than %d properties", CONFIG_MAX_MATCH);
+		return config_fail(p, key, "more than %d properties", CONFIG_MAX_MATCH);
 	if (tap->n_match == 0)
-		return fail(p, key, "is empty; give at least one property");
+		return config_fail(p, key, "is empty; give at least one property");
 	return 0;
 }
 
-static int parse_taps(struct parser *p, const char *key, const char *val, int len);
+static int parse_taps(struct config_parser *p, const char *key, const char *val, int len);
 
-static int set_value(struct parser *p, const struct opt *o, const char *key,
+static int set_value(struct config_parser *p, const struct opt *o, const char *key,
 		void *base, const char *val, int len)
 {
 	switch (o->type) {
@@ -386,7 +388,7 @@ static bool is_prefix_of_opt(const struct opt *opts, size_t n, const char *flat)
 
 /* Reads the next key of an object: >0 a key, 0 the end, <0 an error
  * (already reported) — so broken input is never silently cut short. */
-static int next_key(struct parser *p, struct spa_json *it, const char *where,
+static int next_key(struct config_parser *p, struct spa_json *it, const char *where,
 		char *key, size_t size)
 {
 	const char *v;
@@ -395,19 +397,19 @@ static int next_key(struct parser *p, struct spa_json *it, const char *where,
 	if (l == 0)
 		return 0;
 	if (l < 0)
-		return fail(p, *where ? where : "arguments", "syntax error");
+		return config_fail(p, *where ? where : "arguments", "syntax error");
 	if (spa_json_is_container(v, l))
-		return fail(p, *where ? where : "arguments", "expected a key, got %.*s",
+		return config_fail(p, *where ? where : "arguments", "expected a key, got %.*s",
 				SPA_MIN(l, 40), v);
 	if (l >= (int)size)
-		return fail(p, *where ? where : "arguments", "key %.40s… is too long", v);
+		return config_fail(p, *where ? where : "arguments", "key %.40s… is too long", v);
 	spa_json_parse_stringn(v, l, key, (int)size);
 	return 1;
 }
 
 /* Walks one object; `prefix` is the flattened key so far ("" at the top),
  * `where` the user-visible path prefix for messages ("" or "taps[2]."). */
-static int parse_object(struct parser *p, const struct opt *opts, size_t n_opts,
+static int parse_object(struct config_parser *p, const struct opt *opts, size_t n_opts,
 		void *base, const char *where, const char *prefix,
 		const char *text, int text_len)
 {
@@ -423,28 +425,33 @@ static int parse_object(struct parser *p, const struct opt *opts, size_t n_opts,
 
 	while ((len = next_key(p, &it[1], where, key, sizeof(key))) > 0) {
 		snprintf(flat, sizeof(flat), "%s%s%s", prefix, *prefix ? "." : "", key);
-		snprintf(shown_key, sizeof(shown_key), "%s%s", where, flat);
+		if (config_json_key_is_plain(key, strlen(key)))
+			snprintf(shown_key, sizeof(shown_key), "%s%s", where, flat);
+		else
+			snprintf(shown_key, sizeof(shown_key), "%s%s%s\"%s\"", where, prefix,
+					*prefix ? "." : "", key);
 		if ((len = spa_json_next(&it[1], &val)) <= 0)
-			return fail(p, shown_key, "missing value");
+			return config_fail(p, shown_key, "missing value");
 		if (spa_json_is_container(val, len))
 			len = spa_json_container_len(&it[1], val, len);
 
 		if ((o = find_opt(opts, n_opts, flat)) != NULL) {
 			if ((res = set_value(p, o, shown_key, base, val, len)) < 0)
 				return res;
+			p->url_given |= spa_streq(o->key, "service.url") && opts == global_opts;
 		} else if (is_prefix_of_opt(opts, n_opts, flat)) {
 			if (!spa_json_is_object(val, len))
-				return fail(p, shown_key, "expected an object { … }");
+				return config_fail(p, shown_key, "expected an object { … }");
 			if ((res = parse_object(p, opts, n_opts, base, where, flat, val, len)) < 0)
 				return res;
 		} else {
-			return fail(p, shown_key, "unknown key (see the module's documentation for the keys)");
+			return config_fail(p, shown_key, "unknown key (see the module's documentation for the keys)");
 		}
 	}
 	return len;
 }
 
-static int apply_defaults(struct parser *p, const struct opt *opts, size_t n, void *base)
+static int apply_defaults(struct config_parser *p, const struct opt *opts, size_t n, void *base)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (opts[i].def == NULL)
@@ -455,46 +462,7 @@ static int apply_defaults(struct parser *p, const struct opt *opts, size_t n, vo
 	return 0;
 }
 
-static bool valid_name(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-			return false;
-	return true;
-}
-
-static int check_tap(struct parser *p, uint32_t idx)
-{
-	struct tap_config *tap = &p->cfg->taps[idx];
-	char where[32];
-
-	snprintf(where, sizeof(where), "taps[%u]", idx);
-	if (tap->name[0] == '\0')
-		return fail(p, where, "needs a name");
-	if (!valid_name(tap->name))
-		return fail(p, where, "name \"%s\" may only have letters, digits, '-', '_' and '.'", tap->name);
-	for (uint32_t i = 0; i < idx; i++)
-		if (spa_streq(p->cfg->taps[i].name, tap->name))
-			return fail(p, where, "name \"%s\" is used by taps[%u] too", tap->name, i);
-	if (tap->mode == TAP_MODE_TAP && tap->target[0] == '\0' && tap->n_match == 0)
-		return fail(p, where, "mode tap needs a target (node.name or object.serial) or match "
-				"rules; for a node you link yourself use mode source");
-	if (tap->mode == TAP_MODE_SINK && tap->n_match > 0)
-		return fail(p, where, "match is for modes tap and source; a sink receives what is routed to it");
-	if (tap->target[0] != '\0' && tap->n_match > 0)
-		return fail(p, where, "give either target or match, not both");
-	if (tap->description[0] == '\0') {
-		char name[sizeof(tap->name)];
-		memcpy(name, tap->name, sizeof(name));
-		snprintf(tap->description, sizeof(tap->description), "Transcribe: %s", name);
-	}
-	return 0;
-}
-
-static int parse_taps(struct parser *p, const char *key, const char *val, int len)
+static int parse_taps(struct config_parser *p, const char *key, const char *val, int len)
 {
 	struct spa_json it[2];
 	const char *item;
@@ -502,7 +470,7 @@ static int parse_taps(struct parser *p, const char *key, const char *val, int le
 	int l, res;
 
 	if (!spa_json_is_array(val, len))
-		return fail(p, key, "expected an array of tap objects");
+		return config_fail(p, key, "expected an array of tap objects");
 	spa_json_init(&it[0], val, len);
 	spa_json_enter_array(&it[0], &it[1]);
 	p->cfg->n_taps = 0;
@@ -512,9 +480,9 @@ static int parse_taps(struct parser *p, const char *key, const char *val, int le
 
 		snprintf(where, sizeof(where), "%s[%u]", key, idx);
 		if (idx == CONFIG_MAX_TAPS)
-			return fail(p, key, "more than %d taps", CONFIG_MAX_TAPS);
+			return config_fail(p, key, "more than %d taps", CONFIG_MAX_TAPS);
 		if (!spa_json_is_object(item, l))
-			return fail(p, where, "expected an object { name = … mode = … }");
+			return config_fail(p, where, "expected an object { name = … mode = … }");
 		l = spa_json_container_len(&it[1], item, l);
 		memset(tap, 0, sizeof(*tap));
 		if ((res = apply_defaults(p, tap_opts, SPA_N_ELEMENTS(tap_opts), tap)) < 0)
@@ -524,71 +492,15 @@ static int parse_taps(struct parser *p, const char *key, const char *val, int le
 						where, "", item, l)) < 0)
 			return res;
 		p->cfg->n_taps++;
-		if ((res = check_tap(p, idx)) < 0)
+		if ((res = config_check_tap(p, idx)) < 0)
 			return res;
 	}
 	if (p->cfg->n_taps == 0)
-		return fail(p, key, "is empty; leave it out for the default sink tap");
+		return config_fail(p, key, "is empty; leave it out for the default sink tap");
 	return 0;
 }
 
-/* The D-Bus specification's rule for well-known names. */
-static bool valid_bus_name(const char *name)
-{
-	uint32_t elements = 0;
-	bool start = true;
-
-	for (const char *c = name; *c; c++) {
-		if (*c == '.') {
-			if (start)
-				return false;
-			start = true;
-			continue;
-		}
-		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
-			return false;
-		if (start && isdigit((unsigned char)*c))
-			return false;
-		elements += start;
-		start = false;
-	}
-	return !start && elements >= 2 && strlen(name) <= 255;
-}
-
-static int check_service(struct parser *p)
-{
-	struct service_config *svc = &p->cfg->service;
-	struct url u;
-	char why[256];
-	int n_sources = (svc->key_file[0] != '\0') + (svc->key_env[0] != '\0') +
-		(svc->key_command[0] != '\0');
-
-	if (!spa_streq(svc->dialect, "soniox"))
-		return fail(p, "service.dialect", "\"%s\" is not one of soniox", svc->dialect);
-	if (svc->url[0] != '\0' && url_parse(svc->url, &u, why, sizeof(why)) < 0)
-		return fail(p, "service.url", "%s", why);
-	svc->embedded = spa_streq(svc->url, CONFIG_EMBEDDED_URL);
-	/* The server would refuse the stream; say so while the user is looking. */
-	if (svc->embedded && p->cfg->rate != CONFIG_EMBEDDED_RATE)
-		return fail(p, "audio.rate", "the embedded service (pw-transcribe-server) takes %u Hz, "
-				"not %u; PipeWire resamples, so leave audio.rate at %u or set service.url",
-				CONFIG_EMBEDDED_RATE, p->cfg->rate, CONFIG_EMBEDDED_RATE);
-	if (n_sources > 1)
-		return fail(p, "service.api-key", "give only one of file, env and command");
-	if (svc->temporary_key_url[0] != '\0' && n_sources == 0)
-		return fail(p, "service.temporary-key.url", "needs a long-lived key from "
-				"service.api-key.file, .env or .command");
-	if (p->cfg->dbus_name[0] != '\0' && !valid_bus_name(p->cfg->dbus_name))
-		return fail(p, "publish.dbus-name", "\"%s\" is not a D-Bus name (two or more "
-				"dot-separated elements of letters, digits, '_' and '-', "
-				"not starting with a digit)", p->cfg->dbus_name);
-	if (p->cfg->cap_ms < p->cfg->base_ms)
-		return fail(p, "reconnect.cap-ms", "%u is below reconnect.base-ms %u",
-				p->cfg->cap_ms, p->cfg->base_ms);
-	return 0;
-}
-
-static void default_tap(struct parser *p)
+static void default_tap(struct config_parser *p)
 {
 	struct tap_config *tap = &p->cfg->taps[0];
 
@@ -603,7 +515,7 @@ static void default_tap(struct parser *p)
 int config_parse(const char *args, struct transcribe_config *cfg,
 		char *err, size_t err_size)
 {
-	struct parser p = { .cfg = cfg, .err = err, .err_size = err_size };
+	struct config_parser p = { .cfg = cfg, .err = err, .err_size = err_size };
 	int res;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -611,13 +523,20 @@ int config_parse(const char *args, struct transcribe_config *cfg,
 		err[0] = '\0';
 	if ((res = apply_defaults(&p, global_opts, SPA_N_ELEMENTS(global_opts), cfg)) < 0)
 		return res;
-	if (args != NULL && *args != '\0' &&
-	    (res = parse_object(&p, global_opts, SPA_N_ELEMENTS(global_opts), cfg,
-				"", "", args, (int)strlen(args))) < 0)
-		return res;
+	if (args != NULL && *args != '\0') {
+		size_t len = strlen(args);
+		/* spa_json trusts its input: only whole, well-formed text goes on. */
+		if (len > INT_MAX)
+			return config_fail(&p, "arguments", "longer than %d bytes", INT_MAX);
+		if ((res = config_json_check(args, len, &len, err, err_size)) < 0)
+			return res;
+		if ((res = parse_object(&p, global_opts, SPA_N_ELEMENTS(global_opts), cfg,
+					"", "", args, (int)len)) < 0)
+			return res;
+	}
 	if (cfg->n_taps == 0)
 		default_tap(&p);
-	return check_service(&p);
+	return config_check_service(&p);
 }
 
 static void print_table(FILE *f, const char *prefix, const struct opt *opts, size_t n)

@@ -44,15 +44,20 @@ struct tap_config {
 
 #define CONFIG_MAX_HINTS	8
 
-/* The embedded default service: pw-transcribe-server on loopback, started
- * on demand by its systemd socket unit (conf/pw-transcribe-server.socket). */
-#define CONFIG_EMBEDDED_URL	"ws://127.0.0.1:7681/transcribe-websocket"
-#define CONFIG_EMBEDDED_RATE	16000	/* its en-us model's rate */
+/* The embedded default service: pw-transcribe-server on a Unix socket in
+ * the user's private runtime directory (no other user can reach it or
+ * stand in for it): ws+unix://$XDG_RUNTIME_DIR/<CONFIG_EMBEDDED_SOCKET>:
+ * <CONFIG_EMBEDDED_RESOURCE>, computed at load. */
+#define CONFIG_EMBEDDED_SOCKET		"pipewire-transcribe/server.sock"
+#define CONFIG_EMBEDDED_RESOURCE	"/transcribe-websocket"
+#define CONFIG_EMBEDDED_RATE		16000	/* its en-us model's rate */
 
 struct service_config {
 	char dialect[32];
 	char url[CONFIG_STR_MAX * 2];		/* "" = no session (capture only) */
-	bool embedded;				/* url is CONFIG_EMBEDDED_URL */
+	bool embedded;				/* url is the embedded default */
+	uint32_t max_message_kb;		/* a bigger message ends the connection */
+	bool allow_insecure;			/* a key may go over ws:// to another host */
 	char model[64];
 	uint32_t n_hints;
 	char hints[CONFIG_MAX_HINTS][16];
@@ -87,14 +92,19 @@ struct transcribe_config {
 	bool network_events;	/* rtnetlink + logind sleep awareness */
 	bool journal;				/* a JSONL journal per tap session */
 	char journal_dir[CONFIG_STR_MAX * 2];	/* "" = $XDG_STATE_HOME/pipewire-transcribe */
+	uint32_t journal_max_mb;		/* per tap session */
 	char metadata_name[CONFIG_NAME_MAX];	/* "" = no metadata object */
 	char dbus_name[CONFIG_STR_MAX];		/* "" = no D-Bus API */
 	uint32_t n_taps;
 	struct tap_config taps[CONFIG_MAX_TAPS];
+	/* One line to log (warn) at load, or "": a setting that is allowed
+	 * but weakens something (service.allow-insecure in use). */
+	char warning[CONFIG_STR_MAX];
 };
 
 /* Parses args (NULL or "" means all defaults). On error returns -EINVAL and
- * writes one line "key: reason" into err. */
+ * writes one line "key: reason" into err; a syntax error also says at which
+ * byte. Reads XDG_RUNTIME_DIR for the default service.url. */
 int config_parse(const char *args, struct transcribe_config *cfg,
 		char *err, size_t err_size);
 

@@ -50,5 +50,8 @@ void connect_job_run(struct blocking_job *base)
 		if (j->res < 0)
 			return;
 	}
+	/* ws+unix: no DNS; the transport connects to the socket path. */
+	if (j->port == URL_PORT_UNIX)
+		return;
 	resolve(j);
 }

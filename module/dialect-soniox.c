@@ -22,6 +22,7 @@
  *   and err says how many were dropped (err is "" otherwise): log it.
  */
 #include "dialect.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -61,50 +62,6 @@ static void set_err(char *err, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, size, fmt, ap);
 	va_end(ap);
-}
-
-/* Length of the valid UTF-8 sequence (RFC 3629) at s, or 0 when s does not
- * start one within n bytes. NUL counts as invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (s[0] >= 0x01 && s[0] <= 0x7f)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	/* The second byte excludes overlong forms, surrogates, > U+10FFFF. */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-static bool utf8_valid(const char *s)
-{
-	size_t n = strlen(s), i, l;
-
-	for (i = 0; i < n; i += l)
-		if ((l = utf8_seq_len((const unsigned char *)s + i, n - i)) == 0)
-			return false;
-	return true;
 }
 
 /* Copies src[0..len) into dst as valid, NUL-terminated UTF-8 (see the top
@@ -468,14 +425,15 @@ static int add_hints(struct json_object *obj, const struct dialect_params *p)
 	return 0;
 }
 
-static int add_fields(struct json_object *obj, const struct dialect_params *p, const char *api_key)
+/* No "api_key": the key goes only in the Authorization header of the
+ * upgrade. Soniox deprecated the config field (refused from 2027-01-15,
+ * PROTOCOLS.md A), and a second copy in a message is one more place for it
+ * to leak from (logs of a proxy, a server's config dump). */
+static int add_fields(struct json_object *obj, const struct dialect_params *p)
 {
-	int res = 0;
+	int res;
 
-	if (api_key != NULL && api_key[0] != '\0')
-		res = add_string(obj, "api_key", api_key);	/* deprecated, refused from 2027-01-15 */
-	if (res == 0)
-		res = add_string(obj, "model", p->model);
+	res = add_string(obj, "model", p->model);
 	if (res == 0)
 		res = add(obj, "audio_format", json_object_new_string(SONIOX_AUDIO_FORMAT));
 	if (res == 0)
@@ -495,20 +453,6 @@ static int add_fields(struct json_object *obj, const struct dialect_params *p, c
 	return res;
 }
 
-/* json-c keeps copies of the key in the string object and in the object's
- * print buffer: wipe both before they go back to the allocator. */
-static void wipe_key(struct json_object *obj, const char *json, size_t json_len)
-{
-	struct json_object *key;
-
-	if (json != NULL)
-		explicit_bzero((char *)json, json_len);
-	if (json_object_object_get_ex(obj, "api_key", &key) &&
-	    json_object_is_type(key, json_type_string))
-		explicit_bzero((char *)json_object_get_string(key),
-				(size_t)json_object_get_string_len(key));
-}
-
 static int soniox_build_config(const struct dialect_params *p, const char *api_key,
 		char *buf, size_t size)
 {
@@ -522,7 +466,7 @@ static int soniox_build_config(const struct dialect_params *p, const char *api_k
 		return -EINVAL;
 	if ((obj = json_object_new_object()) == NULL)
 		return -ENOMEM;
-	if ((res = add_fields(obj, p, api_key)) == 0) {
+	if ((res = add_fields(obj, p)) == 0) {
 		json = json_object_to_json_string_length(obj,
 				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
 		if (json == NULL)
@@ -532,7 +476,6 @@ static int soniox_build_config(const struct dialect_params *p, const char *api_k
 		else
 			memcpy(buf, json, json_len + 1);
 	}
-	wipe_key(obj, json, json_len);
 	json_object_put(obj);
 	if (res < 0) {
 		if (buf != NULL && size > 0)

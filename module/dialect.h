@@ -63,7 +63,9 @@ struct dialect_ops {
 	 * (-EINVAL: empty key or control characters; -ENOSPC: buf wiped). */
 	int (*auth_header)(const char *api_key, char *buf, size_t size);
 	/* First text message (config); returns length, 0 for none, or -errno
-	 * (-ENOSPC when buf is too small). api_key may be NULL. */
+	 * (-ENOSPC when buf is too small). api_key may be NULL; only a dialect
+	 * whose service takes the key nowhere else puts it in the message
+	 * (Soniox does not: its key goes only in the Authorization header). */
 	int (*build_config)(const struct dialect_params *p, const char *api_key,
 			char *buf, size_t size);
 	/* Parses one complete text message. Never crashes on bad input: returns

@@ -31,6 +31,7 @@ struct journal {		/* worker thread only */
 	char path[PATH_MAX];
 	char session_id[NAME_MAX_LEN + 1];
 	off_t size;		/* bytes of whole lines in the file */
+	uint64_t limit;		/* 0: none */
 	bool dirty;		/* written since the last sync */
 	int error;		/* 0, or the -errno that broke the journal */
 };
@@ -80,7 +81,9 @@ static int create_file(struct journal *j, const char *dir, const char *tap,
 			     dir, tap, stamp, j->session_id, suffix);
 		if (n < 0 || (size_t)n >= sizeof(j->path))
 			return fail(err, err_size, -ENAMETOOLONG, "journal: file name in %s", dir);
-		fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, FILE_MODE);
+		/* O_EXCL: never an existing file, nor a symlink planted there */
+		fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC,
+			  FILE_MODE);
 		if (fd >= 0) {
 			/* 0600 whatever the umask */
 			if (fchmod(fd, FILE_MODE) < 0) {
@@ -125,8 +128,19 @@ static struct json_object *line_new(const char *type)
 	return o;
 }
 
+/* Whether len more bytes fit under the limit (gap lines: the reserve too). */
+static bool fits(const struct journal *j, size_t len, bool gap)
+{
+	uint64_t room;
+
+	if (j->limit == 0)
+		return true;
+	room = j->limit - (gap ? 0 : JOURNAL_RESERVE);
+	return (uint64_t)j->size + len <= room;
+}
+
 /* One write(2) of the whole line; a short write is cut back off. Takes o. */
-static int write_line(struct journal *j, struct json_object *o)
+static int write_line(struct journal *j, struct json_object *o, bool gap)
 {
 	const char *s;
 	size_t len;
@@ -141,6 +155,10 @@ static int write_line(struct journal *j, struct json_object *o)
 	if (!o || !(s = json_object_to_json_string_length(o, JSON_FLAGS, &len)) ||
 	    !(line = malloc(len + 1))) {
 		r = -ENOMEM;	/* not fatal: the next line may fit */
+		goto out;
+	}
+	if (!fits(j, len + 1, gap)) {
+		r = -EFBIG;	/* not fatal: a gap line may still fit */
 		goto out;
 	}
 	memcpy(line, s, len);
@@ -177,7 +195,7 @@ static int write_header(struct journal *j, const char *tap, const char *started,
 		json_object_object_add(o, "started", json_str(started));
 		json_object_object_add(o, "rate", json_object_new_int64(rate));
 	}
-	return write_line(j, o);
+	return write_line(j, o, false);
 }
 
 struct journal *journal_open(const char *dir, const char *tap, const char *session_id,
@@ -234,6 +252,17 @@ const char *journal_path(const struct journal *j)
 	return j->path;
 }
 
+void journal_set_limit(struct journal *j, uint64_t max_bytes)
+{
+	/* Never below what the reserve needs to work. */
+	j->limit = max_bytes == 0 ? 0 : max_bytes > 2 * JOURNAL_RESERVE ? max_bytes : 2 * JOURNAL_RESERVE;
+}
+
+uint64_t journal_size(const struct journal *j)
+{
+	return (uint64_t)j->size;
+}
+
 int journal_final(struct journal *j, const struct journal_final *f)
 {
 	struct json_object *o = line_new("final");
@@ -252,7 +281,7 @@ int journal_final(struct journal *j, const struct journal_final *f)
 			json_object_object_add(o, "confidence", json_double_shortest(f->confidence));
 		json_object_object_add(o, "connection_id", json_object_new_uint64(f->connection_id));
 	}
-	return write_line(j, o);
+	return write_line(j, o, false);
 }
 
 int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char *reason)
@@ -264,7 +293,7 @@ int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char 
 		json_object_object_add(o, "end_ms", json_object_new_int64(end_ms));
 		json_object_object_add(o, "reason", json_str(reason));
 	}
-	return write_line(j, o);
+	return write_line(j, o, true);
 }
 
 int journal_state(struct journal *j, const char *state, const char *error, int64_t at_ms)
@@ -276,7 +305,7 @@ int journal_state(struct journal *j, const char *state, const char *error, int64
 		json_object_object_add(o, "state", json_str(state));
 		json_object_object_add(o, "error", json_str(error));
 	}
-	return write_line(j, o);
+	return write_line(j, o, false);
 }
 
 int journal_sync(struct journal *j)

@@ -26,6 +26,11 @@
  * write is cut back to the last whole line and reported as -ENOSPC; after
  * any write or sync error the journal stays broken and every later call
  * returns that error: log it once, journal_close() it and go on without.
+ *
+ * Size cap (journal_set_limit()): a final or state line that would take the
+ * file past the limit less JOURNAL_RESERVE is not written and returns
+ * -EFBIG, and the journal stays usable; gap lines may use the reserve (so
+ * the file can always say where it stops), up to the limit itself.
  */
 #ifndef TRANSCRIBE_JOURNAL_H
 #define TRANSCRIBE_JOURNAL_H
@@ -35,6 +40,7 @@
 #include <stdint.h>
 
 #define JOURNAL_VERSION		1
+#define JOURNAL_RESERVE		4096	/* bytes kept for gap lines under a limit */
 
 struct journal;
 
@@ -59,6 +65,10 @@ struct journal *journal_open(const char *dir, const char *tap, const char *sessi
 		uint32_t rate, char *err, size_t err_size);
 /* The file's path; valid until journal_close(). */
 const char *journal_path(const struct journal *j);
+/* Caps the file at max_bytes (0: no cap); see the top comment. */
+void journal_set_limit(struct journal *j, uint64_t max_bytes);
+/* Bytes of whole lines in the file. */
+uint64_t journal_size(const struct journal *j);
 
 int journal_final(struct journal *j, const struct journal_final *f);
 int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char *reason);

@@ -501,6 +501,8 @@ int pipewire__module_init(struct pw_impl_module *module, const char *args)
 		pw_log_error("invalid argument %s", err);
 		goto error;
 	}
+	if (impl->cfg.warning[0] != '\0')
+		pw_log_warn("%s", impl->cfg.warning);
 	if ((impl->worker = worker_new(&impl->cfg, WORKER_POLL_MS, WORKER_STATS_MS, err, sizeof(err))) == NULL) {
 		pw_log_error("%s", err);
 		res = -ENOMEM;

@@ -27,7 +27,8 @@ int spool_open(struct spool *s, const char *dir, uint64_t max_bytes, uint32_t fr
 	if ((res = state_dir_prepare(dir != NULL && dir[0] != '\0' ? dir : NULL, "spool",
 			path, sizeof(path), err, err_size)) < 0)
 		return res;
-	if ((s->fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+	/* Nameless, and O_EXCL keeps it so (it can never be linked in). */
+	if ((s->fd = open(path, O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600)) < 0) {
 		res = -errno;
 		snprintf(err, err_size, "spool: cannot spool in %s: %s", path, strerror(-res));
 		return res;

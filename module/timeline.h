@@ -11,11 +11,25 @@
  * within TIMELINE_MATCH_MS) to map the new session's labels onto the old
  * ones, and the mapping is applied to everything the session says.
  *
+ * Sanity (a service's numbers are input like any other): once told how
+ * much audio the connection was sent (timeline_sent()), a token is clamped
+ * to it; a token that starts beyond it (plus TIMELINE_SLACK_MS) is the
+ * service's error and dropped, and so is a final position beyond it: the
+ * committed position and the last final's end never move on them (2^40-1,
+ * a time after the audio). start <= end is enforced (a token whose end is
+ * before its start ends where it starts). A final without times cannot be
+ * placed: it is put at the last final's end, and when a later connection
+ * says the same text again inside its replayed audio, that is a repeat and
+ * is dropped (tokens without times are never journaled twice). Each
+ * connection's first anomaly is described once (timeline_take_anomaly());
+ * the rest are counted.
+ *
  * Pure: no I/O, no clock. One owner (the worker's session shell, or a test).
  */
 #ifndef TRANSCRIBE_TIMELINE_H
 #define TRANSCRIBE_TIMELINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "transcript.h"
@@ -23,11 +37,19 @@
 #define TIMELINE_HISTORY	64	/* recent finals kept for matching */
 #define TIMELINE_MAX_VOICES	8
 #define TIMELINE_MATCH_MS	200
+/* A token may end this far past the audio sent (frame rounding) before it
+ * counts as the service's error; it is clamped to the audio sent. */
+#define TIMELINE_SLACK_MS	250
+/* No connection-time value above this is real (34 years): untracked
+ * connections still never overflow the stream time. */
+#define TIMELINE_MS_MAX		(INT64_C(1) << 40)
 
 struct timeline_word {
 	int64_t start_ms;
 	char text[64];
 	char speaker[TOKEN_LABEL_MAX];
+	bool timeless;			/* the service gave no times: placed, not timed */
+	uint64_t matched_conn;		/* timeless: the connection that repeated it last */
 };
 
 struct timeline {
@@ -42,14 +64,25 @@ struct timeline {
 	uint32_t n_voices;		/* this connection's label -> the published one */
 	char voice_from[TIMELINE_MAX_VOICES][TOKEN_LABEL_MAX];
 	char voice_to[TIMELINE_MAX_VOICES][TOKEN_LABEL_MAX];
+
+	int64_t sent_ms;		/* audio sent on conn; -1: not tracked (no clamping) */
+	uint64_t n_anomalies;		/* tokens and positions fixed or refused, in all */
+	uint32_t conn_anomalies;	/* ... on this connection */
+	bool anomaly_pending;		/* anomaly not taken yet */
+	char anomaly[192];		/* this connection's first, described */
 };
 
 void timeline_init(struct timeline *t);
 /* conn's audio starts at base_ms: the committed position C, or an overlap
  * before it (speaker mapping). Forgets the previous session's labels. */
 void timeline_begin(struct timeline *t, uint64_t conn, int64_t base_ms);
+/* The current connection has been sent sent_ms of audio so far (its own
+ * time). Turns on the clamping described above, for this connection and
+ * the next ones. */
+void timeline_sent(struct timeline *t, int64_t sent_ms);
 /* The service finalized conn's audio up to final_ms (its own time): C moves
- * to B + final_ms, never backwards. Returns how far C moved, in ms. */
+ * to B + final_ms, never backwards, never past the audio sent (a bigger
+ * value is refused, an anomaly). Returns how far C moved, in ms. */
 int64_t timeline_commit(struct timeline *t, int64_t final_ms);
 /* Audio before C was lost (buffers full): C jumps to at_ms. Returns the
  * length of the gap, in ms (0 when at_ms is not ahead of C). */
@@ -59,5 +92,10 @@ int64_t timeline_skip(struct timeline *t, int64_t at_ms);
  * teach the speaker mapping first), maps the speaker labels of the rest.
  * Returns the number of tokens left (finals first, in order). */
 uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, uint32_t n);
+
+/* The current connection's first anomaly, one line, the first time it is
+ * asked for (then NULL until the next connection has one). The caller logs
+ * it, rate-limited: it comes from the service. */
+const char *timeline_take_anomaly(struct timeline *t);
 
 #endif

@@ -3,6 +3,7 @@
 #include "transcript-out.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@ struct transcript_out {
 	struct journal *journal;	/* NULL: none (off, or broken) */
 	uint64_t dirty_since_ms;	/* the first tick that saw an unsynced line; 0: none */
 	char state[32];			/* the last state journaled */
+	uint64_t journal_max;		/* bytes (journal.max-mb) */
+	bool journal_full;		/* hit journal_max: nothing more goes in */
+	uint64_t full_finals;		/* segments left out since */
+	int64_t full_start_ms, full_end_ms;	/* their span */
 	struct publish_queue *queue;
 	uint32_t queue_tap;
 	struct publish_cursor cursor;
@@ -48,7 +53,34 @@ struct transcript_out *transcript_out_new(const char *tap, const char *session_i
 		pw_log_warn("tap=%s no journal: %s", tap, err);
 	else
 		pw_log_info("tap=%s journal=%s", tap, journal_path(o->journal));
+	transcript_out_set_journal_limit(o, TRANSCRIPT_OUT_JOURNAL_MAX);
 	return o;
+}
+
+void transcript_out_set_journal_limit(struct transcript_out *o, uint64_t max_bytes)
+{
+	o->journal_max = max_bytes;
+	if (o->journal != NULL)
+		journal_set_limit(o->journal, max_bytes);
+}
+
+/* The journal is at its size limit: one gap line says from where words
+ * are missing (the span goes in at close), one log line says why. */
+static void on_journal_full(struct transcript_out *o, int64_t start_ms, int64_t end_ms)
+{
+	char why[160];
+
+	if (!o->journal_full) {
+		o->journal_full = true;
+		o->full_start_ms = start_ms;
+		o->full_end_ms = end_ms;
+		snprintf(why, sizeof(why), "journal.max-mb reached (%" PRIu64 " bytes): the words "
+				"from here on are not in this journal (they were published)",
+				o->journal_max);
+		journal_gap(o->journal, start_ms, start_ms, why);
+		pw_log_warn("tap=%s journal %s: %s", o->tap, journal_path(o->journal), why);
+	}
+	o->full_end_ms = end_ms > o->full_end_ms ? end_ms : o->full_end_ms;
 }
 
 static void journal_failed(struct transcript_out *o, int res)
@@ -67,8 +99,16 @@ static void journal_wrote(struct transcript_out *o, int res)
 
 void transcript_out_free(struct transcript_out *o)
 {
+	char why[160];
+
 	if (o == NULL)
 		return;
+	if (o->journal != NULL && o->full_finals > 0) {
+		snprintf(why, sizeof(why), "journal.max-mb (%" PRIu64 " bytes): %" PRIu64 " final "
+				"segments in this span are not in this journal (they were published)",
+				o->journal_max, o->full_finals);
+		journal_gap(o->journal, o->full_start_ms, o->full_end_ms, why);
+	}
 	journal_close(o->journal);
 	free(o);
 }
@@ -104,32 +144,53 @@ void transcript_out_tokens(struct transcript_out *o, const struct transcript_tok
 {
 	const struct publish_segment *seg = &o->segment;
 	struct journal_final f;
+	int res;
 
 	log_tokens(o, tokens, n, conn);
 	if (!publish_queue_push_tokens(o->queue, o->queue_tap, &o->cursor, tokens, n, 0,
 			o->session_id, conn, &o->segment) || o->journal == NULL)
 		return;
+	if (o->journal_full) {
+		o->full_finals++;
+		on_journal_full(o, seg->start_ms, seg->end_ms);
+		return;
+	}
 	f = (struct journal_final){ .seq = seg->seq, .session_id = seg->session_id,
 		.start_ms = seg->start_ms, .end_ms = seg->end_ms, .text = seg->text,
 		.speaker = seg->speaker, .language = seg->language,
 		.confidence = seg->confidence, .connection_id = conn };
-	journal_wrote(o, journal_final(o->journal, &f));
+	res = journal_final(o->journal, &f);
+	if (res == -EFBIG) {
+		o->full_finals++;
+		on_journal_full(o, seg->start_ms, seg->end_ms);
+	} else if (res < 0) {
+		journal_failed(o, res);
+	}
 }
 
 void transcript_out_gap(struct transcript_out *o, int64_t start_ms, int64_t end_ms,
 		const char *reason)
 {
-	if (o->journal != NULL)
-		journal_wrote(o, journal_gap(o->journal, start_ms, end_ms, reason));
+	int res;
+
+	/* A gap may use the journal's reserve; when even that is full, the
+	 * closing gap line covers it. */
+	if (o->journal != NULL && (res = journal_gap(o->journal, start_ms, end_ms, reason)) != -EFBIG)
+		journal_wrote(o, res);
 }
 
 void transcript_out_state(struct transcript_out *o, const char *state, const char *error,
 		int64_t at_ms)
 {
-	if (o->journal == NULL || strcmp(o->state, state) == 0)
+	int res;
+
+	if (o->journal == NULL || o->journal_full || strcmp(o->state, state) == 0)
 		return;
 	snprintf(o->state, sizeof(o->state), "%s", state);
-	journal_wrote(o, journal_state(o->journal, state, error, at_ms));
+	if ((res = journal_state(o->journal, state, error, at_ms)) == -EFBIG)
+		on_journal_full(o, at_ms, at_ms);
+	else
+		journal_wrote(o, res);
 }
 
 void transcript_out_tick(struct transcript_out *o, uint64_t now_ms)

@@ -15,6 +15,9 @@
 /* A written line is fsynced this long after it, at the latest (plus one
  * worker tick). */
 #define TRANSCRIPT_OUT_SYNC_MS	500
+/* journal.max-mb's default: a journal stops at this size until
+ * transcript_out_set_journal_limit() says otherwise. */
+#define TRANSCRIPT_OUT_JOURNAL_MAX	(64ull << 20)
 
 struct publish_queue;
 struct transcript_out;
@@ -26,6 +29,11 @@ struct transcript_out *transcript_out_new(const char *tap, const char *session_i
 void transcript_out_free(struct transcript_out *o);	/* syncs and closes the journal */
 
 void transcript_out_set_queue(struct transcript_out *o, struct publish_queue *q, uint32_t tap);
+/* journal.max-mb: when the journal reaches max_bytes it gets a gap line
+ * saying so (and, at close, one with the span of the words left out) and
+ * takes nothing more; the words still go to the log and the main thread.
+ * Logged once. */
+void transcript_out_set_journal_limit(struct transcript_out *o, uint64_t max_bytes);
 /* Finals first, then the words in progress (timeline_map_tokens() order). */
 void transcript_out_tokens(struct transcript_out *o, const struct transcript_token *tokens,
 		uint32_t n, uint64_t conn);

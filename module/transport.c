@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
 #include <spa/utils/defs.h>
 #include <spa/utils/list.h>
 #include <spa/utils/string.h>
+
+#define TRANSPORT_CLOSE_WAIT_S	2	/* for a close frame to go out */
 
 struct frame {
 	struct spa_list link;
@@ -33,6 +36,7 @@ struct conn {
 	bool detached;			/* closed by us: report nothing more but release */
 	bool released_pending;		/* closed by transport_close(): report `released` */
 	bool closing;
+	bool close_sent;		/* our close frame is out: wait for the echo */
 	int close_code;
 	int http_status;
 	int64_t retry_after_ms;
@@ -46,7 +50,13 @@ struct conn {
 	char *rx;
 	size_t rx_len, rx_size;
 	bool rx_binary;
-	bool rx_overflow;
+	/* The service sent a message over the limit (or one we had no memory
+	 * for): everything it sends from then on is dropped unread and the
+	 * connection is closed from the next WRITEABLE. Never by returning -1
+	 * from CLIENT_RECEIVE: lws 4.1.6 then writes past its rx buffer part-way
+	 * through a frame (PROTOCOLS.md E, "Close-code gotcha"). */
+	bool rx_dead;
+	char rx_dead_why[160];
 };
 
 struct transport {
@@ -114,24 +124,40 @@ static void set_tcp_user_timeout(struct conn *c)
 	int fd = lws_get_socket_fd(c->wsi);
 
 	/* Unacknowledged data for this long fails the socket: a dead path is
-	 * noticed even while we are sending audio. */
-	if (ms > 0 && fd >= 0)
+	 * noticed even while we are sending audio. (TCP only.) */
+	if (ms > 0 && fd >= 0 && !c->t->cfg.url.unix_socket)
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
+/* Stops reading: frees what was collected, asks for WRITEABLE to send the
+ * close, and does not wait long for it (a peer that never lets us write). */
+static void rx_refuse(struct conn *c, struct lws *wsi, size_t bytes, bool no_memory)
+{
+	c->rx_dead = true;
+	if (no_memory)
+		snprintf(c->rx_dead_why, sizeof(c->rx_dead_why), "no memory for a message of %zu "
+				"bytes from the service; closed with 1009", bytes);
+	else
+		snprintf(c->rx_dead_why, sizeof(c->rx_dead_why), "the service sent a message of "
+				"%zu bytes or more, over the limit of %u (service.max-message-kb); "
+				"closed with 1009", bytes, c->t->cfg.max_message);
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = c->rx_size = 0;
+	lws_callback_on_writable(wsi);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, TRANSPORT_CLOSE_WAIT_S);
 }
 
 static int append_rx(struct conn *c, const void *in, size_t len)
 {
-	size_t need = c->rx_len + len + 1;
+	size_t need = c->rx_len + len + 1;	/* + NUL */
 
-	if (need > c->t->cfg.max_message) {
-		c->rx_overflow = true;
-		return -1;
-	}
 	if (need > c->rx_size) {
-		size_t size = SPA_MAX(need, c->rx_size * 2);
+		/* Doubling, but never past the limit. */
+		size_t size = SPA_MIN(SPA_MAX(need, c->rx_size * 2), (size_t)c->t->cfg.max_message + 1);
 		char *p = realloc(c->rx, size);
 		if (p == NULL)
-			return -1;
+			return -ENOMEM;
 		c->rx = p;
 		c->rx_size = size;
 	}
@@ -145,14 +171,19 @@ static int on_receive(struct conn *c, struct lws *wsi, void *in, size_t len)
 {
 	struct transport *t = c->t;
 
+	if (c->rx_dead)
+		return 0;	/* dropped: the close is on its way */
 	if (lws_is_first_fragment(wsi)) {
 		c->rx_len = 0;
 		c->rx_binary = lws_frame_is_binary(wsi);
 	}
+	if (len > t->cfg.max_message - c->rx_len) {
+		rx_refuse(c, wsi, c->rx_len + len, false);
+		return 0;
+	}
 	if (append_rx(c, in, len) < 0) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				(unsigned char *)"message too big", 15);
-		return -1;
+		rx_refuse(c, wsi, c->rx_len + len, true);
+		return 0;
 	}
 	if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0 && !c->detached)
 		t->events->message(t->data, c->id, c->rx, c->rx_len, c->rx_binary);
@@ -164,8 +195,21 @@ static int on_writeable(struct conn *c, struct lws *wsi)
 	struct frame *f;
 	int flags, n;
 
+	/* lws may call again while it waits for the peer's echo of our close;
+	 * a second -1 would drop the socket with unread data (a reset). */
+	if (c->close_sent)
+		return 0;
+	if (c->rx_dead) {
+		/* What is queued is not sent: the session sends it again on
+		 * its next connection (the replay buffer still holds it). */
+		c->close_sent = true;
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				(unsigned char *)"message too big", 15);
+		return -1;
+	}
 	if (spa_list_is_empty(&c->tx)) {
 		if (c->closing) {
+			c->close_sent = true;
 			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 					(unsigned char *)"bye", 3);
 			return -1;
@@ -202,7 +246,12 @@ static void finish_conn(struct conn *c, struct lws *wsi, const char *why)
 	c->wsi = NULL;
 	if (!c->detached) {
 		c->detached = true;
-		if (c->established) {
+		if (c->established && c->rx_dead) {
+			/* Our own limit, not the peer's verdict on us: reported as
+			 * an abnormal end (1006, retried with backoff), never as a
+			 * received 1009 (which says our message was too big). */
+			t->events->closed(t->data, c->id, 1006, c->rx_dead_why);
+		} else if (c->established) {
 			t->events->closed(t->data, c->id,
 					c->peer_close_code ? c->peer_close_code : 1006,
 					c->peer_close_reason);
@@ -219,6 +268,9 @@ static void finish_conn(struct conn *c, struct lws *wsi, const char *why)
 			} else if (status > 0) {
 				snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
 						status);
+			} else if (t->cfg.url.unix_socket) {
+				snprintf(msg, sizeof(msg), "cannot connect to the socket %.200s: %.150s",
+						t->cfg.url.socket_path, why ? why : "closed before the upgrade");
 			} else {
 				snprintf(msg, sizeof(msg), "cannot connect to %.200s:%u: %.150s",
 						t->cfg.url.host, t->cfg.url.port, why ? why : "closed before the upgrade");
@@ -322,6 +374,8 @@ struct transport *transport_new(struct lws_context *ctx, const struct transport_
 		return NULL;
 	t->ctx = ctx;
 	t->cfg = *cfg;
+	if (t->cfg.max_message == 0)
+		t->cfg.max_message = TRANSPORT_MAX_MESSAGE_DEFAULT;
 	t->events = events;
 	t->data = data;
 	spa_list_init(&t->conns);
@@ -340,6 +394,7 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 {
 	struct lws_client_connect_info i;
 	struct conn *c = calloc(1, sizeof(*c));
+	char unix_address[URL_SOCKET_MAX + 1];
 
 	if (c == NULL)
 		return -ENOMEM;
@@ -356,6 +411,17 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 	i.path = t->cfg.url.path;
 	i.host = t->cfg.url.host;
 	i.origin = t->cfg.url.host;
+	if (t->cfg.url.unix_socket) {
+		/* lws connects to a Unix socket when the address starts with
+		 * '+'; it does so at once, so a missing server fails here. */
+		if (access(t->cfg.url.socket_path, F_OK) < 0) {
+			free_conn(c);
+			return -errno;
+		}
+		snprintf(unix_address, sizeof(unix_address), "+%s", t->cfg.url.socket_path);
+		i.address = unix_address;
+		i.host = i.origin = URL_UNIX_HOST;
+	}
 	i.ssl_connection = t->cfg.url.tls ? LCCSCF_USE_SSL : 0;
 	i.local_protocol_name = transport_protocol.name;
 	i.opaque_user_data = c;
@@ -371,7 +437,7 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 	}
 	if (lws_client_connect_via_info(&i) == NULL) {
 		free_conn(c);
-		return -EHOSTUNREACH;
+		return t->cfg.url.unix_socket ? -ECONNREFUSED : -EHOSTUNREACH;
 	}
 	return 0;
 }
@@ -436,7 +502,7 @@ void transport_close(struct transport *t, uint64_t id, int code, bool abort)
 		c->close_code = code;
 		lws_callback_on_writable(c->wsi);
 		/* If the peer never lets us write, do not wait long. */
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2);
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, TRANSPORT_CLOSE_WAIT_S);
 	} else {
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}

@@ -5,7 +5,8 @@
  * connection and leaves every decision to the session state machine.
  * Nothing here blocks: DNS is resolved beforehand on the helper thread and
  * the connection goes to that address, with the URL's host for Host, SNI
- * and certificate verification.
+ * and certificate verification. A ws+unix URL connects to its socket path
+ * (no DNS, no TCP options; Host: localhost).
  */
 #ifndef TRANSCRIBE_TRANSPORT_H
 #define TRANSCRIBE_TRANSPORT_H
@@ -27,7 +28,9 @@ struct transport_events {
 	void (*writeable)(void *data, uint64_t conn);
 	void (*message)(void *data, uint64_t conn, const char *msg, size_t len, bool binary);
 	void (*pong)(void *data, uint64_t conn);
-	/* After the upgrade; code 1006 when no close frame came. */
+	/* After the upgrade; code 1006 when no close frame came, or when we
+	 * ended the connection for a local reason (a message from the service
+	 * over max_message: reason says so, and the peer got close 1009). */
 	void (*closed)(void *data, uint64_t conn, int code, const char *reason);
 	/* A connection closed with transport_close() is gone (may be called
 	 * from within transport_close() when there was nothing left to close). */
@@ -39,8 +42,13 @@ struct transport_config {
 	uint32_t ping_s;		/* validity ping after this idle time */
 	uint32_t hangup_s;		/* hang up without a valid pong for this long */
 	uint32_t tcp_user_timeout_ms;
-	uint32_t max_message;		/* bytes; bigger server messages end the connection */
+	/* Bytes; a bigger message from the service is dropped unread and ends
+	 * the connection (close 1009 to the peer, `closed` 1006 to us). A
+	 * message of exactly this size is delivered. 0: the default. */
+	uint32_t max_message;
 };
+
+#define TRANSPORT_MAX_MESSAGE_DEFAULT	(1024u * 1024)
 
 struct transport;
 
@@ -49,9 +57,10 @@ extern const struct lws_protocols transport_protocol;
 
 struct transport *transport_new(struct lws_context *ctx, const struct transport_config *cfg,
 		const struct transport_events *events, void *data);
-/* Opens connection `conn` to `address` (numeric, resolved by the caller).
- * auth_header: full "Authorization" value or NULL. Returns 0, or -errno
- * when it failed synchronously (no callback follows then). */
+/* Opens connection `conn` to `address` (numeric, resolved by the caller;
+ * ignored for a ws+unix URL, whose socket path is used). auth_header: full
+ * "Authorization" value or NULL. Returns 0, or -errno when it failed
+ * synchronously (no callback follows then). */
 int transport_open(struct transport *t, uint64_t conn, const char *address,
 		const char *auth_header);
 /* Queues a message (copied); it goes out in order. -ENOTCONN if conn is gone. */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spa/utils/defs.h>
@@ -48,6 +49,19 @@ static int write_header(struct wav_writer *w)
 	return pwrite(w->fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) ? 0 : -errno;
 }
 
+static int check_regular(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct wav_writer *wav_writer_open(const char *path, uint32_t rate, uint32_t channels)
 {
 	struct wav_writer *w;
@@ -57,9 +71,12 @@ struct wav_writer *wav_writer_open(const char *path, uint32_t rate, uint32_t cha
 		return NULL;
 	w->rate = rate;
 	w->channels = channels;
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (w->fd < 0 || (res = write_header(w)) < 0 ||
-	    lseek(w->fd, WAV_HEADER_BYTES, SEEK_SET) < 0) {
+	/* The path is the user's, but the daemon writes there: a symlink is
+	 * never followed (ELOOP), and only a regular file is truncated (a
+	 * FIFO or device is refused without blocking on it). */
+	w->fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (w->fd < 0 || (res = check_regular(w->fd)) < 0 || ftruncate(w->fd, 0) < 0 ||
+	    (res = write_header(w)) < 0 || lseek(w->fd, WAV_HEADER_BYTES, SEEK_SET) < 0) {
 		res = errno;
 		if (w->fd >= 0)
 			close(w->fd);

@@ -8,7 +8,9 @@
 
 struct wav_writer;
 
-/* Returns NULL with errno set. */
+/* Creates path (0600) or truncates the regular file there. Never follows a
+ * symlink (ELOOP) and refuses anything but a regular file (EINVAL).
+ * Returns NULL with errno set. */
 struct wav_writer *wav_writer_open(const char *path, uint32_t rate, uint32_t channels);
 /* Returns 0 or -errno. */
 int wav_writer_write(struct wav_writer *w, const void *data, uint32_t bytes);

@@ -24,6 +24,10 @@ struct rec {
 	uint64_t w_start, w_end;	/* samples: first voiced .. end of last voiced frame */
 	uint64_t w_voiced;		/* voiced samples in the word */
 	uint64_t w_cross;		/* zero crossings inside voiced frames */
+	uint64_t w_halves;		/* half periods measured: crossing to crossing */
+	uint64_t w_span;		/* samples those half periods cover */
+	uint64_t last_cross;		/* sample position of the last crossing */
+	bool have_last;			/* last_cross is in the current voiced run */
 	uint64_t w_silence;		/* unvoiced samples since w_end */
 	bool prev_voiced;		/* last frame was voiced (crossing continuity) */
 	int prev_sign;
@@ -76,7 +80,11 @@ static void word_fill(const struct rec *r, struct rec_word *w)
 {
 	double hz = 0.0;
 
-	if (r->w_voiced > 0)
+	/* Crossing to crossing, not crossings per voiced frame: a burst
+	 * starting or ending inside a frame leaves part of it silent. */
+	if (r->w_span > 0)
+		hz = (double)r->w_halves * r->rate / (2.0 * (double)r->w_span);
+	else if (r->w_voiced > 0)
 		hz = (double)r->w_cross * r->rate / (2.0 * (double)r->w_voiced);
 	w->freq_hz = (unsigned)((hz + 50.0) / 100.0) * 100;
 	w->start_ms = samples_to_ms(r, r->w_start);
@@ -110,6 +118,8 @@ static void frame_process(struct rec *r, const int16_t *s, size_t n,
 			r->w_start = r->pos;
 			r->w_voiced = 0;
 			r->w_cross = 0;
+			r->w_halves = 0;
+			r->w_span = 0;
 		}
 		/* A crossing needs a swing past ±CROSS_HYSTERESIS: the quiet
 		 * part of a frame where a burst starts carries resampler noise
@@ -118,8 +128,17 @@ static void frame_process(struct rec *r, const int16_t *s, size_t n,
 			int sign = s[i] > CROSS_HYSTERESIS ? 1 : s[i] < -CROSS_HYSTERESIS ? -1 : 0;
 			if (sign == 0)
 				continue;
-			if (r->prev_voiced && r->prev_sign != 0 && sign != r->prev_sign)
+			if (!r->prev_voiced)
+				r->have_last = false;	/* a new voiced run */
+			if (r->prev_voiced && r->prev_sign != 0 && sign != r->prev_sign) {
+				if (r->have_last) {
+					r->w_halves++;
+					r->w_span += r->pos + i - r->last_cross;
+				}
 				r->w_cross++;
+				r->last_cross = r->pos + i;
+				r->have_last = true;
+			}
 			r->prev_sign = sign;
 			r->prev_voiced = true;
 		}

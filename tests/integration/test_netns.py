@@ -63,7 +63,10 @@ def link_flap(fx, network_events=True):
         server = FaultServer(fx, "--address", net.server_ip, "--key", SECRET,
                              prefix=("ip", "netns", "exec", net.server))
         url = "ws://%s:%d/transcribe-websocket" % (net.server_ip, server.port)
-        args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY } "
+        # The server is not on loopback: a key over plain ws:// needs
+        # allow-insecure (here: a private veth pair the test made).
+        args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY "
+                "allow-insecure = true } "
                 "liveness.network-events = %s "
                 "taps = [ { name = n mode = tap target = %s } ] }"
                 % (url, "true" if network_events else "false", fixture.PLAYER))

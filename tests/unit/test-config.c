@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -13,6 +14,9 @@
 #include <spa/utils/defs.h>
 
 #include "config.h"
+
+#define RUNTIME_DIR	"/run/user/4242"
+#define EMBEDDED_URL	"ws+unix://" RUNTIME_DIR "/pipewire-transcribe/server.sock:/transcribe-websocket"
 
 /* Big (tens of KiB each): static rather than on the test's stack. */
 static struct transcribe_config cfg, cfg2;
@@ -426,11 +430,36 @@ static void test_service_keys_parse_nested_and_dotted(void **state)
 static void test_no_service_means_the_embedded_server(void **state)
 {
 	assert_parses(NULL, &cfg);
-	assert_string_equal(cfg.service.url, "ws://127.0.0.1:7681/transcribe-websocket");
+	assert_string_equal(cfg.service.url, EMBEDDED_URL);
 	assert_true(cfg.service.embedded);
 	assert_string_equal(cfg.service.dialect, "soniox");
 	assert_parses("{ service = { diarization = true } }", &cfg);
 	assert_true(cfg.service.embedded);
+	/* Spelled out, it is still the embedded server. */
+	assert_parses("{ service.url = \"" EMBEDDED_URL "\" }", &cfg);
+	assert_true(cfg.service.embedded);
+}
+
+/* The embedded server's socket lives in the user's runtime directory: the
+ * default is computed at load, and there is none without that directory. */
+static void test_the_default_url_needs_xdg_runtime_dir(void **state)
+{
+	unsetenv("XDG_RUNTIME_DIR");
+	assert_rejected(NULL, "service.url", "XDG_RUNTIME_DIR");
+	assert_rejected("{ taps = [ { name = a mode = sink } ] }", "service.url", "XDG_RUNTIME_DIR");
+	/* a URL of one's own needs none */
+	assert_parses("{ service.url = \"ws://127.0.0.1:9/x\" }", &cfg);
+	assert_false(cfg.service.embedded);
+	assert_parses("{ service.url = \"\" }", &cfg);
+	setenv("XDG_RUNTIME_DIR", "relative/dir", 1);
+	assert_rejected(NULL, "service.url", "XDG_RUNTIME_DIR");
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000/a space", 1);
+	assert_rejected(NULL, "service.url", "whitespace in the socket path");
+	setenv("XDG_RUNTIME_DIR", "/tmp/very-long-runtime-directory-name-that-does-not-fit-in-a-"
+			"sockaddr-un-sun-path-of-108-bytes", 1);
+	assert_rejected(NULL, "service.url", "longer than 107 bytes");
+	setenv("XDG_RUNTIME_DIR", RUNTIME_DIR, 1);
+	assert_parses(NULL, &cfg);
 }
 
 static void test_empty_service_url_means_capture_only(void **state)
@@ -472,7 +501,14 @@ static void test_embedded_server_refuses_other_rates_at_load(void **state)
 static void test_bad_service_settings_fail_naming_the_key(void **state)
 {
 	assert_rejected("{ service.url = \"http://example.org\" }", "service.url", "ws://");
-	assert_rejected("{ service.url = \"wss://host:99999/\" }", "service.url", "bad port");
+	assert_rejected("{ service.url = \"ws://h/x\\r\\nX-Evil2: yes\" }", "service.url",
+			"control character in the path (at byte 9)");
+	assert_rejected("{ service.url = \"ws://[::1]junk:7000\" }", "service.url",
+			"only ':port' may follow ']'");
+	assert_rejected("{ service.url = \"ws://h:+80\" }", "service.url", "digits only");
+	assert_rejected("{ service.max-message-kb = 8 }", "service.max-message-kb", "16..65536");
+	assert_rejected("{ journal.max-mb = 0 }", "journal.max-mb", "1..65536");
+	assert_rejected("{ service.url = \"wss://host:99999/\" }", "service.url", "port 99999 is not in 1..65535 (at byte 12)");
 	assert_rejected("{ service.url = \"ws:///path\" }", "service.url", "host");
 	assert_rejected("{ service.dialect = klingon }", "service.dialect", "not one of");
 	assert_rejected("{ service.api-key = { file = a env = B } }", "service.api-key", "only one");
@@ -484,9 +520,225 @@ static void test_bad_service_settings_fail_naming_the_key(void **state)
 	assert_rejected("{ liveness.ping-ms = 10 }", "liveness.ping-ms", "out of range");
 }
 
+static void test_new_limits_have_documented_defaults(void **state)
+{
+	assert_parses(NULL, &cfg);
+	assert_int_equal(cfg.service.max_message_kb, 1024);
+	assert_int_equal(cfg.journal_max_mb, 64);
+	assert_false(cfg.service.allow_insecure);
+	assert_string_equal(cfg.warning, "");
+	assert_parses("{ service.max-message-kb = 65536 journal.max-mb = 1 }", &cfg);
+	assert_int_equal(cfg.service.max_message_kb, 65536);
+	assert_int_equal(cfg.journal_max_mb, 1);
+}
+
+struct rejection {
+	const char *args, *key, *reason;
+};
+
+static void assert_all_rejected(const struct rejection *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_rejected(r[i].args, r[i].key, r[i].reason);
+}
+
+/* The issue's inputs: each is a load error naming the position, never a
+ * silent load with defaults. */
+static void test_broken_syntax_is_a_load_error_with_its_position(void **state)
+{
+	static const struct rejection broken[] = {
+		{ "}}}}{{{", "arguments", "unexpected '}' (nothing to close) at byte 1" },
+		{ "{", "arguments", "unclosed '{' opened at byte 1" },
+		{ "\"abc\\", "arguments", "unterminated string starting at byte 1" },
+		{ "{ audio.rate = 16000 } junk", "arguments",
+		  "unexpected data after the closing '}' at byte 24" },
+		{ "{ audio.rate = 16000 } }", "arguments", "after the closing '}' at byte 24" },
+		{ "{ audio.rate = 16000 } { }", "arguments", "after the closing '}' at byte 24" },
+		{ "{ taps = [ { name = a mode = sink }", "taps", "unclosed '[' opened at byte 10" },
+		{ "{ taps = [ { name = a mode = sink ", "taps[0]", "unclosed '{' opened at byte 12" },
+		{ "{ taps = [ { name = a mode = sink ] }", "taps[0]",
+		  "mismatched ']' (the '{' at byte 12 needs '}') at byte 35" },
+		{ "{ audio = { rate } }", "audio.rate", "missing value at byte 18" },
+		{ "audio.rate", "audio.rate", "missing value" },
+		{ "{ { a = 1 } = 2 }", "arguments", "expected a key, got '{' at byte 3" },
+		{ "[ 1 2 ]", "arguments", "expected an object, got an array at byte 1" },
+		{ "{ service.model = ab\"c }", "service.model",
+		  "'\"' inside a bare word (quote the value) at byte 21" },
+		{ "{ service.model = a{b }", "service.model", "'{' inside a bare word" },
+		/* found by fuzz-config: a message must name a key */
+		{ "\"\"&", "arguments", "an empty key at byte 1" },
+		{ "{ audio = { \"\" = 1 } }", "audio", "an empty key at byte 13" },
+		/* and a key that is not a plain word is quoted, so the line
+		 * still starts with a key */
+		{ "{ \": x\" = 1 }", "\": x\"", "unknown key" },
+		{ "{ audio = { \"r te\" = 1 } }", "audio.\"r te\"", "unknown key" },
+		{ "{ \": x\" = a\x01 }", "\": x\"", "control character in a bare word" },
+	};
+
+	assert_all_rejected(broken, sizeof(broken) / sizeof(broken[0]));
+}
+
+static void test_strings_are_checked_escape_by_escape(void **state)
+{
+	static const struct rejection bad[] = {
+		/* "a\u0000b" once became "a": a NUL cuts a value short */
+		{ "{ service.model = \"a\\u0000b\" }", "service.model",
+		  "\\u0000 (NUL) in a string at byte 21" },
+		{ "{ service.model = \"a\\ud800b\" }", "service.model", "surrogate" },
+		{ "{ service.model = \"a\\udc00\" }", "service.model", "surrogate" },
+		{ "{ service.model = \"a\\u12\" }", "service.model", "four hex digits" },
+		{ "{ service.model = \"a\\x41\" }", "service.model", "unknown escape" },
+		{ "{ service.model = \"a\tb\" }", "service.model", "control character" },
+		{ "{ service.model = \"a\xc3\x28\" }", "service.model", "invalid UTF-8" },
+		{ "{ service.model = \"\xed\xa0\x80\" }", "service.model", "invalid UTF-8" },
+		{ "{ service.model = a\x01b }", "service.model", "control character in a bare word" },
+	};
+
+	assert_all_rejected(bad, sizeof(bad) / sizeof(bad[0]));
+	/* valid escapes and UTF-8 go through, decoded */
+	assert_parses("{ service.model = \"m\\u00e9\\ud83d\\ude00\\n\\\"x\" service.url = \"\" "
+			"taps = [ { name = a mode = sink description = \"Überschrift ✓\" } ] }", &cfg);
+	assert_string_equal(cfg.service.model, "m\xc3\xa9\xf0\x9f\x98\x80\n\"x");
+	assert_string_equal(cfg.taps[0].description, "Überschrift ✓");
+}
+
+static void test_comments_and_separators_are_spa_json(void **state)
+{
+	assert_parses("# the module\n{ audio.rate: 16000, # Hz\n"
+			"  taps = [ { name = a, mode = sink } ] } # end", &cfg);
+	assert_int_equal(cfg.rate, 16000);
+	assert_string_equal(cfg.taps[0].name, "a");
+	/* found by fuzz-config: spa_json takes a comment at the very end for
+	 * a token (here it became a key ": #") */
+	assert_parses(": #", &cfg);
+	assert_parses("# only a comment", &cfg);
+	assert_parses("audio.rate = 16000 # no newline after me", &cfg);
+	assert_parses("{ audio.rate = 16000 } # nor after me", &cfg);
+}
+
+static void test_nesting_is_bounded(void **state)
+{
+	char args[256];
+	int n = 0;
+
+	for (int i = 0; i < 20; i++)
+		n += snprintf(args + n, sizeof(args) - n, "{ a = ");
+	for (int i = 0; i < 20; i++)
+		n += snprintf(args + n, sizeof(args) - n, "} ");
+	assert_rejected(args, "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a", "nested deeper than 16 levels");
+}
+
+/* Unterminated input once made spa_json read past the end of the buffer
+ * (ASan: heap-buffer-overflow in spa_json_next): the text here sits in a
+ * heap block of exactly its size, so any read past it is caught. */
+static void test_unterminated_input_is_never_read_past_its_end(void **state)
+{
+	static const char *const inputs[] = {
+		"{ taps = [ { name = a mode = sink",
+		"{ taps = [ { name = a mode = sink match = { x = ",
+		"{ taps = [ { name = a mode = sink capture.position = [ FL",
+		"{ service = { language.hints = [ en",
+		"{ taps = [ { name = \"a",
+		"taps = [ { match = { a",
+		"{ taps = [ { name = a mode = sink } ] ",
+		"{ a = \"\\",
+		"{ a = \"\\u12",
+		"{ a = \"\\ud800\\u",
+		"{ a = \"\xe2\x82",
+		"{ a = # comment",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		size_t len = strlen(inputs[i]);
+		char *exact = malloc(len + 1);
+
+		assert_non_null(exact);
+		memcpy(exact, inputs[i], len + 1);
+		if (config_parse(exact, &cfg, err, sizeof(err)) != -EINVAL)
+			fail_msg("config_parse(%s) accepted it", inputs[i]);
+		assert_non_null(strstr(err, " at byte "));
+		free(exact);
+	}
+}
+
+static void test_relative_paths_are_refused_at_load(void **state)
+{
+	static const struct rejection relative[] = {
+		{ "{ journal.dir = \"state/j\" }", "journal.dir", "relative path" },
+		{ "{ journal.dir = \"~/j\" }", "journal.dir", "relative path" },
+		{ "{ taps = [ { name = a mode = sink debug.record-file = x.wav } ] }",
+		  "taps[0].debug.record-file", "\"x.wav\" is a relative path" },
+		{ "{ taps = [ { name = a mode = sink } { name = b mode = sink "
+		  "debug.record-file = ./b.wav } ] }", "taps[1].debug.record-file", "relative" },
+		{ "{ service.api-key.file = soniox.key }", "service.api-key.file",
+		  "relative path; give an absolute one (or ~/...)" },
+		{ "{ service.tls.ca-file = ca.pem }", "service.tls.ca-file", "relative" },
+	};
+
+	assert_all_rejected(relative, sizeof(relative) / sizeof(relative[0]));
+	assert_parses("{ journal.dir = \"/var/tmp/j\" service.api-key.file = \"~/k\" "
+			"taps = [ { name = a mode = sink debug.record-file = /tmp/a.wav } ] }", &cfg);
+}
+
+/* An API key never crosses the network in clear text unless the user says so. */
+static void test_a_key_over_plain_ws_needs_allow_insecure(void **state)
+{
+	static const struct rejection clear[] = {
+		{ "{ service = { url = \"ws://192.0.2.7:7681/x\" api-key.env = K } }",
+		  "service.url", "clear text to 192.0.2.7" },
+		{ "{ service = { url = \"ws://stt.example.org/x\" api-key.file = /k } }",
+		  "service.url", "service.allow-insecure = true" },
+		{ "{ service = { url = \"WS://[2001:db8::1]/x\" api-key.command = c } }",
+		  "service.url", "wss://" },
+	};
+	/* loopback, TLS, a Unix socket or no key at all: nothing to say */
+	static const char *const fine[] = {
+		"ws://127.0.0.1:7681/x\" api-key.env = K",
+		"ws://[::1]:7681/x\" api-key.env = K",
+		"ws://localhost:7681/x\" api-key.env = K",
+		"wss://stt.example.org/x\" api-key.env = K",
+		"ws+unix:///tmp/s.sock:/x\" api-key.env = K",
+		"ws://192.0.2.7:7681/x\"",
+	};
+	char args[256];
+
+	assert_all_rejected(clear, sizeof(clear) / sizeof(clear[0]));
+	assert_parses("{ service = { url = \"ws://192.0.2.7:7681/x\" api-key.env = K "
+			"allow-insecure = true } }", &cfg);
+	assert_true(cfg.service.allow_insecure);
+	assert_non_null(strstr(cfg.warning, "service.allow-insecure"));
+	assert_non_null(strstr(cfg.warning, "192.0.2.7"));
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		snprintf(args, sizeof(args), "{ service = { url = \"%s } }", fine[i]);
+		assert_parses(args, &cfg);
+		assert_string_equal(cfg.warning, "");
+	}
+	assert_parses("{ service = { api-key.env = K } }", &cfg);
+	assert_string_equal(cfg.warning, "");
+}
+
+static void test_credentials_in_the_url_are_refused_and_not_printed(void **state)
+{
+	assert_rejected("{ service.url = \"wss://me:s3cr3t-pass@stt.example.org/x\" }",
+			"service.url", "user name or password");
+	assert_null(strstr(last_err, "s3cr3t"));
+	assert_null(strstr(last_err, "me:"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_the_default_url_needs_xdg_runtime_dir),
+		cmocka_unit_test(test_new_limits_have_documented_defaults),
+		cmocka_unit_test(test_broken_syntax_is_a_load_error_with_its_position),
+		cmocka_unit_test(test_strings_are_checked_escape_by_escape),
+		cmocka_unit_test(test_comments_and_separators_are_spa_json),
+		cmocka_unit_test(test_nesting_is_bounded),
+		cmocka_unit_test(test_unterminated_input_is_never_read_past_its_end),
+		cmocka_unit_test(test_relative_paths_are_refused_at_load),
+		cmocka_unit_test(test_a_key_over_plain_ws_needs_allow_insecure),
+		cmocka_unit_test(test_credentials_in_the_url_are_refused_and_not_printed),
 		cmocka_unit_test(test_missing_args_give_one_default_sink_tap),
 		cmocka_unit_test(test_nested_and_dotted_keys_are_equivalent),
 		cmocka_unit_test(test_outer_braces_are_optional),
@@ -518,5 +770,7 @@ int main(void)
 		cmocka_unit_test(test_a_bad_dbus_name_fails_naming_the_key),
 		cmocka_unit_test(test_bad_service_settings_fail_naming_the_key),
 	};
+	/* The default service.url is computed from it. */
+	setenv("XDG_RUNTIME_DIR", RUNTIME_DIR, 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -377,6 +377,66 @@ static void test_short_write_leaves_only_whole_lines(void **state)
 	free(after);
 }
 
+/* A hostile service once wrote 154 MB in 25 s: under a limit, finals and
+ * states stop short of it (the journal stays usable), gap lines can still
+ * say where it stopped, and the file never passes the limit. */
+static void test_a_capped_journal_stops_below_its_limit_and_can_still_say_so(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = journal_open(fx->dir, "cap", "s1", 16000, fx->err, sizeof(fx->err));
+	uint64_t limit = 3 * JOURNAL_RESERVE, seq = 0;
+	struct stat st;
+	int r;
+
+	assert_non_null(j);
+	journal_set_limit(j, limit);
+	do {
+		r = journal_final(j, &(struct journal_final){ .seq = ++seq, .start_ms = 0,
+			.end_ms = 10, .text = "a word that takes some room", .confidence = -1 });
+	} while (r == 0);
+	assert_int_equal(r, -EFBIG);
+	assert_true(journal_size(j) <= limit - JOURNAL_RESERVE);
+	/* shorter lines fill what is left, never the reserve */
+	while ((r = journal_state(j, "streaming", NULL, 5)) == 0)
+		;
+	assert_int_equal(r, -EFBIG);
+	assert_true(journal_size(j) <= limit - JOURNAL_RESERVE);
+	assert_int_equal(journal_sync(j), 0);
+	/* the reserve takes gap lines, up to the limit */
+	assert_int_equal(journal_gap(j, 10, 10, "journal.max-mb reached"), 0);
+	do {
+		r = journal_gap(j, 10, 20, "more");
+	} while (r == 0);
+	assert_int_equal(r, -EFBIG);
+	assert_true(journal_size(j) <= limit);
+	assert_int_equal(stat(journal_path(j), &st), 0);
+	assert_int_equal((uint64_t)st.st_size, journal_size(j));
+	journal_close(j);
+}
+
+/* A planted symlink where the journal goes is never followed. */
+static void test_the_journal_never_follows_a_symlink(void **state)
+{
+	struct fixture *fx = *state;
+	char target[128], link[PATH_MAX];
+	struct journal *j;
+
+	j = journal_open(fx->dir, "sym", "s1", 16000, fx->err, sizeof(fx->err));
+	assert_non_null(j);
+	snprintf(link, sizeof(link), "%s", journal_path(j));
+	journal_close(j);
+	unlink(link);
+	snprintf(target, sizeof(target), "%s/target", fx->dir);
+	assert_int_equal(symlink(target, link), 0);
+	j = journal_open(fx->dir, "sym", "s1", 16000, fx->err, sizeof(fx->err));
+	/* same second: the name is taken (by the link), the next one is used */
+	if (j != NULL) {
+		assert_string_not_equal(journal_path(j), link);
+		journal_close(j);
+	}
+	assert_int_equal(access(target, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +453,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unusable_dir_gives_an_error_naming_the_path,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_capped_journal_stops_below_its_limit_and_can_still_say_so,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_journal_never_follows_a_symlink,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_write_leaves_only_whole_lines,
 						setup, teardown),
 	};
