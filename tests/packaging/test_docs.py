@@ -111,7 +111,10 @@ def reference():
 
 # Defaults the page words differently from the table (the table's own
 # explanation says the same).
-WORDED = {"taps[].description": "Transcribe: name"}
+WORDED = {"taps[].description": "Transcribe: name",
+          # computed at load; the table's explanation names it
+          "service.url": "ws+unix://$XDG_RUNTIME_DIR/pipewire-transcribe/server.sock:"
+                         "/transcribe-websocket"}
 
 
 class ModulePageTest(unittest.TestCase):
