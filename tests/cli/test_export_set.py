@@ -167,8 +167,9 @@ class DirectoryTest(SetTest):
 
     def test_nothing_readable_writes_nothing(self):
         out_path = os.path.join(self.tmp, "out.txt")
-        code, _, _ = self.export(os.path.join(self.tmp, "missing.jsonl"), "-o", out_path)
-        self.assertEqual(code, 1)
+        missing = os.path.join(self.tmp, "missing.jsonl")
+        self.assertEqual(self.export(missing, "-o", out_path),
+                         (1, "", "pw-transcribe: %s: No such file or directory\n" % missing))
         self.assertFalse(os.path.exists(out_path))
 
     def test_the_readme_glob_example_works_as_written(self):

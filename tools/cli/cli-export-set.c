@@ -285,7 +285,8 @@ static void read_all(struct set *s, struct export_journal *out)
 		s->in[kept++] = *in;
 	}
 	s->n = kept;
-	qsort(s->in, s->n, sizeof(*s->in), by_start);
+	if (s->n > 0)		/* qsort() wants an array, even of nothing */
+		qsort(s->in, s->n, sizeof(*s->in), by_start);
 }
 
 size_t export_set_read(const char *const *paths, size_t n_paths, struct export_journal *j,
