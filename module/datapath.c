@@ -11,6 +11,7 @@
 #include <pipewire/log.h>
 #include <spa/utils/defs.h>
 
+#include "ratelimit.h"
 #include "replay.h"
 #include "transcript-out.h"
 
@@ -55,6 +56,7 @@ struct datapath {
 	uint32_t n_cut;
 	struct transcript_token cut[DATAPATH_MAX_CUT];
 	char error_text[SESSION_TEXT_MAX];	/* the last service error, for its event */
+	struct ratelimit peer_warn;	/* what the service can make us say */
 };
 
 struct datapath *datapath_new(const struct datapath_config *cfg, const struct dialect_ops *dialect,
@@ -346,6 +348,7 @@ uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, s
 		uint64_t now_ms, struct session_event ev[DATAPATH_MAX_EVENTS])
 {
 	struct dialect_result *r = dp->result;
+	const char *anomaly;
 	bool resync = false;
 	char err[160];
 	int64_t final_ms;
@@ -354,11 +357,12 @@ uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, s
 	if (conn == 0 || conn == dp->hold_conn)
 		return 0;
 	if (dp->dialect->parse(msg, len, r, err, sizeof(err)) < 0) {
-		pw_log_warn("conn=%" PRIu64 " ignoring a bad message from the service: %s", conn, err);
+		RATELIMIT_LOG(&dp->peer_warn, now_ms, pw_log_warn,
+				"conn=%" PRIu64 " ignoring a bad message from the service: %s", conn, err);
 		return 0;
 	}
 	if (r->n_dropped > 0)
-		pw_log_warn("conn=%" PRIu64 " %s", conn, err);
+		RATELIMIT_LOG(&dp->peer_warn, now_ms, pw_log_warn, "conn=%" PRIu64 " %s", conn, err);
 	begin(dp, conn, now_ms);
 	final_ms = hold_at_drop(dp, conn, r->final_audio_proc_ms, &resync);
 	ev[k++] = (struct session_event){ .type = SESSION_EV_MESSAGE, .id = conn,
@@ -370,6 +374,8 @@ uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, s
 	transcript_out_tokens(dp->out, r->tokens, n, conn);
 	dp->words_conn = conn;
 	commit(dp, final_ms);
+	if ((anomaly = timeline_take_anomaly(&dp->replay.tl)) != NULL)
+		RATELIMIT_LOG(&dp->peer_warn, now_ms, pw_log_warn, "conn=%" PRIu64 " %s", conn, anomaly);
 	if (r->has_error) {
 		snprintf(dp->error_text, sizeof(dp->error_text), "service error %d: %s",
 				r->error_code, r->error_message);

@@ -165,6 +165,8 @@ void replay_sent(struct replay *r, size_t bytes)
 {
 	r->sent_off += bytes;
 	r->conn_sent_bytes += bytes;
+	/* What the service can have heard bounds the times it may send back. */
+	timeline_sent(&r->tl, (int64_t)frames_ms(r, r->conn_sent_bytes / r->frame_bytes));
 }
 
 void replay_commit(struct replay *r, int64_t final_ms)
