@@ -69,6 +69,7 @@ struct service_config {
 	char key_command[CONFIG_STR_MAX * 2];
 	char temporary_key_url[CONFIG_STR_MAX * 2];
 	char ca_file[CONFIG_STR_MAX * 2];	/* extra CA for wss:// (test servers) */
+	uint32_t max_session_sec;		/* roll over before; 0: never */
 };
 
 struct transcribe_config {
@@ -85,10 +86,13 @@ struct transcribe_config {
 	uint32_t base_ms;
 	uint32_t cap_ms;
 	uint32_t offline_probe_ms;
+	uint32_t stable_ms;	/* answered this long counts as progress; 0: never */
 	uint32_t ping_ms;
 	uint32_t pong_timeout_ms;
 	uint32_t connect_timeout_ms;
 	uint32_t stall_timeout_ms;
+	uint32_t idle_finalize_ms;	/* no speech: finalize; 0: never */
+	uint32_t idle_close_sec;	/* and then close; 0: never */
 	bool network_events;	/* rtnetlink + logind sleep awareness */
 	bool journal;				/* a JSONL journal per tap session */
 	char journal_dir[CONFIG_STR_MAX * 2];	/* "" = $XDG_STATE_HOME/pipewire-transcribe */

@@ -425,6 +425,9 @@ static void on_remake(void *data, uint64_t expirations)
 	struct tap *tap = data;
 
 	tap_stream_destroy(tap->stream);
+	/* Making the new nodes reports their states at once: nothing may
+	 * reach the old ones through tap->stream then. */
+	tap->stream = NULL;
 	tap->stream = tap_stream_new(tap->impl->core, &tap->params, tap->ring,
 			&tap_stream_events, tap);
 	if (tap->stream == NULL) {

@@ -17,9 +17,12 @@
  *   forgets the default routes through it, because IPv4 flushes them
  *   without telling anyone and the next DHCP lease must count again.
  *   After an overrun both dumps run again and sweep what they no longer list.
- * - Debounce: a change is due debounce_ms after the last one of its burst,
+ * - Debounce: the first change after a quiet spell is reported at once (a
+ *   link up means connect now); changes that follow within debounce_ms of
+ *   a report are reported once more debounce_ms after the last of them,
  *   but never later than NETWATCH_BURST_MAX_DEBOUNCES debounces after the
- *   first, so a flapping link can not hold the report back forever.
+ *   first, so a flapping link can not hold the report back forever. The
+ *   debounce only swallows flaps, it never delays the first change.
  * - logind: the system bus is opened at creation (connect() to a local
  *   unix socket; sd-bus authenticates asynchronously). The PrepareForSleep
  *   match and the Inhibit("sleep", ..., "delay") call are asynchronous, as is
@@ -106,9 +109,10 @@ struct nw_fact {
 struct netwatch {
 	uint32_t debounce_ms;
 	uint64_t last_now;
-	bool pending;			/* a change waits for its debounce */
+	bool pending;			/* a change waits for its report */
 	uint64_t burst_start;
 	uint64_t due;
+	uint64_t quiet_until;		/* changes before this wait for the debounce */
 
 	struct nw_fact *facts;
 	uint32_t n_facts;
@@ -168,12 +172,21 @@ static void mark_change(struct netwatch *nw, uint64_t now, const char *what, uin
 {
 	uint64_t cap;
 
-	if (!nw->pending) {
+	if (!nw->pending && now >= nw->quiet_until) {
+		/* The first change after a quiet spell is reported at once: a
+		 * link coming up means connect now, not in a debounce. */
 		nw->pending = true;
 		nw->burst_start = now;
+		nw->due = now;
+	} else if (nw->due > nw->burst_start || !nw->pending) {
+		/* More of a burst already reported: once more when it settles. */
+		if (!nw->pending) {
+			nw->pending = true;
+			nw->burst_start = now;
+		}
+		cap = nw->burst_start + (uint64_t)nw->debounce_ms * NETWATCH_BURST_MAX_DEBOUNCES;
+		nw->due = SPA_MIN(now + nw->debounce_ms, cap);
 	}
-	cap = nw->burst_start + (uint64_t)nw->debounce_ms * NETWATCH_BURST_MAX_DEBOUNCES;
-	nw->due = SPA_MIN(now + nw->debounce_ms, cap);
 	nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: change=%s ifindex=%u due_ms=%" PRIu64,
 			what, ifindex, nw->due);
 }
@@ -716,6 +729,7 @@ int netwatch_process(struct netwatch *nw, uint64_t now_ms)
 		events |= bus_run(nw);
 	if (nw->pending && now_ms >= nw->due) {
 		nw->pending = false;
+		nw->quiet_until = now_ms + nw->debounce_ms;
 		events |= NETWATCH_NETWORK_CHANGED;
 	}
 	return events;

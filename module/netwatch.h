@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A burst of changes is reported this long after its last message. */
+/* The first change is reported at once; more within this long after a
+ * report are reported once more this long after the last of them. */
 #define NETWATCH_DEBOUNCE_MS_DEFAULT	300
 
 struct netwatch;
@@ -25,7 +26,7 @@ struct netwatch;
 /* Bits returned by netwatch_process(). */
 enum netwatch_event {
 	NETWATCH_NONE = 0,
-	NETWATCH_NETWORK_CHANGED = 1 << 0,	/* debounced: one per burst */
+	NETWATCH_NETWORK_CHANGED = 1 << 0,	/* at once, then debounced */
 	NETWATCH_SUSPENDING = 1 << 1,		/* PrepareForSleep(true) */
 	NETWATCH_RESUMED = 1 << 2,		/* PrepareForSleep(false) */
 	/* The system bus connection was lost and closed: stop watching the fd
@@ -45,8 +46,9 @@ typedef void (*netwatch_log_fn)(void *data, enum netwatch_log_level level, const
 /* Opens the rtnetlink socket and, when with_logind, the system bus (no bus:
  * fine, just no sleep events). Nothing waits: the bus connect() is to a
  * local unix socket, authentication, the signal match and the inhibitor
- * request complete later in netwatch_process(). debounce_ms 0 reports a
- * change in the same netwatch_process() call. NULL with err filled when the
+ * request complete later in netwatch_process(). A change is reported in the
+ * netwatch_process() call that reads it, unless it follows a report within
+ * debounce_ms (see netwatch.c). NULL with err filled when the
  * netlink socket can not be opened. */
 struct netwatch *netwatch_new(bool with_logind, uint32_t debounce_ms, char *err, size_t err_size);
 /* Optional; set it before the first netwatch_process(). */

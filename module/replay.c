@@ -165,6 +165,8 @@ void replay_sent(struct replay *r, size_t bytes)
 {
 	r->sent_off += bytes;
 	r->conn_sent_bytes += bytes;
+	/* What the service can have heard bounds the times it may send back. */
+	timeline_sent(&r->tl, (int64_t)frames_ms(r, r->conn_sent_bytes / r->frame_bytes));
 }
 
 void replay_commit(struct replay *r, int64_t final_ms)
@@ -187,6 +189,25 @@ void replay_commit(struct replay *r, int64_t final_ms)
 	consume(r, bytes);
 	r->sent_off -= bytes;
 	r->head_frame += frames;
+}
+
+void replay_discard(struct replay *r, uint32_t keep_ms)
+{
+	size_t total = total_len(r), keep = (size_t)keep_ms * r->rate / 1000 * r->frame_bytes, drop;
+
+	if (total <= keep)
+		return;
+	drop = total - keep;
+	drop -= drop % r->frame_bytes;
+	consume(r, drop);
+	r->sent_off = r->sent_off > drop ? r->sent_off - drop : 0;
+	r->head_frame += drop / r->frame_bytes;
+	timeline_skip(&r->tl, (int64_t)frames_ms(r, r->head_frame));
+}
+
+size_t replay_unsent_bytes(const struct replay *r)
+{
+	return total_len(r) - r->sent_off;
 }
 
 uint64_t replay_buffered_ms(const struct replay *r)

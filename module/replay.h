@@ -66,6 +66,12 @@ size_t replay_next(struct replay *r, uint64_t now_ms, void *dst, size_t chunk, b
 void replay_sent(struct replay *r, size_t bytes);
 /* The service finalized its audio up to final_ms (its own time). */
 void replay_commit(struct replay *r, int64_t final_ms);
+/* Lets go of all but the newest keep_ms of audio no connection is being
+ * sent: C moves past it without a gap (silence, or a stop), nothing is
+ * counted as dropped. */
+void replay_discard(struct replay *r, uint32_t keep_ms);
+/* Bytes not yet sent on the current connection. */
+size_t replay_unsent_bytes(const struct replay *r);
 
 uint64_t replay_buffered_ms(const struct replay *r);
 uint64_t replay_spooled_ms(const struct replay *r);

@@ -151,6 +151,7 @@ static void remember(struct timeline *t, const struct transcript_token *k, bool 
 	struct timeline_word *w = &t->history[t->n_history++ % TIMELINE_HISTORY];
 
 	w->start_ms = k->start_ms;
+	w->end_ms = k->end_ms;
 	w->timeless = timeless;
 	w->matched_conn = 0;
 	snprintf(w->text, sizeof(w->text), "%s", word_of(k->text));
@@ -271,6 +272,37 @@ static void map_voice(struct timeline *t, struct transcript_token *k)
 		snprintf(k->speaker, sizeof(k->speaker), "%s", t->voice_to[i]);
 }
 
+/* The word a finalize cut short, heard whole by the next connection: the
+ * same text as one of the last words an earlier connection made final,
+ * starting where that one did or just after its end. */
+static bool cut_word(const struct timeline *t, const struct transcript_token *k)
+{
+	uint32_t n = t->history_before < TIMELINE_SEAM_WORDS ? t->history_before : TIMELINE_SEAM_WORDS;
+
+	for (uint32_t i = 1; i <= n; i++) {
+		const struct timeline_word *w = &t->history[(t->history_before - i) % TIMELINE_HISTORY];
+		if (strcmp(w->text, word_of(k->text)) == 0 &&
+		    k->start_ms >= w->start_ms - TIMELINE_MATCH_MS &&
+		    k->start_ms <= w->end_ms + TIMELINE_MATCH_MS)
+			return true;
+	}
+	return false;
+}
+
+/* Already said (DESIGN.md §6): a word whose midpoint lies before the end
+ * of the last final (a replay, its overlap, or times shifted a little by
+ * another session), or the cut word of a finalize said again. */
+static bool repeated(const struct timeline *t, const struct transcript_token *k)
+{
+	if (k->end_ms < 0 || t->last_final_end_ms < 0)
+		return false;
+	if (k->end_ms <= t->last_final_end_ms)
+		return true;
+	if (k->start_ms >= 0 && k->start_ms + (k->end_ms - k->start_ms) / 2 < t->last_final_end_ms)
+		return true;
+	return k->start_ms >= 0 && cut_word(t, k);
+}
+
 uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, uint32_t n)
 {
 	uint32_t out = 0;
@@ -282,7 +314,7 @@ uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, u
 		if (v == TOKEN_DROP || (v == TOKEN_TIMELESS && !place_timeless(t, k)))
 			continue;
 		/* Already said: the seam of a replay (or its overlap). */
-		if (v == TOKEN_KEEP && k->end_ms <= t->last_final_end_ms) {
+		if (v == TOKEN_KEEP && repeated(t, k)) {
 			if (k->is_final)
 				learn(t, k);
 			continue;

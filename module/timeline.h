@@ -1,9 +1,12 @@
 /* One timeline across connections (DESIGN.md §6): the tap's stream time,
  * counted from the tap's start. A connection's audio starts at the
  * committed position C (the end of what the service has finalized), so
- * its base B = C and a token at t of that connection is at B + t. Finals
- * that end at or before the last final already emitted are repeats of
- * audio that was finalized before and are dropped.
+ * its base B = C and a token at t of that connection is at B + t. A word
+ * whose midpoint lies before the end of the last final emitted repeats
+ * audio that was finalized before and is dropped; so is the word a
+ * finalize cut short when the next connection hears it whole (the same
+ * text as one of the last words of an earlier connection, starting within
+ * TIMELINE_MATCH_MS of it).
  *
  * Speaker labels: a diarizing service numbers voices per session. The
  * replay then starts an overlap before C (B < C); the repeated words it
@@ -37,6 +40,7 @@
 #define TIMELINE_HISTORY	64	/* recent finals kept for matching */
 #define TIMELINE_MAX_VOICES	8
 #define TIMELINE_MATCH_MS	200
+#define TIMELINE_SEAM_WORDS	4	/* earlier words a cut word is matched with */
 /* A token may end this far past the audio sent (frame rounding) before it
  * counts as the service's error; it is clamped to the audio sent. */
 #define TIMELINE_SLACK_MS	250
@@ -46,6 +50,7 @@
 
 struct timeline_word {
 	int64_t start_ms;
+	int64_t end_ms;
 	char text[64];
 	char speaker[TOKEN_LABEL_MAX];
 	bool timeless;			/* the service gave no times: placed, not timed */
@@ -87,9 +92,9 @@ int64_t timeline_commit(struct timeline *t, int64_t final_ms);
 /* Audio before C was lost (buffers full): C jumps to at_ms. Returns the
  * length of the gap, in ms (0 when at_ms is not ahead of C). */
 int64_t timeline_skip(struct timeline *t, int64_t at_ms);
-/* Maps the tokens' times onto the stream (in place), drops tokens that end
- * at or before the last emitted final (replayed audio; repeated finals
- * teach the speaker mapping first), maps the speaker labels of the rest.
+/* Maps the tokens' times onto the stream (in place), drops repeated ones
+ * (see above; repeated finals teach the speaker mapping first), maps the
+ * speaker labels of the rest.
  * Returns the number of tokens left (finals first, in order). */
 uint32_t timeline_map_tokens(struct timeline *t, struct transcript_token *tok, uint32_t n);
 

@@ -139,17 +139,13 @@ static void log_tokens(struct transcript_out *o, const struct transcript_token *
 		pw_log_debug("tap=%s partial text=\"%s\"", o->tap, partial);
 }
 
-void transcript_out_tokens(struct transcript_out *o, const struct transcript_token *tokens,
-		uint32_t n, uint64_t conn)
+/* The segment in o->segment to the journal, unless it is full. */
+static void journal_segment(struct transcript_out *o, uint64_t conn)
 {
 	const struct publish_segment *seg = &o->segment;
 	struct journal_final f;
 	int res;
 
-	log_tokens(o, tokens, n, conn);
-	if (!publish_queue_push_tokens(o->queue, o->queue_tap, &o->cursor, tokens, n, 0,
-			o->session_id, conn, &o->segment) || o->journal == NULL)
-		return;
 	if (o->journal_full) {
 		o->full_finals++;
 		on_journal_full(o, seg->start_ms, seg->end_ms);
@@ -166,6 +162,21 @@ void transcript_out_tokens(struct transcript_out *o, const struct transcript_tok
 	} else if (res < 0) {
 		journal_failed(o, res);
 	}
+}
+
+void transcript_out_tokens(struct transcript_out *o, const struct transcript_token *tokens,
+		uint32_t n, uint64_t conn)
+{
+	struct publish_cursor next = o->cursor;
+
+	log_tokens(o, tokens, n, conn);
+	/* The journal line goes out before anyone sees the words: a kill in
+	 * between must not lose a final that was published. */
+	if (o->journal != NULL && publish_queue_push_tokens(NULL, o->queue_tap, &next, tokens, n, 0,
+			o->session_id, conn, &o->segment))
+		journal_segment(o, conn);
+	publish_queue_push_tokens(o->queue, o->queue_tap, &o->cursor, tokens, n, 0,
+			o->session_id, conn, NULL);
 }
 
 void transcript_out_gap(struct transcript_out *o, int64_t start_ms, int64_t end_ms,

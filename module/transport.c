@@ -27,6 +27,8 @@ struct frame {
 	uint8_t buf[];			/* LWS_PRE bytes, then the payload */
 };
 
+enum conn_report { REPORT_NONE, REPORT_CONNECT_FAILED, REPORT_CLOSED, REPORT_RELEASED };
+
 struct conn {
 	struct spa_list link;
 	struct transport *t;
@@ -35,6 +37,10 @@ struct conn {
 	bool established;
 	bool detached;			/* closed by us: report nothing more but release */
 	bool released_pending;		/* closed by transport_close(): report `released` */
+	bool ending;			/* in t->ending, its report due */
+	enum conn_report report;
+	enum err_class report_cls;
+	char report_msg[400];
 	bool closing;
 	bool close_sent;		/* our close frame is out: wait for the echo */
 	int close_code;
@@ -66,6 +72,8 @@ struct transport {
 	const struct transport_events *events;
 	void *data;
 	struct spa_list conns;
+	struct spa_list ending;		/* gone, report not yet delivered */
+	lws_sorted_usec_list_t report_sul;
 };
 
 static struct conn *find_conn(struct transport *t, uint64_t id)
@@ -91,9 +99,6 @@ static void free_conn(struct conn *c)
 {
 	struct frame *f;
 
-	/* Closed by us: the session waits for this before the next socket. */
-	if (c->detached && c->released_pending)
-		c->t->events->released(c->t->data, c->id);
 	wipe_auth(c);
 	spa_list_consume(f, &c->tx, link) {
 		spa_list_remove(&f->link);
@@ -110,11 +115,11 @@ static int64_t parse_retry_after(struct lws *wsi)
 	long v;
 
 	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_RETRY_AFTER) <= 0)
-		return -1;
+		return 0;
 	v = strtol(buf, &e, 10);
 	/* Delta-seconds only; an HTTP-date is rare on upgrades and is ignored. */
 	if (e == buf || v < 0 || v > 86400)
-		return -1;
+		return 0;
 	return (int64_t)v * 1000;
 }
 
@@ -232,53 +237,101 @@ static int on_writeable(struct conn *c, struct lws *wsi)
 	return 0;
 }
 
-/* The one way a connection ends: report (unless we closed it ourselves,
- * then `released` is reported by free_conn) and free. Reached from whichever
- * of CONNECTION_ERROR, CLIENT_CLOSED, CLOSED_CLIENT_HTTP (lws 4.1 sends only
- * that when no 101 came in time) or WSI_DESTROY comes first. */
-static void finish_conn(struct conn *c, struct lws *wsi, const char *why)
+/* Reports go out from a zero-delay timer: after lws closed the socket
+ * (it calls back before its close()), and never from inside a call into
+ * the transport. */
+static void deliver_reports(lws_sorted_usec_list_t *sul)
+{
+	struct transport *t = lws_container_of(sul, struct transport, report_sul);
+	struct spa_list due;
+	struct conn *c;
+
+	spa_list_init(&due);
+	spa_list_insert_list(&due, &t->ending);
+	spa_list_init(&t->ending);
+	spa_list_consume(c, &due, link) {
+		spa_list_remove(&c->link);
+		switch (c->report) {
+		case REPORT_CONNECT_FAILED:
+			t->events->connect_failed(t->data, c->id, c->report_cls,
+					c->http_status != 101 ? c->http_status : 0,
+					c->retry_after_ms, c->report_msg);
+			break;
+		case REPORT_CLOSED:
+			/* Our own limit (rx_dead) is not the peer's verdict on us:
+			 * reported as an abnormal end (1006, retried with backoff),
+			 * never as a received 1009 (our message was too big). */
+			if (c->rx_dead)
+				t->events->closed(t->data, c->id, 1006, c->rx_dead_why);
+			else
+				t->events->closed(t->data, c->id, c->peer_close_code ?
+						c->peer_close_code : 1006, c->peer_close_reason);
+			break;
+		case REPORT_RELEASED:
+			t->events->released(t->data, c->id);
+			break;
+		default:
+			break;
+		}
+		free_conn(c);
+	}
+}
+
+static void queue_report(struct conn *c, enum conn_report report)
 {
 	struct transport *t = c->t;
-	char msg[400];
 
+	c->ending = true;
+	c->report = report;
+	spa_list_remove(&c->link);
+	spa_list_append(&t->ending, &c->link);
+	lws_sul_schedule(t->ctx, 0, &t->report_sul, deliver_reports, 0);
+}
+
+static void describe_failure(struct conn *c, const char *why)
+{
+	struct transport *t = c->t;
+	int status = c->http_status != 101 ? c->http_status : 0;
+
+	c->report_cls = ERR_TRANSIENT;
+	if (c->cert_error[0] != '\0') {
+		/* A refused certificate will be refused again. */
+		c->report_cls = ERR_FATAL;
+		snprintf(c->report_msg, sizeof(c->report_msg), "TLS certificate verification failed for "
+				"%.100s: %.100s (set service.tls.ca-file for a private CA)",
+				t->cfg.url.host, c->cert_error);
+	} else if (status > 0) {
+		snprintf(c->report_msg, sizeof(c->report_msg), "the server answered the upgrade with HTTP %d",
+				status);
+	} else if (t->cfg.url.unix_socket) {
+		snprintf(c->report_msg, sizeof(c->report_msg), "cannot connect to the socket %.200s: %.150s",
+				t->cfg.url.socket_path, why ? why : "closed before the upgrade");
+	} else {
+		snprintf(c->report_msg, sizeof(c->report_msg), "cannot connect to %.200s:%u: %.150s",
+				t->cfg.url.host, t->cfg.url.port, why ? why : "closed before the upgrade");
+	}
+}
+
+/* The one way a connection ends, from whichever of CONNECTION_ERROR,
+ * CLIENT_CLOSED, CLOSED_CLIENT_HTTP (lws 4.1 sends only that when no 101
+ * came in time) or WSI_DESTROY comes first: report it (unless we closed it
+ * ourselves, then `released`), later. */
+static void finish_conn(struct conn *c, struct lws *wsi, const char *why)
+{
 	if (wsi != NULL)
 		lws_set_opaque_user_data(wsi, NULL);
 	c->wsi = NULL;
-	if (!c->detached) {
-		c->detached = true;
-		if (c->established && c->rx_dead) {
-			/* Our own limit, not the peer's verdict on us: reported as
-			 * an abnormal end (1006, retried with backoff), never as a
-			 * received 1009 (which says our message was too big). */
-			t->events->closed(t->data, c->id, 1006, c->rx_dead_why);
-		} else if (c->established) {
-			t->events->closed(t->data, c->id,
-					c->peer_close_code ? c->peer_close_code : 1006,
-					c->peer_close_reason);
-		} else {
-			enum err_class cls = ERR_TRANSIENT;
-			int status = c->http_status != 101 ? c->http_status : 0;
-
-			if (c->cert_error[0] != '\0') {
-				/* A refused certificate will be refused again. */
-				cls = ERR_FATAL;
-				snprintf(msg, sizeof(msg), "TLS certificate verification failed for "
-						"%.100s: %.100s (set service.tls.ca-file for a private CA)",
-						t->cfg.url.host, c->cert_error);
-			} else if (status > 0) {
-				snprintf(msg, sizeof(msg), "the server answered the upgrade with HTTP %d",
-						status);
-			} else if (t->cfg.url.unix_socket) {
-				snprintf(msg, sizeof(msg), "cannot connect to the socket %.200s: %.150s",
-						t->cfg.url.socket_path, why ? why : "closed before the upgrade");
-			} else {
-				snprintf(msg, sizeof(msg), "cannot connect to %.200s:%u: %.150s",
-						t->cfg.url.host, t->cfg.url.port, why ? why : "closed before the upgrade");
-			}
-			t->events->connect_failed(t->data, c->id, cls, status, c->retry_after_ms, msg);
-		}
+	if (c->ending)
+		return;
+	if (c->detached) {
+		queue_report(c, c->released_pending ? REPORT_RELEASED : REPORT_NONE);
+	} else if (c->established) {
+		queue_report(c, REPORT_CLOSED);
+	} else {
+		describe_failure(c, why);
+		queue_report(c, REPORT_CONNECT_FAILED);
 	}
-	free_conn(c);
+	c->detached = true;
 }
 
 static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -326,10 +379,16 @@ static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		return on_receive(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
+		/* Our pings carry their sequence number; lws's own carry none. */
+		uint64_t seq = 0;
+		if (len == sizeof(seq))
+			for (size_t i = 0; i < len; i++)
+				seq = seq << 8 | ((const uint8_t *)in)[i];
 		if (!c->detached)
-			t->events->pong(t->data, c->id);
+			t->events->pong(t->data, c->id, seq);
 		return 0;
+	}
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return on_writeable(c, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -379,8 +438,10 @@ struct transport *transport_new(struct lws_context *ctx, const struct transport_
 	t->events = events;
 	t->data = data;
 	spa_list_init(&t->conns);
+	spa_list_init(&t->ending);
 	/* Validity: lws pings after ping_s without traffic and hangs up when
-	 * nothing valid (a pong or data) came for hangup_s. */
+	 * nothing valid (a pong or data) came for hangup_s. ping_s 0: the
+	 * caller pings (transport_ping()) and decides. */
 	t->retry.secs_since_valid_ping = (uint16_t)SPA_MAX(cfg->ping_s, 1u);
 	t->retry.secs_since_valid_hangup = (uint16_t)SPA_MAX(cfg->hangup_s, cfg->ping_s + 1);
 	return t;
@@ -400,7 +461,6 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 		return -ENOMEM;
 	c->t = t;
 	c->id = id;
-	c->retry_after_ms = -1;
 	spa_list_init(&c->tx);
 	spa_list_append(&t->conns, &c->link);
 
@@ -415,8 +475,8 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 		/* lws connects to a Unix socket when the address starts with
 		 * '+'; it does so at once, so a missing server fails here. */
 		if (access(t->cfg.url.socket_path, F_OK) < 0) {
-			free_conn(c);
-			return -errno;
+			finish_conn(c, NULL, strerror(errno));
+			return 0;
 		}
 		snprintf(unix_address, sizeof(unix_address), "+%s", t->cfg.url.socket_path);
 		i.address = unix_address;
@@ -425,20 +485,21 @@ int transport_open(struct transport *t, uint64_t id, const char *address, const 
 	i.ssl_connection = t->cfg.url.tls ? LCCSCF_USE_SSL : 0;
 	i.local_protocol_name = transport_protocol.name;
 	i.opaque_user_data = c;
-	i.retry_and_idle_policy = &t->retry;
+	i.retry_and_idle_policy = t->cfg.ping_s > 0 ? &t->retry : NULL;
 	i.pwsi = &c->wsi;
 	if (auth_header != NULL && *auth_header != '\0') {
 		/* Added in CLIENT_APPEND_HANDSHAKE_HEADER, then wiped. */
 		if ((c->auth = strdup(auth_header)) == NULL) {
-			free_conn(c);
-			return -ENOMEM;
+			finish_conn(c, NULL, "out of memory");
+			return 0;
 		}
 		c->auth_len = strlen(c->auth);
 	}
-	if (lws_client_connect_via_info(&i) == NULL) {
-		free_conn(c);
-		return t->cfg.url.unix_socket ? -ECONNREFUSED : -EHOSTUNREACH;
-	}
+	/* lws reports a failure in this call only by returning NULL (its
+	 * CONNECTION_ERROR is suppressed here); it is reported like any other. */
+	if (lws_client_connect_via_info(&i) == NULL && !c->ending)
+		finish_conn(c, NULL, t->cfg.url.unix_socket ? "the socket refused the connection" :
+				"lws could not start the connection");
 	return 0;
 }
 
@@ -469,16 +530,19 @@ uint32_t transport_queued(struct transport *t, uint64_t id)
 	return c ? c->n_tx : 0;
 }
 
-int transport_ping(struct transport *t, uint64_t id)
+int transport_ping(struct transport *t, uint64_t id, uint64_t seq)
 {
 	struct conn *c = find_conn(t, id);
 	struct frame *f;
 
 	if (c == NULL || c->wsi == NULL || !c->established)
 		return -ENOTCONN;
-	if ((f = calloc(1, sizeof(*f) + LWS_PRE)) == NULL)
+	if ((f = calloc(1, sizeof(*f) + LWS_PRE + sizeof(seq))) == NULL)
 		return -ENOMEM;
 	f->ping = true;
+	f->len = sizeof(seq);
+	for (size_t i = 0; i < sizeof(seq); i++)
+		f->buf[LWS_PRE + i] = (uint8_t)(seq >> (8 * (sizeof(seq) - 1 - i)));
 	/* Ahead of queued audio: this probes the path, not the backlog. */
 	spa_list_prepend(&c->tx, &f->link);
 	c->n_tx++;
@@ -491,8 +555,18 @@ void transport_close(struct transport *t, uint64_t id, int code, bool abort)
 	struct conn *c = find_conn(t, id);
 
 	if (c == NULL || c->wsi == NULL) {
-		/* Nothing left to wait for. */
-		t->events->released(t->data, id);
+		/* Nothing left to wait for; still say so, from the loop. */
+		if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+			c->t = t;
+			c->id = id;
+			spa_list_init(&c->tx);
+			spa_list_append(&t->conns, &c->link);
+		}
+		if (c != NULL && !c->ending) {
+			c->detached = true;
+			c->released_pending = true;
+			finish_conn(c, NULL, NULL);
+		}
 		return;
 	}
 	c->detached = true;
@@ -515,8 +589,10 @@ void transport_destroy(struct transport *t)
 	if (t == NULL)
 		return;
 	/* Called after the lws context is destroyed (which closed every wsi)
-	 * or with no connection left. */
+	 * or with no connection left; reports still due go unsaid. */
 	spa_list_consume(c, &t->conns, link)
+		free_conn(c);
+	spa_list_consume(c, &t->ending, link)
 		free_conn(c);
 	free(t);
 }

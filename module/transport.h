@@ -20,26 +20,31 @@
 #include "errclass.h"
 #include "url.h"
 
+/* Every event comes from lws_service(), never from inside a transport_*()
+ * call. connect_failed, closed and released come once the socket's fd is
+ * closed (from a zero-delay timer after lws let go of it), so a new
+ * connection opened in response never overlaps the old one. */
 struct transport_events {
 	void (*opened)(void *data, uint64_t conn);
-	/* Before the upgrade completed. http_status 0: no HTTP answer. */
+	/* Before the upgrade completed. http_status 0: no HTTP answer;
+	 * retry_after_ms 0: none given. */
 	void (*connect_failed)(void *data, uint64_t conn, enum err_class cls, int http_status,
 			int64_t retry_after_ms, const char *message);
 	void (*writeable)(void *data, uint64_t conn);
 	void (*message)(void *data, uint64_t conn, const char *msg, size_t len, bool binary);
-	void (*pong)(void *data, uint64_t conn);
+	/* seq: what transport_ping() sent, 0 for a pong without it. */
+	void (*pong)(void *data, uint64_t conn, uint64_t seq);
 	/* After the upgrade; code 1006 when no close frame came, or when we
 	 * ended the connection for a local reason (a message from the service
 	 * over max_message: reason says so, and the peer got close 1009). */
 	void (*closed)(void *data, uint64_t conn, int code, const char *reason);
-	/* A connection closed with transport_close() is gone (may be called
-	 * from within transport_close() when there was nothing left to close). */
+	/* A connection closed with transport_close() is gone. */
 	void (*released)(void *data, uint64_t conn);
 };
 
 struct transport_config {
 	struct url url;
-	uint32_t ping_s;		/* validity ping after this idle time */
+	uint32_t ping_s;		/* lws validity ping after this idle time; 0: none */
 	uint32_t hangup_s;		/* hang up without a valid pong for this long */
 	uint32_t tcp_user_timeout_ms;
 	/* Bytes; a bigger message from the service is dropped unread and ends
@@ -59,15 +64,16 @@ struct transport *transport_new(struct lws_context *ctx, const struct transport_
 		const struct transport_events *events, void *data);
 /* Opens connection `conn` to `address` (numeric, resolved by the caller;
  * ignored for a ws+unix URL, whose socket path is used). auth_header: full
- * "Authorization" value or NULL. Returns 0, or -errno when it failed
- * synchronously (no callback follows then). */
+ * "Authorization" value or NULL. Returns 0; a failure, also one lws reports
+ * at once, comes as connect_failed. */
 int transport_open(struct transport *t, uint64_t conn, const char *address,
 		const char *auth_header);
 /* Queues a message (copied); it goes out in order. -ENOTCONN if conn is gone. */
 int transport_send(struct transport *t, uint64_t conn, const void *data, size_t len, bool text);
 /* Frames queued but not yet written (back-pressure for audio). */
 uint32_t transport_queued(struct transport *t, uint64_t conn);
-int transport_ping(struct transport *t, uint64_t conn);
+/* A ping carrying seq (8 bytes), ahead of queued data; its pong reports it. */
+int transport_ping(struct transport *t, uint64_t conn, uint64_t seq);
 /* Closes with `code` after what is queued; abort (or a pending connect)
  * drops the socket at once. Afterwards only `released` is reported. */
 void transport_close(struct transport *t, uint64_t conn, int code, bool abort);

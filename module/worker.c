@@ -136,7 +136,7 @@ static void notify_all(struct worker *w, enum session_event_type type)
 {
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
-			shell_notify(w->shells[i], type);
+			shell_event(w->shells[i], &(struct session_event){ .type = type });
 }
 
 /* Sleep waits until every session closed cleanly, or the grace ran out. */
@@ -182,8 +182,11 @@ static void net_process(struct worker *w)
 		pw_log_info("system resumed: reconnecting");
 		notify_all(w, SESSION_EV_RESUMED);
 	}
-	if (ev & NETWATCH_FDS_CHANGED)
+	if (ev & NETWATCH_FDS_CHANGED) {
 		adopt_net_fds(w);
+		/* The system bus is gone: a resume signal will never come. */
+		notify_all(w, SESSION_EV_RESUMED);
+	}
 	due = netwatch_next_due_ms(w->netwatch);
 	if (due != 0) {
 		uint64_t now = clock_now_ms();
@@ -230,10 +233,12 @@ static struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/* Stopped, and every socket they closed is gone. */
 static bool all_stopped(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->n_captures; i++)
-		if (w->shells[i] != NULL && !shell_stopped(w->shells[i]))
+		if (w->shells[i] != NULL &&
+		    (!shell_stopped(w->shells[i]) || shell_has_socket(w->shells[i])))
 			return false;
 	return true;
 }
@@ -249,7 +254,7 @@ static void *worker_thread(void *data)
 		net_process(w);
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
-			shell_start(w->shells[i]);
+			shell_event(w->shells[i], &(struct session_event){ .type = SESSION_EV_START });
 	for (;;) {
 		if (atomic_load_explicit(&w->stopping, memory_order_acquire)) {
 			if (deadline == 0) {
@@ -257,7 +262,8 @@ static void *worker_thread(void *data)
 				drain_all(w);
 				for (uint32_t i = 0; i < w->n_captures; i++)
 					if (w->shells[i] != NULL)
-						shell_stop(w->shells[i]);
+						shell_event(w->shells[i],
+								&(struct session_event){ .type = SESSION_EV_STOP });
 				deadline = clock_now_ms() + WORKER_STOP_GRACE_MS;
 			}
 			if (all_stopped(w) || clock_now_ms() >= deadline)
@@ -329,27 +335,16 @@ int worker_command(struct worker *w, const struct worker_command *cmd)
 
 static void run_command(struct worker *w, const struct worker_command *c)
 {
-	struct shell *sh = w->shells[c->tap];
+	static const enum session_event_type events[] = {
+		[WORKER_CMD_START] = SESSION_EV_START,
+		[WORKER_CMD_STOP] = SESSION_EV_STOP,
+		[WORKER_CMD_RECONNECT] = SESSION_EV_RECONNECT,
+		[WORKER_CMD_FINALIZE] = SESSION_EV_FINALIZE,
+		[WORKER_CMD_WAIT] = SESSION_EV_WAIT,
+	};
 
-	switch (c->cmd) {
-	case WORKER_CMD_START:
-		shell_start(sh);
-		break;
-	case WORKER_CMD_STOP:
-		shell_stop(sh);
-		break;
-	case WORKER_CMD_RECONNECT:
-		shell_notify(sh, SESSION_EV_RECONNECT);
-		break;
-	case WORKER_CMD_FINALIZE:
-		if (shell_finalize(sh) < 0)
-			pw_log_info("tap=%s finalize asked while not streaming: nothing to do",
-					capture_name(w->captures[c->tap]));
-		break;
-	case WORKER_CMD_WAIT:
-		shell_wait(sh, c->waiter, c->timeout_ms);
-		break;
-	}
+	shell_event(w->shells[c->tap], &(struct session_event){ .type = events[c->cmd],
+			.id = c->waiter, .timeout_ms = c->timeout_ms });
 }
 
 /* Taken out under the lock, run without it: a shell may publish (and so

@@ -3,6 +3,13 @@
 up and no key.
 
     tools/demo [AUDIO_FILE]
+    tools/demo --installed [AUDIO_FILE]
+
+The first takes everything from the build tree (tools/demo builds it;
+tools/demo.py alone reads TRANSCRIBE_BUILD_DIR, TRANSCRIBE_SERVER and
+CLI). --installed takes only installed files: pw-transcribe and
+pw-transcribe-server from PATH, the module from PipeWire's own module
+directory (the Debian package, or `meson install --prefix=/usr`).
 
 A private PipeWire graph (its own runtime dir and session bus; your own
 PipeWire is not touched), pw-transcribe-server (pocketsphinx) on its
@@ -17,8 +24,10 @@ import fcntl
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 from pathlib import Path
@@ -32,11 +41,40 @@ import speech  # noqa: E402
 TAP = "demo"
 
 
+def installed_programs():
+    """The installed pw-transcribe-server and pw-transcribe (from PATH)."""
+    found = [shutil.which(p) for p in ("pw-transcribe-server", "pw-transcribe")]
+    if None in found:
+        sys.exit("demo --installed: pw-transcribe-server and pw-transcribe must be on PATH "
+                 "(apt-get install pipewire-transcribe pw-transcribe-server)")
+    return found
+
+
+def loaded_module(pid):
+    """The path of our module in a process's memory map ("" if none)."""
+    with open("/proc/%d/maps" % pid) as maps:
+        for line in maps:
+            if line.rstrip().endswith("/libpipewire-module-transcribe.so"):
+                return line.split(None, 5)[5].strip()
+    return ""
+
+
 def main():
-    server_bin, cli = os.environ["TRANSCRIBE_SERVER"], os.environ["CLI"]
-    with fixture.PipeWireFixture(build_dir=os.environ.get("TRANSCRIBE_BUILD_DIR")) as fx:
-        if len(sys.argv) > 1:
-            clip, what = speech.user_clip(fx, sys.argv[1]), sys.argv[1]
+    args = sys.argv[1:]
+    installed = args[:1] == ["--installed"]
+    if installed:
+        args = args[1:]
+        server_bin, cli = installed_programs()
+        # A build dir without module/: PipeWire searches only its own
+        # module directory (the fixture puts <build>/module first).
+        no_build = tempfile.TemporaryDirectory(prefix="pw-transcribe-demo-")
+        build_dir = no_build.name
+    else:
+        server_bin, cli = os.environ["TRANSCRIBE_SERVER"], os.environ["CLI"]
+        build_dir = os.environ.get("TRANSCRIBE_BUILD_DIR")
+    with fixture.PipeWireFixture(build_dir=build_dir) as fx:
+        if args:
+            clip, what = speech.user_clip(fx, args[0]), args[0]
         else:
             clip = speech.librivox_clip(fx)
             what = "LibriVox: Sense and Sensibility, ch. 1 (pocketsphinx-testdata)"
@@ -44,11 +82,11 @@ def main():
         host = speech.tap_player(fx, server.url, name=TAP)
         fx.wait_for(lambda: bus.get_property(fx, TAP, "State") == "streaming",
                     what="the tap streaming")
-        print("private PipeWire up; pw-transcribe-server at %s; module loaded with\n"
+        print("private PipeWire up; %s at %s;\nmodule %s loaded with\n"
               "  { service.url = \"%s\"\n    taps = [ { name = %s mode = tap target = %s } ] }\n"
-              "playing %s (%.0f s); captions by `pw-transcribe follow %s`:\n"
-              % (server.url, server.url, TAP, fixture.PLAYER, what, clip.duration, TAP),
-              flush=True)
+              "playing %s (%.0f s); captions by `%s follow %s`:\n"
+              % (server_bin, server.url, loaded_module(host.pid), server.url, TAP,
+                 fixture.PLAYER, what, clip.duration, cli, TAP), flush=True)
         shown, shown_ready, pump = follow_on_screen(cli, fx)
         record = subprocess.Popen([cli, "follow", TAP, "--json"], env=fx.env,
                                   stdout=subprocess.PIPE, text=True)

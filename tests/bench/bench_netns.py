@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Link up -> `streaming` after a link flap, with network awareness on and
-off (tests/integration/test_netns.py does the flap). Numbers only.
+off (tests/integration/test_netns.py does the flap), 5 runs each. With
+awareness the first link change is acted on at once (the debounce only
+swallows the flaps after it). Numbers only.
 
     bench_netns.py [--short]        needs root and ip netns (else prints why)
 """

@@ -113,6 +113,60 @@ class UsageTest(BusTest):
 
     def test_version_prints_name_and_version(self):
         self.assertEqual(self.cli("--version")[:2], (0, "pw-transcribe 0.1.0\n"))
+        for c in COMMANDS + ("export",):
+            with self.subTest(command=c):
+                self.assertEqual(self.cli(c, "--version")[:2], (0, "pw-transcribe 0.1.0\n"))
+
+    def help_options(self, *args):
+        """{option: the column its explanation starts at} of a help text's
+        Options section; every line of the text fits in 79 columns."""
+        code, out, err = self.cli(*args, "--help")
+        self.assertEqual((code, err), (0, ""))
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 79, line)
+        section = out.split("\nOptions:\n", 1)[1].split("\n\n", 1)[0]
+        found = {}
+        for line in section.splitlines():
+            if line.startswith("  -"):
+                name, text = line[2:].split("  ", 1)
+                found[name] = len(line) - len(text.lstrip())
+        return found
+
+    def test_every_help_lists_its_options_aligned(self):
+        every = {"-h, --help", "--version"}
+        expected = {
+            (): every | {"--json", "--exit-after-final N", "--wait SECONDS", "--format FORMAT",
+                         "-o, --output FILE", "--bus-name NAME"},
+            ("list",): every | {"--bus-name NAME"},
+            ("status",): every | {"--bus-name NAME", "--json"},
+            ("follow",): every | {"--bus-name NAME", "--json", "--exit-after-final N"},
+            ("start",): every | {"--bus-name NAME", "--wait SECONDS"},
+            ("stop",): every | {"--bus-name NAME"},
+            ("reconnect",): every | {"--bus-name NAME", "--wait SECONDS"},
+            ("finalize",): every | {"--bus-name NAME"},
+            ("export",): every | {"--format FORMAT", "-o, --output FILE"},
+        }
+        columns = set()
+        for args, options in expected.items():
+            with self.subTest(args=args):
+                found = self.help_options(*args)
+                self.assertEqual(set(found), options)
+                columns |= set(found.values())
+        self.assertEqual(len(columns), 1, "one column for every explanation")
+        column = columns.pop()
+        # the main help's commands are aligned on the same column
+        out = self.cli("--help")[1]
+        commands = out.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        self.assertEqual([l.split()[0] for l in commands], list(COMMANDS) + ["export"])
+        for l in commands:
+            text = l[2:].split("  ", 1)[1]
+            self.assertEqual(len(l) - len(text.lstrip()), column, l)
+
+    def test_exit_statuses_3_and_4_only_where_wait_is(self):
+        for c in COMMANDS:
+            with self.subTest(command=c):
+                out = self.cli(c, "--help")[1]
+                self.assertEqual("3 --wait timed out" in out, c in ("start", "reconnect"))
 
     def test_unknown_command_exits_2_with_one_line(self):
         code, out, err = self.cli("transcribe-everything")

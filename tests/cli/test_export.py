@@ -195,13 +195,16 @@ class TxtJsonTest(ExportTest):
             '[\n'
             '{"seq":1,"start_ms":510,"end_ms":2060,"text":"go forward ten meters",'
             '"speaker":"","language":"en","confidence":0.93,"session_id":"1c5e2256",'
-            '"connection_id":3},\n'
+            '"connection_id":3,"tap":"browser"},\n'
             '{"seq":2,"start_ms":2100,"end_ms":3000,"text":"and then turn left.",'
-            '"speaker":"","language":"en","session_id":"1c5e2256","connection_id":3},\n'
-            '{"type":"gap","start_ms":3000,"end_ms":4500,"reason":"ring overflow"},\n'
-            '{"type":"gap","start_ms":5000,"end_ms":5300,"reason":""},\n'
+            '"speaker":"","language":"en","session_id":"1c5e2256","connection_id":3,'
+            '"tap":"browser"},\n'
+            '{"type":"gap","start_ms":3000,"end_ms":4500,"reason":"ring overflow",'
+            '"tap":"browser"},\n'
+            '{"type":"gap","start_ms":5000,"end_ms":5300,"reason":"","tap":"browser"},\n'
             '{"seq":3,"start_ms":3723456,"end_ms":3724000,"text":"late\\nline",'
-            '"speaker":"S1","language":"","session_id":"9f","connection_id":4}\n'
+            '"speaker":"S1","language":"","session_id":"9f","connection_id":4,'
+            '"tap":"browser"}\n'
             ']\n'))
         self.assertEqual([o.get("seq") for o in json.loads(out)], [1, 2, None, None, 3])
 
@@ -412,13 +415,17 @@ class ErrorTest(ExportTest):
         path = os.path.join(self.tmp, "missing.jsonl")
         self.assertEqual(self.export(path),
                          (1, "", "pw-transcribe: %s: No such file or directory\n" % path))
+
+    def test_a_directory_without_journals_is_one_line(self):
+        with open(os.path.join(self.tmp, "notes.txt"), "w") as f:
+            f.write("not a journal\n")
         self.assertEqual(self.export(self.tmp),
-                         (1, "", "pw-transcribe: %s: Is a directory\n" % self.tmp))
+                         (1, "", "pw-transcribe: %s: no journals (*.jsonl) in it\n" % self.tmp))
 
     def test_bad_command_lines_exit_2(self):
         path = self.journal()
         for args in ((), ("--format", "pdf", path), (path, "--format"), (path, "-o"),
-                     (path, "another")):
+                     (path, "--bus-name", "a.b"), (path, "--json")):
             with self.subTest(args=args):
                 code, out, err = self.export(*args)
                 self.assertEqual((code, out), (2, ""))
@@ -426,7 +433,7 @@ class ErrorTest(ExportTest):
                 self.assertIn("see pw-transcribe export --help", err)
         code, out, err = self.export("--help")
         self.assertEqual((code, err), (0, ""))
-        self.assertIn("Usage: pw-transcribe export JOURNAL", out)
+        self.assertIn("Usage: pw-transcribe export JOURNAL...", out)
         self.assertIn("Exit status", out)
 
 

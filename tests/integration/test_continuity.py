@@ -26,6 +26,19 @@ TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
 FREQS = ",".join(str(f) for f in range(300, 3400, 200))     # 16 distinct words
 TOLERANCE_MS = 40
 FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')
+# With TRANSCRIBE_TRANSCRIPT_DIR set, each test writes the transcript it
+# checked there (<test>.txt: word, start and end relative to the first word),
+# so two builds can be compared byte for byte.
+TRANSCRIPT_DIR = os.environ.get("TRANSCRIBE_TRANSCRIPT_DIR")
+
+
+def record_transcript(test, got):
+    """A function, not a method: other suites borrow check_transcript()."""
+    if not TRANSCRIPT_DIR or not got:
+        return
+    first = got[0][1]
+    lines = ["%s %d %d\n" % (w, s - first, e - first) for w, s, e in got]
+    Path(TRANSCRIPT_DIR, test.id().rsplit(".", 1)[-1] + ".txt").write_text("".join(lines))
 
 
 class ContinuityTest(PipeWireTestCase):
@@ -72,6 +85,7 @@ class ContinuityTest(PipeWireTestCase):
                          what="%d words" % len(expected))
         self.host.terminate()
         got = self.finals()
+        record_transcript(self, got)
         detail = "\n".join("%s %d" % (w, s) for w, s, _ in got)
         self.assertEqual([w for w, _, _ in got], [e["text"] for e in expected], detail)
         # The tap's stream starts with the player's first graph cycle, which

@@ -8,9 +8,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
+import bus
 import fixture
 from fixture import PipeWireTestCase, wait_for
 
@@ -138,7 +140,7 @@ class SessionTest(PipeWireTestCase):
 
     def test_stall_is_noticed_and_reconnects(self):
         self.check_recovers("stall@1500")
-        self.assertRegex(self.log(), r"no progress|closed \(code 1006")
+        self.assertRegex(self.log(), r"no pong|no progress|closed \(code 1006")
 
     def test_503_on_upgrade_retries_after_retry_after(self):
         self.start("--fault", "1:http=503;retry_after=1")
@@ -188,6 +190,55 @@ class SessionTest(PipeWireTestCase):
         self.wait_state("streaming", timeout=25)
         self.assertRegex(self.log(), r"conn=1 socket gone \(connect failed\)")
         self.assertEqual(self.max_live_sockets(), 1)
+
+    # What the service says right after the upgrade (the config accepted, so
+    # the tap was `streaming`), on every connection, and how the tap ends:
+    # fatal codes fail after one attempt (401 and close 1008: one credentials
+    # refresh first) with the server's message; the others climb the backoff
+    # and go offline after reconnect.fast-attempts (6). README, "The session",
+    # has the same table with the default backoff (offline after ~31 s).
+    # A fast backoff here, and every row at once, each its own module host.
+    ERROR_TABLE = (
+        ("error=400@0", "failed", 1), ("error=401@0", "failed", 2),
+        ("error=402@0", "failed", 1), ("error=404@0", "failed", 1),
+        ("error=408@0", "offline", 6), ("error=429@0", "offline", 6),
+        ("error=500@0", "offline", 6), ("error=503@0", "offline", 6),
+        ("close=1008@0", "failed", 2),
+    )
+
+    def test_each_error_after_the_upgrade_ends_as_the_table_says(self):
+        fx, rows = self.fx, []
+        for i, (fault, _, _) in enumerate(self.ERROR_TABLE):
+            server = FaultServer(fx, "--key", SECRET, "--fault", "all:" + fault)
+            # One host keeps the D-Bus name, to read LastError as a user would.
+            names = "publish.dbus-name = \"\"" if i else ""
+            args = ("{ service = { url = \"%s\" api-key.env = TRANSCRIBE_TEST_KEY } "
+                    "reconnect = { base-ms = 100 cap-ms = 400 offline-probe-ms = 600000 } "
+                    "publish.metadata-name = \"\" %s taps = [ { name = e%d mode = source } ] }"
+                    % (server.url, names, i))
+            host = fx.start_module_host(MODULE, args, debug="mod.transcribe:4",
+                                        env={"TRANSCRIBE_TEST_KEY": SECRET})
+            rows.append((fault, server, host))
+        ended = lambda h: re.search(r"-> (failed|offline) ", h.log)
+        fx.wait_for(lambda: all(ended(h) for _, _, h in rows), timeout=40,
+                    what="every tap failed or offline")
+        # Nothing more comes (the next offline probe is 5 min away): look a
+        # while longer before counting.
+        time.sleep(2)
+        table = []
+        for (fault, want_state, want_conns), (_, server, host) in zip(self.ERROR_TABLE, rows):
+            state = ended(host).group(1)
+            table.append((fault, state, server.accepted()))
+            self.assertEqual((state, server.accepted()), (want_state, want_conns),
+                             "%s\n%s" % (fault, host.log[-3000:]))
+            if state == "failed":
+                code = fault.split("=")[1].split("@")[0]
+                want = ("Fault injected by fault-server (error=%s)" % code
+                        if fault.startswith("error") else "code 1008")
+                self.assertRegex(host.log, r"-> failed reason=\".*%s" % re.escape(want))
+        print("\n".join("%-13s %-8s connections=%d" % row for row in table))
+        error = bus.get_property(fx, "e0", "LastError")
+        self.assertIn("Fault injected by fault-server (error=400)", error)
 
     def test_invalid_url_fails_the_load_with_a_clear_message(self):
         host = self.fx.start_module_host(MODULE, "{ service.url = \"https://x\" }")

@@ -295,7 +295,10 @@ static void test_commit_never_releases_audio_not_sent(void **state)
 	replay_push(&r, in, sizeof(in), NULL);
 	replay_begin(&r, 1, 0);
 	replay_sent(&r, replay_next(&r, 0, out, CHUNK, false));
-	replay_commit(&r, 900);		/* a confused service */
+	/* A confused service: 300 ms is within the slack the timeline allows
+	 * past the 100 ms sent (a bigger value is refused outright), and must
+	 * still release no audio that was not sent. */
+	replay_commit(&r, 300);
 	assert_int_equal(replay_buffered_ms(&r), 900);
 	assert_int_equal(replay_next(&r, 0, out, CHUNK, false), CHUNK);
 	replay_clear(&r);
@@ -390,9 +393,52 @@ static int remove_spool_dir(void **state)
 	return rmdir(spool_dir);	/* O_TMPFILE spools leave nothing behind */
 }
 
+static void test_a_replayed_word_shifted_a_little_later_is_not_said_twice(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[2];
+
+	timeline_init(&tl);
+	timeline_begin(&tl, 1, 0);
+	t[0] = tok(" seven", 1000, 1400, true);
+	timeline_map_tokens(&tl, t, 1);
+	timeline_commit(&tl, 900);		/* C before the word: it is heard again */
+	/* The next session (an overlap replay) puts it 20 ms later: it ends
+	 * after the last final, but its midpoint is well before. */
+	timeline_begin(&tl, 2, 900);
+	t[0] = tok(" seven", 120, 520, true);
+	t[1] = tok(" eight", 600, 900, true);
+	assert_int_equal(timeline_map_tokens(&tl, t, 2), 1);
+	assert_string_equal(t[0].text, " eight");
+}
+
+static void test_a_word_cut_by_a_finalize_is_not_said_twice(void **state)
+{
+	struct timeline tl;
+	struct transcript_token t[2];
+
+	/* Stop's finalize made the word final as far as it was heard ... */
+	timeline_init(&tl);
+	timeline_begin(&tl, 1, 0);
+	t[0] = tok(" w700", 1050, 1200, true);
+	timeline_map_tokens(&tl, t, 1);
+	timeline_commit(&tl, 1200);
+	/* ... and the next session hears the rest of it from C on. */
+	timeline_begin(&tl, 2, 1200);
+	t[0] = tok(" w700", 0, 100, true);
+	t[1] = tok(" w900", 600, 850, true);
+	assert_int_equal(timeline_map_tokens(&tl, t, 2), 1);
+	assert_string_equal(t[0].text, " w900");
+	/* Within one session the same word twice is two words. */
+	t[0] = tok(" w900", 900, 1150, true);
+	assert_int_equal(timeline_map_tokens(&tl, t, 1), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_replayed_word_shifted_a_little_later_is_not_said_twice),
+		cmocka_unit_test(test_a_word_cut_by_a_finalize_is_not_said_twice),
 		cmocka_unit_test(test_token_times_follow_one_timeline_across_three_connections),
 		cmocka_unit_test(test_commit_never_moves_backwards),
 		cmocka_unit_test(test_finals_repeated_by_a_new_connection_are_dropped_partials_kept),

@@ -12,190 +12,35 @@
 
 #include <cmocka.h>
 
-#include "session.h"
+#include "session-sim.h"
 
-#define SPA_MAX_U64(a, b) ((a) > (b) ? (a) : (b))
 #define SPA_MIN(a, b) ((a) < (b) ? (a) : (b))
-
-struct sim {
-	struct session *s;
-	struct session_config cfg;
-	uint64_t now;
-	uint64_t timer_at[SESSION_N_TIMERS];
-	struct session_actions last;		/* actions of the last event */
-	/* Totals over the whole run. */
-	uint32_t n_open, n_close, n_abort, n_fetch, n_refresh, n_answers[4], n_end, n_ping;
-	uint64_t last_close;
-	uint64_t last_open, last_fetch;
-	uint64_t answered[256];			/* waiter id → answers */
-	char log[64 * 1024];
-	size_t log_len;
-};
-
-static void defaults(struct session_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->fast_attempts = 6;
-	c->base_ms = 1000;
-	c->cap_ms = 16000;
-	c->offline_probe_ms = 30000;
-	c->connect_timeout_ms = 10000;
-	c->stall_timeout_ms = 8000;
-	c->ping_timeout_ms = 2000;
-	c->stop_timeout_ms = 3000;
-	c->seed = 42;
-	c->tap = "t";
-	c->session_id = "s1";
-}
-
-static void apply(struct sim *m)
-{
-	for (uint32_t i = 0; i < m->last.n; i++) {
-		const struct session_action *a = &m->last.a[i];
-		switch (a->type) {
-		case SESSION_ACT_OPEN:
-			m->n_open++;
-			m->last_open = a->id;
-			break;
-		case SESSION_ACT_CLOSE:
-			m->n_close++;
-			m->n_abort += a->abort;
-			m->last_close = a->id;
-			break;
-		case SESSION_ACT_FETCH_CREDS:
-			m->n_fetch++;
-			m->n_refresh += a->refresh;
-			m->last_fetch = a->id;
-			break;
-		case SESSION_ACT_ARM_TIMER:
-			m->timer_at[a->timer] = a->at_ms;
-			break;
-		case SESSION_ACT_CANCEL_TIMER:
-			m->timer_at[a->timer] = 0;
-			break;
-		case SESSION_ACT_ANSWER:
-			m->n_answers[a->answer]++;
-			if (a->id < 256)
-				m->answered[a->id]++;
-			break;
-		case SESSION_ACT_SEND_END:
-			m->n_end++;
-			break;
-		case SESSION_ACT_SEND_PING:
-			m->n_ping++;
-			break;
-		case SESSION_ACT_LOG: {
-			int n = snprintf(m->log + m->log_len, sizeof(m->log) - m->log_len, "%s\n", a->text);
-			if (n > 0 && m->log_len + n < sizeof(m->log))
-				m->log_len += n;
-			break;
-		}
-		default:
-			break;
-		}
-	}
-}
-
-static void feed(struct sim *m, struct session_event ev)
-{
-	if (ev.retry_after_ms == 0 && ev.type != SESSION_EV_CONNECT_FAILED &&
-	    ev.type != SESSION_EV_CREDS_FAILED && ev.type != SESSION_EV_SERVICE_ERROR)
-		ev.retry_after_ms = -1;
-	session_handle(m->s, m->now, &ev, &m->last);
-	apply(m);
-}
-
-#define EV(...)	((struct session_event){ .retry_after_ms = -1, __VA_ARGS__ })
-
-/* Advances the clock to `to`, firing due timers in deadline order. */
-static void advance(struct sim *m, uint64_t to)
-{
-	for (;;) {
-		int next = -1;
-		for (int t = 0; t < SESSION_N_TIMERS; t++)
-			if (m->timer_at[t] != 0 && m->timer_at[t] <= to &&
-			    (next < 0 || m->timer_at[t] < m->timer_at[next]))
-				next = t;
-		if (next < 0)
-			break;
-		m->now = SPA_MAX_U64(m->now, m->timer_at[next]);
-		m->timer_at[next] = 0;
-		feed(m, EV(.type = SESSION_EV_TIMER, .timer = (enum session_timer)next));
-	}
-	m->now = to > m->now ? to : m->now;
-}
-
-static enum session_state state(struct sim *m)
-{
-	struct session_status st;
-	session_get_status(m->s, m->now, &st);
-	return st.state;
-}
-
-static struct sim *sim_new(const struct session_config *cfg)
-{
-	struct sim *m = calloc(1, sizeof(*m));
-	if (cfg)
-		m->cfg = *cfg;
-	else
-		defaults(&m->cfg);
-	m->s = session_new(&m->cfg);
-	m->now = 1000;
-	return m;
-}
-
-static void sim_free(struct sim *m)
-{
-	session_free(m->s);
-	free(m);
-}
-
-/* start → credentials → open → opened → ready */
-static uint64_t connect_ok(struct sim *m)
-{
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-	uint64_t conn = m->last_open;
-	feed(m, EV(.type = SESSION_EV_OPENED, .id = conn));
-	feed(m, EV(.type = SESSION_EV_READY, .id = conn));
-	return conn;
-}
-
-static struct sim *streaming(void)
-{
-	struct sim *m = sim_new(NULL);
-	feed(m, EV(.type = SESSION_EV_START));
-	connect_ok(m);
-	assert_int_equal(state(m), SESSION_STREAMING);
-	return m;
-}
 
 static void test_100_start_and_reconnect_requests_while_connecting_make_one_attempt(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	for (int i = 0; i < 100; i++) {
-		feed(m, EV(.type = i % 2 ? SESSION_EV_START : SESSION_EV_RECONNECT));
-		feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
-	}
-	assert_int_equal(m->n_fetch, 1);
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_START));
 	for (int i = 0; i < 100; i++)
-		feed(m, EV(.type = SESSION_EV_RECONNECT));
+		sim_feed(m, EV(.type = i % 2 ? SESSION_EV_START : SESSION_EV_RECONNECT));
+	assert_int_equal(m->n_fetch, 1);
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	for (int i = 0; i < 100; i++)
+		sim_feed(m, EV(.type = SESSION_EV_RECONNECT));
 	assert_int_equal(m->n_open, 1);
-	assert_int_equal(state(m), SESSION_CONNECTING);
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	sim_free(m);
 }
 
 static void test_duplicate_opened_is_ignored(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 	uint64_t conn = m->last_open;
 
-	feed(m, EV(.type = SESSION_EV_OPENED, .id = conn));
-	feed(m, EV(.type = SESSION_EV_READY, .id = conn));
+	sim_feed(m, EV(.type = SESSION_EV_OPENED, .id = conn));
+	sim_feed(m, EV(.type = SESSION_EV_READY, .id = conn));
 	assert_int_equal(m->last.n, 0);
-	assert_int_equal(state(m), SESSION_STREAMING);
+	assert_int_equal(sim_state(m), SESSION_STREAMING);
 	assert_int_equal(m->n_close, 0);
 	sim_free(m);
 }
@@ -205,38 +50,38 @@ static void test_opened_after_stop_closes_that_socket_and_changes_nothing(void *
 	struct sim *m = sim_new(NULL);
 	uint64_t conn;
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
 	conn = m->last_open;
-	feed(m, EV(.type = SESSION_EV_STOP));
-	assert_int_equal(state(m), SESSION_STOPPED);
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
+	assert_int_equal(sim_state(m), SESSION_STOPPED);
 	uint32_t closes = m->n_close;
-	feed(m, EV(.type = SESSION_EV_OPENED, .id = conn));
+	sim_feed(m, EV(.type = SESSION_EV_OPENED, .id = conn));
 	assert_int_equal(m->last.n, 1);
 	assert_int_equal(m->last.a[0].type, SESSION_ACT_CLOSE);
 	assert_int_equal(m->last.a[0].id, conn);
 	assert_int_equal(m->n_close, closes + 1);
-	feed(m, EV(.type = SESSION_EV_READY, .id = conn));
-	feed(m, EV(.type = SESSION_EV_CLOSED, .id = conn, .code = 1006));
-	assert_int_equal(state(m), SESSION_STOPPED);
+	sim_feed(m, EV(.type = SESSION_EV_READY, .id = conn));
+	sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = conn, .code = 1006));
+	assert_int_equal(sim_state(m), SESSION_STOPPED);
 	assert_int_equal(m->n_open, 1);
 	sim_free(m);
 }
 
 static void test_stale_connection_callbacks_are_ignored(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 	uint64_t old = m->last_open;
 
-	feed(m, EV(.type = SESSION_EV_CLOSED, .id = old, .code = 1006));
-	advance(m, m->now + 20000);
-	connect_ok(m);
+	sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = old, .code = 1006));
+	sim_advance(m, m->now + 20000);
+	sim_connect(m);
 	assert_int_not_equal(m->last_open, old);
 	/* Late news about the dead socket must not touch the new one. */
-	feed(m, EV(.type = SESSION_EV_CLOSED, .id = old, .code = 1011));
-	feed(m, EV(.type = SESSION_EV_SERVICE_ERROR, .id = old, .cls = ERR_FATAL, .message = "x"));
-	feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = old, .cls = ERR_FATAL));
-	assert_int_equal(state(m), SESSION_STREAMING);
+	sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = old, .code = 1011));
+	sim_feed(m, EV(.type = SESSION_EV_SERVICE_ERROR, .id = old, .cls = ERR_FATAL, .message = "x"));
+	sim_feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = old, .cls = ERR_FATAL));
+	assert_int_equal(sim_state(m), SESSION_STREAMING);
 	assert_int_equal(m->n_open, 2);
 	sim_free(m);
 }
@@ -245,12 +90,12 @@ static void test_waiter_is_answered_ready_once(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 10000));
-	connect_ok(m);
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 10000));
-	advance(m, m->now + 60000);
-	feed(m, EV(.type = SESSION_EV_STOP));
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 10000));
+	sim_connect(m);
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 10000));
+	sim_advance(m, m->now + 60000);
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
 	assert_int_equal(m->answered[1], 1);
 	assert_int_equal(m->answered[2], 1);
 	assert_int_equal(m->n_answers[SESSION_ANSWER_READY], 2);
@@ -261,15 +106,15 @@ static void test_waiter_is_answered_error_once_on_fatal(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 10000));
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-	feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 404,
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 10000));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 404,
 				.message = "HTTP 404"));
-	assert_int_equal(state(m), SESSION_FAILED);
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 10000));
-	advance(m, m->now + 60000);
-	feed(m, EV(.type = SESSION_EV_STOP));
+	assert_int_equal(sim_state(m), SESSION_FAILED);
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 10000));
+	sim_advance(m, m->now + 60000);
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
 	assert_int_equal(m->answered[1], 1);
 	assert_int_equal(m->answered[2], 1);
 	assert_int_equal(m->n_answers[SESSION_ANSWER_ERROR], 2);
@@ -280,16 +125,16 @@ static void test_waiter_is_answered_timeout_once(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 3000));
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 5000));
-	advance(m, m->now + 3000);
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 3000));
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 5000));
+	sim_advance(m, m->now + 3000);
 	assert_int_equal(m->answered[1], 1);
 	assert_int_equal(m->answered[2], 0);
-	advance(m, m->now + 2000);
+	sim_advance(m, m->now + 2000);
 	assert_int_equal(m->answered[2], 1);
-	connect_ok(m);
-	feed(m, EV(.type = SESSION_EV_STOP));
+	sim_connect(m);
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
 	assert_int_equal(m->n_answers[SESSION_ANSWER_TIMEOUT], 2);
 	assert_int_equal(m->n_answers[SESSION_ANSWER_READY], 0);
 	sim_free(m);
@@ -299,11 +144,11 @@ static void test_waiter_is_answered_cancelled_once_on_stop(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 10000));
-	feed(m, EV(.type = SESSION_EV_STOP));
-	feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 10000));
-	advance(m, m->now + 60000);
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 1, .timeout_ms = 10000));
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
+	sim_feed(m, EV(.type = SESSION_EV_WAIT, .id = 2, .timeout_ms = 10000));
+	sim_advance(m, m->now + 60000);
 	assert_int_equal(m->answered[1], 1);
 	assert_int_equal(m->answered[2], 1);
 	assert_int_equal(m->n_answers[SESSION_ANSWER_CANCELLED], 2);
@@ -317,42 +162,42 @@ static struct sim *reach(enum session_state target)
 
 	if (target == SESSION_IDLE)
 		return m;
-	feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_START));
 	switch (target) {
 	case SESSION_CONNECTING:
 		break;
 	case SESSION_STREAMING:
-		connect_ok(m);
+		sim_connect(m);
 		break;
 	case SESSION_RECONNECTING:
-		connect_ok(m);
-		feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1006));
-		feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch, .cls = ERR_TRANSIENT,
+		sim_connect(m);
+		sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1006));
+		sim_feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch, .cls = ERR_TRANSIENT,
 					.retry_after_ms = -1));
 		break;
 	case SESSION_OFFLINE:
 		for (int i = 0; i < 6; i++) {
-			feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch,
+			sim_feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch,
 						.cls = ERR_TRANSIENT, .retry_after_ms = -1));
-			if (state(m) == SESSION_RECONNECTING)
-				advance(m, m->now + 20000);
+			if (sim_state(m) == SESSION_RECONNECTING)
+				sim_advance(m, m->now + 20000);
 		}
 		break;
 	case SESSION_FAILED:
-		feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch, .cls = ERR_FATAL,
+		sim_feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch, .cls = ERR_FATAL,
 					.retry_after_ms = -1));
 		break;
 	case SESSION_STOPPING:
-		connect_ok(m);
-		feed(m, EV(.type = SESSION_EV_STOP));
+		sim_connect(m);
+		sim_feed(m, EV(.type = SESSION_EV_STOP));
 		break;
 	case SESSION_STOPPED:
-		feed(m, EV(.type = SESSION_EV_STOP));
+		sim_feed(m, EV(.type = SESSION_EV_STOP));
 		break;
 	default:
 		break;
 	}
-	assert_int_equal(state(m), target);
+	assert_int_equal(sim_state(m), target);
 	return m;
 }
 
@@ -362,20 +207,20 @@ static void test_stop_works_in_every_state_and_nothing_changes_after(void **st)
 		struct sim *m = reach((enum session_state)target);
 		uint64_t conn = m->last_open, opens = m->n_open;
 
-		feed(m, EV(.type = SESSION_EV_STOP));
-		advance(m, m->now + 5000);	/* the stop grace expires */
-		assert_int_equal(state(m), target == SESSION_IDLE ? SESSION_STOPPED : SESSION_STOPPED);
+		sim_feed(m, EV(.type = SESSION_EV_STOP));
+		sim_advance(m, m->now + 60000);	/* the stop grace and the hold expire */
+		assert_int_equal(sim_state(m), target == SESSION_IDLE ? SESSION_STOPPED : SESSION_STOPPED);
 		for (int t = 0; t < SESSION_N_TIMERS; t++)
 			assert_int_equal(m->timer_at[t], 0);
 		/* Late callbacks of every kind change nothing. */
-		feed(m, EV(.type = SESSION_EV_READY, .id = conn));
-		feed(m, EV(.type = SESSION_EV_CLOSED, .id = conn, .code = 1006));
-		feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-		feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
-		feed(m, EV(.type = SESSION_EV_RESUMED));
-		feed(m, EV(.type = SESSION_EV_TIMER, .timer = SESSION_TIMER_RETRY));
-		advance(m, m->now + 100000);
-		assert_int_equal(state(m), SESSION_STOPPED);
+		sim_feed(m, EV(.type = SESSION_EV_READY, .id = conn));
+		sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = conn, .code = 1006));
+		sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+		sim_feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+		sim_feed(m, EV(.type = SESSION_EV_RESUMED));
+		sim_feed(m, EV(.type = SESSION_EV_TIMER, .timer = SESSION_TIMER_RETRY));
+		sim_advance(m, m->now + 100000);
+		assert_int_equal(sim_state(m), SESSION_STOPPED);
 		assert_int_equal(m->n_open, opens);
 		sim_free(m);
 	}
@@ -383,23 +228,35 @@ static void test_stop_works_in_every_state_and_nothing_changes_after(void **st)
 
 static void test_stop_while_streaming_sends_end_and_waits_for_finished(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 	uint64_t conn = m->last_open;
 
-	feed(m, EV(.type = SESSION_EV_STOP));
-	assert_int_equal(state(m), SESSION_STOPPING);
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
+	assert_int_equal(sim_state(m), SESSION_STOPPING);
 	assert_int_equal(m->n_end, 1);
 	assert_int_equal(m->n_close, 0);
-	feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
-	assert_int_equal(state(m), SESSION_STOPPED);
-	assert_int_equal(m->n_close, 1);
+	sim_finished(m, conn);
+	assert_int_equal(sim_state(m), SESSION_STOPPED);
+	assert_int_equal(m->n_close, 0);	/* the service closed it */
+	sim_free(m);
+
+	/* A service that says `finished` but does not close gets our close. */
+	m = sim_streaming(NULL);
+	conn = m->last_open;
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
+	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = conn));
+	assert_int_equal(m->n_close, 0);
+	sim_advance(m, m->now + m->cfg.stop_timeout_ms);
+	assert_int_equal(sim_state(m), SESSION_STOPPED);
+	assert_int_equal(m->last_close, conn);
+	assert_int_equal(m->n_abort, 0);
 	sim_free(m);
 }
 
 static void test_backoff_first_retry_is_immediate_then_full_jitter_within_bounds(void **st)
 {
 	struct session_config c;
-	defaults(&c);
+	sim_defaults(&c);
 
 	assert_int_equal(session_backoff_ms(&c, 1, 12345), 0);
 	for (uint32_t n = 2; n < 40; n++) {
@@ -418,26 +275,26 @@ static void test_failed_attempts_follow_the_schedule_then_go_offline(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_START));
 	for (uint32_t n = 1; n <= 6; n++) {
 		uint64_t at = m->now;
-		feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch, .cls = ERR_TRANSIENT,
+		sim_feed(m, EV(.type = SESSION_EV_CREDS_FAILED, .id = m->last_fetch, .cls = ERR_TRANSIENT,
 					.retry_after_ms = -1, .message = "refused"));
 		if (n < 6) {
 			uint64_t ceiling = (uint64_t)1000 << (n - 1);
-			assert_int_equal(state(m), SESSION_RECONNECTING);
+			assert_int_equal(sim_state(m), SESSION_RECONNECTING);
 			assert_true(m->timer_at[SESSION_TIMER_RETRY] - at <= (ceiling > 16000 ? 16000 : ceiling));
-			advance(m, m->timer_at[SESSION_TIMER_RETRY]);
+			sim_advance(m, m->timer_at[SESSION_TIMER_RETRY]);
 			assert_int_equal(m->n_fetch, n + 1);
 		}
 	}
-	assert_int_equal(state(m), SESSION_OFFLINE);
+	assert_int_equal(sim_state(m), SESSION_OFFLINE);
 	uint64_t probe = m->timer_at[SESSION_TIMER_RETRY] - m->now;
 	assert_true(probe >= 15000 && probe <= 45000);
-	advance(m, m->timer_at[SESSION_TIMER_RETRY]);
-	assert_int_equal(state(m), SESSION_CONNECTING);
-	connect_ok(m);
-	assert_int_equal(state(m), SESSION_STREAMING);
+	sim_advance(m, m->timer_at[SESSION_TIMER_RETRY]);
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
+	sim_connect(m);
+	assert_int_equal(sim_state(m), SESSION_STREAMING);
 	sim_free(m);
 }
 
@@ -473,9 +330,9 @@ static void test_1012_and_1001_reconnect_at_once(void **st)
 {
 	int codes[] = { 1001, 1012 };
 	for (int i = 0; i < 2; i++) {
-		struct sim *m = streaming();
-		feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = codes[i]));
-		assert_int_equal(state(m), SESSION_CONNECTING);
+		struct sim *m = sim_streaming(NULL);
+		sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = codes[i]));
+		assert_int_equal(sim_state(m), SESSION_CONNECTING);
 		assert_int_equal(m->n_fetch, 2);
 		sim_free(m);
 	}
@@ -485,18 +342,18 @@ static void test_401_gets_one_refresh_then_is_fatal(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-	feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 401,
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 401,
 				.message = "HTTP 401"));
-	assert_int_equal(state(m), SESSION_CONNECTING);
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	assert_int_equal(m->n_refresh, 1);
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-	feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 401,
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 401,
 				.message = "HTTP 401"));
-	assert_int_equal(state(m), SESSION_FAILED);
+	assert_int_equal(sim_state(m), SESSION_FAILED);
 	assert_int_equal(m->n_open, 2);
-	advance(m, m->now + 600000);
+	sim_advance(m, m->now + 600000);
 	assert_int_equal(m->n_open, 2);
 	struct session_status stt;
 	session_get_status(m->s, m->now, &stt);
@@ -506,9 +363,9 @@ static void test_401_gets_one_refresh_then_is_fatal(void **st)
 
 static void test_1008_close_counts_as_401(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 
-	feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1008));
+	sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1008));
 	assert_int_equal(m->n_refresh, 1);
 	sim_free(m);
 }
@@ -517,13 +374,13 @@ static void test_retry_after_is_honoured(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-	feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 503,
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_CONNECT_FAILED, .id = m->last_open, .http_status = 503,
 				.retry_after_ms = 7000, .message = "HTTP 503"));
-	assert_int_equal(state(m), SESSION_RECONNECTING);
+	assert_int_equal(sim_state(m), SESSION_RECONNECTING);
 	assert_true(m->timer_at[SESSION_TIMER_RETRY] - m->now >= 7000);
-	advance(m, m->now + 6999);
+	sim_advance(m, m->now + 6999);
 	assert_int_equal(m->n_fetch, 1);
 	sim_free(m);
 }
@@ -533,8 +390,8 @@ static void test_network_event_during_backoff_attempts_at_once(void **st)
 	struct sim *m = reach(SESSION_RECONNECTING);
 	uint32_t fetches = m->n_fetch;
 
-	feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
-	assert_int_equal(state(m), SESSION_CONNECTING);
+	sim_feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	assert_int_equal(m->n_fetch, fetches + 1);
 	assert_int_equal(m->timer_at[SESSION_TIMER_RETRY], 0);
 	sim_free(m);
@@ -545,43 +402,43 @@ static void test_network_event_while_offline_probes_at_once(void **st)
 	struct sim *m = reach(SESSION_OFFLINE);
 	uint32_t fetches = m->n_fetch;
 
-	feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
-	assert_int_equal(state(m), SESSION_CONNECTING);
+	sim_feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	assert_int_equal(m->n_fetch, fetches + 1);
 	sim_free(m);
 }
 
 static void test_network_event_while_streaming_validates_the_path_with_a_ping(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 
-	feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+	sim_feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
 	assert_int_equal(m->n_ping, 1);
-	feed(m, EV(.type = SESSION_EV_PONG, .id = m->last_open));
-	advance(m, m->now + 10000);
-	assert_int_equal(state(m), SESSION_STREAMING);
-	feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
-	advance(m, m->now + 2000);		/* no pong: the path is gone */
-	assert_int_equal(state(m), SESSION_CONNECTING);
+	sim_feed(m, EV(.type = SESSION_EV_PONG, .id = m->last_open, .seq = m->last_ping));
+	sim_advance(m, m->now + 10000);
+	assert_int_equal(sim_state(m), SESSION_STREAMING);
+	sim_feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+	sim_advance(m, m->now + 2000);		/* no pong: the path is gone */
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	sim_free(m);
 }
 
 static void test_no_progress_while_audio_flows_is_a_half_open_socket(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 	uint64_t conn = m->last_open;
 
 	for (int i = 0; i < 50; i++) {		/* 5 s of audio with progress */
-		feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = conn));
-		feed(m, EV(.type = SESSION_EV_PROGRESS, .id = conn));
-		advance(m, m->now + 100);
+		sim_feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = conn, .voiced = true));
+		sim_progress(m, conn);
+		sim_advance(m, m->now + 100);
 	}
-	assert_int_equal(state(m), SESSION_STREAMING);
+	assert_int_equal(sim_state(m), SESSION_STREAMING);
 	for (int i = 0; i < 81; i++) {		/* 8.1 s without */
-		feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = conn));
-		advance(m, m->now + 100);
+		sim_feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = conn, .voiced = true));
+		sim_advance(m, m->now + 100);
 	}
-	assert_int_not_equal(state(m), SESSION_STREAMING);
+	assert_int_not_equal(sim_state(m), SESSION_STREAMING);
 	assert_true(m->n_close >= 1);
 	sim_free(m);
 }
@@ -590,32 +447,35 @@ static void test_connect_timeout_retries(void **st)
 {
 	struct sim *m = sim_new(NULL);
 
-	feed(m, EV(.type = SESSION_EV_START));
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
-	advance(m, m->now + 10000);
+	sim_feed(m, EV(.type = SESSION_EV_START));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_advance(m, m->now + 10000);
 	assert_int_equal(m->n_close, 1);
-	assert_int_equal(state(m), SESSION_RECONNECTING);
+	assert_int_equal(sim_state(m), SESSION_RECONNECTING);
 	sim_free(m);
 }
 
 static void test_suspend_closes_cleanly_and_resume_reconnects_at_once(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 
-	feed(m, EV(.type = SESSION_EV_SUSPENDING));
+	sim_feed(m, EV(.type = SESSION_EV_SUSPENDING));
 	assert_int_equal(m->n_end, 1);
-	assert_int_equal(m->n_close, 1);
-	advance(m, m->now + 3600000);
+	assert_int_equal(m->n_close, 0);	/* its last finals are still to come */
+	sim_finished(m, m->last_open);
+	assert_int_equal(m->n_close, 0);	/* the service closed it */
+	assert_int_equal(sim_state(m), SESSION_RECONNECTING);
+	sim_advance(m, m->now + 20000);		/* asleep: the clock barely moves */
 	assert_int_equal(m->n_fetch, 1);
-	feed(m, EV(.type = SESSION_EV_RESUMED));
-	assert_int_equal(state(m), SESSION_CONNECTING);
+	sim_feed(m, EV(.type = SESSION_EV_RESUMED));
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
 	assert_int_equal(m->n_fetch, 2);
 	sim_free(m);
 }
 
 static void test_log_lines_carry_the_correlation_ids(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 	char *line = m->log;
 
 	while (*line) {
@@ -637,7 +497,7 @@ static void test_full_jitter_spreads_a_fleet_better_than_fixed_steps(void **st)
 	uint64_t rng = 7;
 	double worst_ours = 0, worst_seed = 0;
 
-	defaults(&c);
+	sim_defaults(&c);
 	for (int n = 2; n <= ATTEMPTS; n++) {
 		static uint32_t ours[64], seed[64];	/* arrivals per 250 ms bucket */
 		memset(ours, 0, sizeof(ours));
@@ -665,21 +525,21 @@ static void test_full_jitter_spreads_a_fleet_better_than_fixed_steps(void **st)
 
 static void test_next_socket_opens_only_after_the_old_one_is_released(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 	uint64_t old = m->last_open;
 
 	/* Half-open: the old socket is aborted, but it still exists until the
 	 * transport says it is gone. */
-	feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = old));
-	advance(m, m->now + 8000);
+	sim_feed(m, EV(.type = SESSION_EV_AUDIO_SENT, .id = old, .voiced = true));
+	sim_advance(m, m->now + 8000);
 	assert_int_equal(m->last_close, old);
 	assert_int_equal(m->n_abort, 1);
-	assert_int_equal(state(m), SESSION_CONNECTING);
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	assert_int_equal(sim_state(m), SESSION_CONNECTING);
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
 	assert_int_equal(m->n_open, 1);
-	feed(m, EV(.type = SESSION_EV_RELEASED, .id = old + 100));	/* not that one */
+	sim_feed(m, EV(.type = SESSION_EV_RELEASED, .id = old + 100));	/* not that one */
 	assert_int_equal(m->n_open, 1);
-	feed(m, EV(.type = SESSION_EV_RELEASED, .id = old));
+	sim_feed(m, EV(.type = SESSION_EV_RELEASED, .id = old));
 	assert_int_equal(m->n_open, 2);
 	assert_int_not_equal(m->last_open, old);
 	sim_free(m);
@@ -687,39 +547,40 @@ static void test_next_socket_opens_only_after_the_old_one_is_released(void **st)
 
 static void test_an_unreleased_socket_does_not_block_forever(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 
-	feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1011));
-	advance(m, m->now + 1);			/* first retry: no backoff */
+	sim_feed(m, EV(.type = SESSION_EV_CLOSED, .id = m->last_open, .code = 1011));
+	sim_advance(m, m->now + 1);			/* first retry: no backoff */
 	/* Closed by the peer: nothing to wait for. */
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
 	assert_int_equal(m->n_open, 2);
 	sim_free(m);
 	/* Our own close that is never confirmed: the connect deadline ends the wait. */
-	m = streaming();
-	feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
-	advance(m, m->now + 2000);		/* no pong: aborted, reconnecting */
+	m = sim_streaming(NULL);
+	sim_feed(m, EV(.type = SESSION_EV_NETWORK_CHANGED));
+	sim_advance(m, m->now + 2000);		/* no pong: aborted, reconnecting */
 	assert_int_equal(m->n_abort, 1);
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
 	assert_int_equal(m->n_open, 1);
-	advance(m, m->now + 10000);		/* connect deadline */
-	advance(m, m->timer_at[SESSION_TIMER_RETRY]);
-	feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
+	sim_advance(m, m->now + 10000);		/* connect deadline */
+	sim_advance(m, m->timer_at[SESSION_TIMER_RETRY]);
+	sim_feed(m, EV(.type = SESSION_EV_CREDS_READY, .id = m->last_fetch));
 	assert_int_equal(m->n_open, 2);
 	sim_free(m);
 }
 
 static void test_stop_closes_gracefully_and_failures_abort(void **st)
 {
-	struct sim *m = streaming();
+	struct sim *m = sim_streaming(NULL);
 
-	feed(m, EV(.type = SESSION_EV_STOP));
-	feed(m, EV(.type = SESSION_EV_FINISHED, .id = m->last_open));
+	sim_feed(m, EV(.type = SESSION_EV_STOP));
+	sim_feed(m, EV(.type = SESSION_EV_FINISHED, .id = m->last_open));
+	sim_advance(m, m->now + m->cfg.stop_timeout_ms);	/* it does not close: we do */
 	assert_int_equal(m->n_close, 1);
 	assert_int_equal(m->n_abort, 0);
 	sim_free(m);
-	m = streaming();
-	feed(m, EV(.type = SESSION_EV_SERVICE_ERROR, .id = m->last_open, .cls = ERR_TRANSIENT,
+	m = sim_streaming(NULL);
+	sim_feed(m, EV(.type = SESSION_EV_SERVICE_ERROR, .id = m->last_open, .cls = ERR_TRANSIENT,
 				.message = "500"));
 	assert_int_equal(m->n_abort, 1);
 	sim_free(m);

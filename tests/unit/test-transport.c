@@ -218,7 +218,7 @@ static void on_message(void *data, uint64_t conn, const char *msg, size_t len, b
 	snprintf(e->text, sizeof(e->text), "%.*s", (int)(len < 40 ? len : 40), msg);
 }
 
-static void on_pong(void *data, uint64_t conn)
+static void on_pong(void *data, uint64_t conn, uint64_t seq)
 {
 }
 
@@ -300,6 +300,11 @@ static bool srv_closed(const void *arg)
 static bool released(const void *arg)
 {
 	return find_ev(EV_RELEASED, *(const uint64_t *)arg) >= 0;
+}
+
+static bool failed(const void *arg)
+{
+	return find_ev(EV_FAILED, *(const uint64_t *)arg) >= 0;
 }
 
 static bool srv_has_audio(const void *arg)
@@ -581,15 +586,22 @@ static void test_a_unix_socket_url_connects_to_the_socket(void **state)
 	assert_true(run_until(released, &conn));
 	transport_destroy(H->t);
 
-	/* No server: it says so at once (the caller retries with backoff). */
+	/* No server: it says so at once, from the loop like any failure (the
+	 * caller retries with backoff). */
 	snprintf(url, sizeof(url), "ws+unix://%s/nobody.sock:/x", H->sock_dir);
 	H->t = client_new(url, 0);
-	assert_int_equal(transport_open(H->t, 2, "", NULL), -ENOENT);
+	conn = 2;
+	assert_int_equal(transport_open(H->t, conn, "", NULL), 0);
+	assert_true(run_until(failed, &conn));
+	assert_non_null(strstr(H->ev[find_ev(EV_FAILED, conn)].text, "nobody.sock"));
 	transport_destroy(H->t);
 	snprintf(url, sizeof(url), "ws+unix://%s/dead.sock:/x", H->sock_dir);
 	make_dead_socket(url + strlen("ws+unix://"));
 	H->t = client_new(url, 0);
-	assert_int_equal(transport_open(H->t, 3, "", NULL), -ECONNREFUSED);
+	conn = 3;
+	assert_int_equal(transport_open(H->t, conn, "", NULL), 0);
+	assert_true(run_until(failed, &conn));
+	assert_non_null(strstr(H->ev[find_ev(EV_FAILED, conn)].text, "dead.sock"));
 }
 
 int main(void)

@@ -2,8 +2,8 @@
  *
  * Consecutive finals are grouped into one cue until a final ends a
  * sentence, the next would stretch the cue beyond EXPORT_CUE_MAX_MS, a gap
- * comes or the speaker changes (a single longer final is a cue of its
- * own). The group's words are wrapped greedily at EXPORT_CUE_LINE_CHARS
+ * comes or the speaker (the label: with several taps, the tap too) changes
+ * (a single longer final is a cue of its own). The group's words are wrapped greedily at EXPORT_CUE_LINE_CHARS
  * characters (code points; a longer word is cut), every two lines make a
  * cue, and the two lines are balanced. The cues a group is split into
  * share its time by where their first word is in its final (linear in
@@ -266,13 +266,13 @@ static int group_flush(struct builder *b)
 	first = &b->j->entries[b->group[0]];
 	start = first->start_ms;
 	b->n_words = 0;
-	if (first->speaker[0]) {
-		size_t len = strlen(first->speaker);
+	if (first->label[0]) {
+		size_t len = strlen(first->label);
 		char *sp = malloc(len + 2);
 
 		if (!sp)
 			return -ENOMEM;
-		memcpy(sp, first->speaker, len);
+		memcpy(sp, first->label, len);
 		memcpy(sp + len, ":", 2);
 		prefix = normalize(sp);
 		free(sp);
@@ -310,7 +310,7 @@ static int gather(struct builder *b)
 			continue;	/* nothing to show */
 		if (b->n_group > 0) {
 			first = &j->entries[b->group[0]];
-			if (strcmp(first->speaker, e->speaker) != 0 ||
+			if (strcmp(first->label, e->label) != 0 ||
 			    e->end_ms - first->start_ms > EXPORT_CUE_MAX_MS)
 				if ((r = group_flush(b)) < 0)
 					return r;

@@ -1,19 +1,24 @@
 /* pw-transcribe export: reading a journal. Each line is parsed on its own
  * (json_tokener, strict, UTF-8 checked); a bad line is reported with its
- * number and skipped, so one damaged line never costs the rest. */
+ * number and skipped, so one damaged line never costs the rest. The header
+ * (else the file name, <tap>-<yyyymmddThhmmssZ>-<session>.jsonl) says
+ * when the journal's timeline began. */
 #include "cli-export.h"
 #include "cli.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
 #define PARSE_FLAGS	(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
 #define WHAT_MAX	256
+#define STAMP_LEN	16		/* yyyymmddThhmmssZ */
 
 struct reader {
 	const char *path;
@@ -21,6 +26,8 @@ struct reader {
 	const char *type;		/* of the line being read */
 	struct json_tokener *tok;
 	struct export_journal *j;
+	struct export_source *src;
+	bool header_seen;
 	size_t cap;
 };
 
@@ -117,12 +124,14 @@ static bool get_times(struct reader *rd, struct json_object *o, struct export_en
 	return true;
 }
 
-static void entry_clear(struct export_entry *e)
+void export_entry_clear(struct export_entry *e)
 {
 	free(e->text);
 	free(e->speaker);
 	free(e->language);
 	free(e->session_id);
+	free(e->tap);
+	free(e->label);
 }
 
 static bool get_confidence(struct reader *rd, struct json_object *o, struct export_entry *e)
@@ -161,21 +170,28 @@ static bool parse_gap(struct reader *rd, struct json_object *o, struct export_en
 	return get_times(rd, o, e) && get_string(rd, o, "reason", false, &e->text);
 }
 
+static void source_saw(struct reader *rd, int64_t ms)
+{
+	if (ms > rd->src->end_ms)
+		rd->src->end_ms = ms;
+}
+
 static void add_entry(struct reader *rd, struct json_object *o, bool final)
 {
 	struct export_journal *j = rd->j;
 	struct export_entry e = { .line = rd->line }, *grown;
 
 	if (!(final ? parse_final(rd, o, &e) : parse_gap(rd, o, &e))) {
-		entry_clear(&e);
+		export_entry_clear(&e);
 		return;
 	}
+	source_saw(rd, e.end_ms);
 	if (j->n == rd->cap) {
 		rd->cap = rd->cap ? rd->cap * 2 : 64;
 		grown = realloc(j->entries, rd->cap * sizeof(*grown));
 		if (!grown) {
 			bad_line(rd, "out of memory");
-			entry_clear(&e);
+			export_entry_clear(&e);
 			return;
 		}
 		j->entries = grown;
@@ -219,6 +235,50 @@ static struct json_object *parse_object(struct reader *rd, const char *s, size_t
 	return NULL;
 }
 
+/* "2026-12-03T09:30:00Z" (ISO) or "20261203T093000Z" (a file name's) as
+ * UTC ms since 1970; -1 when it is neither. */
+static int64_t parse_utc(const char *s, const char *fmt)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, fmt, &tm);
+	time_t t;
+
+	if (end == NULL || *end != '\0' || (t = timegm(&tm)) == (time_t)-1 || t < 0)
+		return -1;
+	return (int64_t)t * 1000;
+}
+
+/* The header: the tap and when the timeline began (only the first line
+ * that is a header counts; one without them places nothing). */
+static void read_header(struct reader *rd, struct json_object *o)
+{
+	struct json_object *v;
+	int64_t ms;
+	char *tap;
+
+	if (rd->header_seen)
+		return;
+	rd->header_seen = true;
+	if (json_object_object_get_ex(o, "tap", &v) && json_object_is_type(v, json_type_string) &&
+	    (tap = strdup(json_object_get_string(v)))) {
+		free(rd->src->tap);
+		rd->src->tap = tap;
+	}
+	if (json_object_object_get_ex(o, "started", &v) && json_object_is_type(v, json_type_string) &&
+	    (ms = parse_utc(json_object_get_string(v), "%Y-%m-%dT%H:%M:%SZ")) >= 0)
+		rd->src->started_ms = ms;
+}
+
+/* A state line's time ends the journal as much as a final does. */
+static void read_state(struct reader *rd, struct json_object *o)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, "at_ms", &v) && json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) >= 0)
+		source_saw(rd, json_object_get_int64(v));
+}
+
 static void read_line(struct reader *rd, const char *s, size_t len)
 {
 	struct json_object *o = parse_object(rd, s, len), *t;
@@ -237,7 +297,11 @@ static void read_line(struct reader *rd, const char *s, size_t len)
 			add_entry(rd, o, true);
 		else if (strcmp(type, "gap") == 0)
 			add_entry(rd, o, false);
-		/* header, state and types of later versions: not exported */
+		else if (strcmp(type, "header") == 0)
+			read_header(rd, o);
+		else if (strcmp(type, "state") == 0)
+			read_state(rd, o);
+		/* types of later versions: not exported */
 	}
 	json_object_put(o);
 }
@@ -274,7 +338,7 @@ static void dedupe_and_sort(struct export_journal *j)
 		if (n > 0 && j->entries[i].kind == EXPORT_FINAL &&
 		    j->entries[n - 1].kind == EXPORT_FINAL &&
 		    j->entries[n - 1].seq == j->entries[i].seq) {
-			entry_clear(&j->entries[i]);
+			export_entry_clear(&j->entries[i]);
 			continue;
 		}
 		j->entries[n++] = j->entries[i];
@@ -283,52 +347,95 @@ static void dedupe_and_sort(struct export_journal *j)
 	qsort(j->entries, j->n, sizeof(*j->entries), by_time);
 }
 
-int export_journal_read(const char *path, struct export_journal *j)
+/* Until the header says otherwise: <tap>-<yyyymmddThhmmssZ>-<session>.jsonl. */
+static int source_from_name(const char *path, struct export_source *src)
 {
-	struct reader rd = { .path = path, .j = j };
+	char *copy = strdup(path), *base, *p, stamp[STAMP_LEN + 1];
+
+	src->tap = NULL;
+	src->started_ms = -1;
+	src->end_ms = 0;
+	if (!copy)
+		return -ENOMEM;
+	base = basename(copy);
+	for (p = strchr(base, '-'); p; p = strchr(p + 1, '-')) {
+		if (strlen(p + 1) <= STAMP_LEN || p[1 + STAMP_LEN] != '-')
+			continue;
+		memcpy(stamp, p + 1, STAMP_LEN);
+		stamp[STAMP_LEN] = '\0';
+		if ((src->started_ms = parse_utc(stamp, "%Y%m%dT%H%M%SZ")) >= 0) {
+			*p = '\0';
+			break;
+		}
+	}
+	src->tap = strdup(src->started_ms >= 0 ? base : "");
+	free(copy);
+	return src->tap ? 0 : -ENOMEM;
+}
+
+void export_source_clear(struct export_source *src)
+{
+	free(src->tap);
+	src->tap = NULL;
+}
+
+static int read_lines(struct reader *rd, FILE *f)
+{
 	char *buf = NULL;
 	size_t size = 0;
 	ssize_t len;
-	FILE *f;
 	int r = 0;
 
-	memset(j, 0, sizeof(*j));
-	if (!(f = fopen(path, "re"))) {
-		r = -errno;
-		cli_error("%s: %s", path, strerror(-r));
-		return r;
-	}
-	if (!(rd.tok = json_tokener_new())) {
-		fclose(f);
-		cli_error("%s: %s", path, strerror(ENOMEM));
+	if (!(rd->tok = json_tokener_new()))
 		return -ENOMEM;
-	}
-	json_tokener_set_flags(rd.tok, PARSE_FLAGS);
+	json_tokener_set_flags(rd->tok, PARSE_FLAGS);
 	while ((len = getline(&buf, &size, f)) >= 0) {
-		rd.line++;
+		rd->line++;
 		if (len == 0 || buf[len - 1] != '\n') {
-			bad_line(&rd, "truncated: no newline at the end (the journal was cut off)");
+			bad_line(rd, "truncated: no newline at the end (the journal was cut off)");
 			continue;
 		}
-		read_line(&rd, buf, (size_t)len - 1);
+		read_line(rd, buf, (size_t)len - 1);
 	}
-	if (ferror(f)) {
+	if (ferror(f))
 		r = errno ? -errno : -EIO;
+	free(buf);
+	json_tokener_free(rd->tok);
+	return r;
+}
+
+int export_journal_read(const char *path, struct export_journal *j, struct export_source *src)
+{
+	struct export_source unused;
+	struct reader rd = { .path = path, .j = j, .src = src ? src : &unused };
+	FILE *f = NULL;
+	int r;
+
+	memset(j, 0, sizeof(*j));
+	if ((r = source_from_name(path, rd.src)) == 0) {
+		if ((f = fopen(path, "re")))
+			r = read_lines(&rd, f);
+		else
+			r = -errno;
+	}
+	if (f)
+		fclose(f);
+	if (r < 0) {
 		cli_error("%s: %s", path, strerror(-r));
 		export_journal_clear(j);
-	}
-	free(buf);
-	json_tokener_free(rd.tok);
-	fclose(f);
-	if (r == 0)
+		export_source_clear(rd.src);
+	} else {
 		dedupe_and_sort(j);
+	}
+	if (!src)
+		export_source_clear(&unused);
 	return r;
 }
 
 void export_journal_clear(struct export_journal *j)
 {
 	for (size_t i = 0; i < j->n; i++)
-		entry_clear(&j->entries[i]);
+		export_entry_clear(&j->entries[i]);
 	free(j->entries);
 	memset(j, 0, sizeof(*j));
 }

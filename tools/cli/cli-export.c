@@ -1,6 +1,6 @@
-/* pw-transcribe export JOURNAL [--format txt|srt|vtt|json] [-o FILE]: the
- * command, the txt and JSON writers, and the output (standard output, or
- * FILE.tmp renamed to FILE once complete). No D-Bus. */
+/* pw-transcribe export JOURNAL... [--format txt|srt|vtt|json] [-o FILE]:
+ * the command, the txt and JSON writers, and the output (standard output,
+ * or FILE.tmp renamed to FILE once complete). No D-Bus. */
 #include "cli.h"
 #include "../../module/json-double.h"
 #include "cli-export.h"
@@ -34,6 +34,10 @@ static int write_txt(FILE *f, const struct export_journal *j)
 		const struct export_entry *e = &j->entries[i];
 
 		put_clock(f, e->start_ms);
+		if (e->kind == EXPORT_GAP && e->label[0]) {
+			cli_text_put(f, e->label);	/* several taps: whose gap */
+			fputs(": ", f);
+		}
 		if (e->kind == EXPORT_GAP) {
 			fprintf(f, "[gap: %.1f s", (double)(e->end_ms - e->start_ms) / 1000.0);
 			if (e->text[0]) {
@@ -43,8 +47,8 @@ static int write_txt(FILE *f, const struct export_journal *j)
 			fputs("]\n", f);
 			continue;
 		}
-		if (e->speaker[0]) {
-			cli_text_put(f, e->speaker);
+		if (e->label[0]) {
+			cli_text_put(f, e->label);
 			fputs(": ", f);
 		}
 		cli_text_put(f, e->text);
@@ -64,6 +68,7 @@ static struct json_object *entry_json(const struct export_entry *e)
 		json_object_object_add(o, "start_ms", json_object_new_int64(e->start_ms));
 		json_object_object_add(o, "end_ms", json_object_new_int64(e->end_ms));
 		json_object_object_add(o, "reason", json_object_new_string(e->text));
+		json_object_object_add(o, "tap", json_object_new_string(e->tap));
 		return o;
 	}
 	json_object_object_add(o, "seq", json_object_new_uint64(e->seq));
@@ -76,6 +81,7 @@ static struct json_object *entry_json(const struct export_entry *e)
 		json_object_object_add(o, "confidence", json_double_shortest(e->confidence));
 	json_object_object_add(o, "session_id", json_object_new_string(e->session_id));
 	json_object_object_add(o, "connection_id", json_object_new_uint64(e->connection_id));
+	json_object_object_add(o, "tap", json_object_new_string(e->tap));
 	return o;
 }
 
@@ -173,12 +179,13 @@ int cli_export_run(const struct cli_opts *o)
 {
 	const char *format = o->format ? o->format : "txt";
 	struct export_journal j;
-	int code;
+	size_t failures;
+	int code = CLI_EXIT_FAIL;
 
-	if (export_journal_read(o->journal, &j) < 0)
-		return CLI_EXIT_FAIL;
-	code = o->output ? to_file(o->output, format, &j) : to_stdout(format, &j);
-	if (j.bad_lines > 0)
+	/* Whatever could be read is exported; any failure makes the status 1. */
+	if (export_set_read(o->journals, o->n_journals, &j, &failures) > 0)
+		code = o->output ? to_file(o->output, format, &j) : to_stdout(format, &j);
+	if (failures > 0)
 		code = CLI_EXIT_FAIL;
 	export_journal_clear(&j);
 	return code;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CLI_PROGRAM		"pw-transcribe"
@@ -31,7 +32,8 @@ struct cli_opts {
 	bool wait;
 	uint32_t wait_ms;		/* with wait */
 	unsigned exit_after_final;	/* 0: never */
-	const char *journal;		/* export: the file to read */
+	const char **journals;		/* export: the files and directories to read */
+	size_t n_journals;
 	const char *format;		/* export: txt, srt, vtt or json; NULL: txt */
 	const char *output;		/* export: NULL: standard output */
 };
@@ -47,5 +49,5 @@ int cli_status_show(const struct cli_opts *o);
 int cli_follow_run(const struct cli_opts *o);
 /* method: Start, Stop, Reconnect or Finalize */
 int cli_control_run(const struct cli_opts *o, const char *method);
-/* No D-Bus: reads o->journal. */
+/* No D-Bus: reads o->journals. */
 int cli_export_run(const struct cli_opts *o);

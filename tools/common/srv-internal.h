@@ -62,6 +62,7 @@ struct srv {
 	struct srv_slots slots;		/* max_streams */
 	struct lws *wsi_listen;
 	lws_sorted_usec_list_t sul_accept;	/* accepting again after EMFILE & co */
+	lws_sorted_usec_list_t sul_accept_turn;	/* accepts wait one turn of the loop */
 	int64_t accept_backoff_ms;
 	struct srv_ratelimit rl_accept, rl_refused;
 	struct srv_zombie *zombies;

@@ -32,7 +32,7 @@ struct int_option {
 static const struct int_option int_options[] = {
 	{ "port", "P", OFF(port), 7681, 0, 65535, "TCP port, 0: a free one; 7681 with only --address" },
 	{ "max-connections", "N", OFF(max_conns), 8, 1, 256,
-	  "streams at once (~95 MB each); more get 429" },
+	  "streams (~95 MB each); more get error 429" },
 	{ "spare-decoders", "N", OFF(spare), 1, 0, 64, "decoders kept ready for new streams" },
 	{ "idle-timeout", "S", OFF(idle_s), 20, 1, 86400,
 	  "no audio or keepalive for S s: error 408" },
@@ -45,7 +45,7 @@ static const struct int_option int_options[] = {
 	{ "progress-ms", "MS", OFF(progress_ms), 500, 20, 600000,
 	  "a response at least every MS of audio" },
 	{ "lws-debug", "BITS", OFF(lws_debug), 0, 0, 0xffff,
-	  "libwebsockets log bits, 0: errors and warnings" },
+	  "lws log bits, 0: errors and warnings" },
 };
 
 #define N_INT_OPTIONS	(sizeof(int_options) / sizeof(int_options[0]))
@@ -83,7 +83,7 @@ static void int_line(FILE *f, const struct int_option *io)
 
 	snprintf(name, sizeof(name), "--%s", io->name);
 	if (strcmp(io->name, "port"))
-		snprintf(help, sizeof(help), "%s (%ld)", io->help, io->def);
+		snprintf(help, sizeof(help), "%s (default %ld)", io->help, io->def);
 	else
 		snprintf(help, sizeof(help), "%s", io->help);
 	line(f, name, io->arg, help);
@@ -113,7 +113,7 @@ static void usage(FILE *f, const struct server_options *o)
 	more(f, o->lm);
 	line(f, "--dict", "FILE", "dictionary, default:");
 	more(f, o->dict);
-	fprintf(f, "\nLimits, pacing, diagnostics (default):\n");
+	fprintf(f, "\nLimits, pacing, diagnostics:\n");
 	for (size_t i = 1; i < N_INT_OPTIONS; i++)
 		int_line(f, &int_options[i]);
 	line(f, "--help", NULL, "this text");
