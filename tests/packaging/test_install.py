@@ -109,7 +109,7 @@ class InstallTest(unittest.TestCase):
     def test_user_prefix_units_name_installed_files(self):
         self.assertIn(" -c %s/share/pipewire/pw-transcribe.conf\n" % self.local,
                       self.units["pw-transcribe.service"])
-        self.assertIn("ExecStart=%s/bin/pw-transcribe-server " % self.local,
+        self.assertIn("ExecStart=%s/bin/pw-transcribe-server\n" % self.local,
                       self.units["pw-transcribe-server.service"])
 
     def test_pipewire_loads_the_module_from_the_user_prefix_with_the_documented_setting(self):
