@@ -234,10 +234,11 @@ class PipeWireFixture:
     """Private dbus-daemon + pipewire + test-sink; see the module docstring."""
 
     def __init__(self, build_dir=None, debug=None, sink=True, clock=None, managed=False,
-                 daemon_module=None):
+                 daemon_module=None, daemon_fragment=None):
         """managed: the desktop graph (WirePlumber, pipewire-pulse; see the
         module docstring). daemon_module: (name, args) loaded into the
-        managed daemon from a conf.d fragment (args: dict or SPA-JSON str)."""
+        managed daemon from a conf.d fragment (args: dict or SPA-JSON str);
+        daemon_fragment: a fragment file to use as it is (conf/transcribe.conf)."""
         self.build_dir = Path(build_dir or os.environ.get("TRANSCRIBE_BUILD_DIR", ".")).resolve()
         self.debug = debug if debug is not None else os.environ.get("TRANSCRIBE_PW_DEBUG")
         self.want_sink = sink
@@ -245,6 +246,7 @@ class PipeWireFixture:
         self.managed = managed
         self.graph = "managed" if managed else "bare"
         self.daemon_module = daemon_module
+        self.daemon_fragment = daemon_fragment
         self.procs = []
         self.tmp = None
         self.leftovers = []
@@ -402,6 +404,8 @@ class PipeWireFixture:
             mod, margs = self.daemon_module
             a = "" if margs is None else " args = %s" % spa_json(margs)
             (confd / "20-module.conf").write_text(MANAGED_MODULE_CONF % (mod, a))
+        if self.daemon_fragment:
+            shutil.copy(self.daemon_fragment, confd / "20-module.conf")
         # The daemon loads our module: it needs the module's environment.
         env = self.module_env()
         self.daemon = self.spawn("pipewire", [self.bin_dir / DAEMON_EXE, "-c", "pipewire.conf"],

@@ -7,6 +7,7 @@ the default output stays the user's, and what the module links survives a
 session manager: its ports, its levels, its nodes."""
 
 import array
+import errno
 import json
 import math
 import os
@@ -19,12 +20,15 @@ from pathlib import Path
 
 import bus
 import fixture
+import speech
 from fixture import PipeWireFixture, wait_for
 from test_session import FaultServer, SECRET
 
 MODULE = "libpipewire-module-transcribe"
 TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
 FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')
+FINAL_TEXT_RE = re.compile(r' final start_ms=-?\d+ end_ms=-?\d+ text="([^"]*)"')
+CONF = Path(__file__).resolve().parent.parent.parent / "conf"
 CLI = os.environ.get("CLI", "pw-transcribe")
 APP = "test-app"                # paplay's application.name in the managed graph
 MINUS_1_DBFS = 10 ** (-1 / 20)
@@ -158,6 +162,53 @@ class DefaultConfigTest(DesktopTestCase):
         self.assertEqual(fx.default_node("default.audio.sink"), fixture.SINK)
         self.assertNotIn(SECRET, fx.daemon.log)
         self.assertNotIn("pending linkable", fx.wireplumber.log)
+
+
+class DefaultServiceTest(unittest.TestCase):
+    """The README's fragment, as shipped (conf/transcribe.conf), in the
+    daemon of a desktop, with the default service: pw-transcribe-server on
+    its private Unix socket, no key, no service block."""
+
+    def setUp(self):
+        fx = self.fx = PipeWireFixture(managed=True, debug="mod.transcribe:4",
+                                       daemon_fragment=CONF / "transcribe.conf")
+        self.addCleanup(fx.stop)
+        fx.start(graph=False)
+        self.server = speech.Server(fx, os.environ["TRANSCRIBE_SERVER"])
+        fx.start_graph()
+
+    def test_speech_played_into_the_sink_is_captioned(self):
+        fx = self.fx
+        fx.wait_for(lambda: "-> streaming" in fx.daemon.log, timeout=15, what="streaming")
+        wav, words = speech.librivox_sentences()[0]
+        app = fx.paplay(wav, device="transcribe.captions", client_name="reader")
+        self.assertEqual(app.wait_exit(timeout=60), 0, app.describe())
+        fx.wait_for(lambda: FINAL_TEXT_RE.search(fx.daemon.log), timeout=30, what="a caption")
+        heard = " ".join(FINAL_TEXT_RE.findall(fx.daemon.log)).lower().split()
+        print("reference: %s\ncaptioned: %s" % (" ".join(words), " ".join(heard)))
+        self.assertGreaterEqual(len(set(heard) & set(words)), len(set(words)) // 2)
+        self.assertEqual(fx.default_node("default.audio.sink"), fixture.SINK)
+        self.assertIn("ws+unix://", fx.daemon.log)
+
+    def test_another_users_module_cannot_reach_this_server(self):
+        # Another user: another XDG_RUNTIME_DIR, the same default config.
+        other = PipeWireFixture(debug="mod.transcribe:4")
+        self.addCleanup(other.stop)
+        other.start()
+        host = other.start_module_host(MODULE, "{ taps = [ { name = t mode = sink } ] }")
+        other.wait_for(lambda: "failure" in host.log, timeout=15, what="its first attempt")
+        self.assertIn(str(other.runtime_dir), host.log)
+        self.assertNotIn("accept", self.server._out())
+        # And the socket itself admits nobody else (not even by its path).
+        sock = self.server.socket
+        self.assertEqual(os.stat(os.path.dirname(sock)).st_mode & 0o777, 0o700)
+        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+        probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+                 "try:\n    s.connect(sys.argv[1])\nexcept OSError as e:\n"
+                 "    print(e.errno)\nelse:\n    print('connected')")
+        res = self.fx.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           sys.executable, "-c", probe, sock], check=False)
+        self.assertEqual(res.stdout.strip(), str(errno.EACCES), res.stderr)
 
 
 class TapTest(DesktopTestCase):

@@ -28,10 +28,14 @@ class FaultServer:
     def __init__(self, fx, *args, prefix=()):
         self.proc = fx.spawn("fault-server",
                              [*prefix, os.environ["FAULT_SERVER"], "--no-stdin", *args])
-        line = wait_for(lambda: re.search(r"listening port=(\d+)", self.out()),
+        line = wait_for(lambda: re.search(r"listening (?:port=(\d+)|socket=(\S+))", self.out()),
                         what="fault-server listening")
-        self.port = int(line.group(1))
-        self.url = "ws://127.0.0.1:%d/transcribe-websocket" % self.port
+        if line.group(1):
+            self.port = int(line.group(1))
+            self.url = "ws://127.0.0.1:%d/transcribe-websocket" % self.port
+        else:           # --socket PATH
+            self.port = None
+            self.url = "ws+unix://%s:/transcribe-websocket" % line.group(2)
 
     def out(self):
         return self.proc.out_path.read_text(errors="replace") if self.proc.out_path.exists() else ""
