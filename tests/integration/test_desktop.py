@@ -190,6 +190,19 @@ class DefaultServiceTest(unittest.TestCase):
         self.assertEqual(fx.default_node("default.audio.sink"), fixture.SINK)
         self.assertIn("ws+unix://", fx.daemon.log)
 
+    def test_the_play_through_follows_the_default_output(self):
+        fx = self.fx
+        played = lambda: {i.split(":")[0] for o, i in fx.links()
+                          if o and o.startswith("transcribe.captions.playback:")}
+        fx.wait_for(lambda: played() == {fixture.SINK}, what="play-through to the speakers")
+        fx.run(["pw-cli", "create-node", "adapter",
+                "{ factory.name=support.null-audio-sink node.name=headphones "
+                "media.class=Audio/Sink object.linger=1 audio.position=[FL FR] }"])
+        fx.wait_for_node("headphones")
+        fx.run(["pactl", "set-default-sink", "headphones"])
+        fx.wait_for(lambda: played() == {"headphones"}, what="play-through moved to headphones")
+        self.assertEqual(fx.default_node("default.audio.sink"), "headphones")
+
     def test_another_users_module_cannot_reach_this_server(self):
         # Another user: another XDG_RUNTIME_DIR, the same default config.
         other = PipeWireFixture(debug="mod.transcribe:4")
