@@ -121,7 +121,8 @@ class HostileTableTest(PipeWireTestCase):
               % (size, rss_kb, "-> failed" in log))
         self.assertLessEqual(size, (1 << 20) + 4096)
         self.assertNotIn("-> failed", log)
-        self.assertLess(rss_kb, 200 * 1024)
+        if not os.environ.get("TRANSCRIBE_HOST_PRELOAD"):   # ASan's own memory counts there
+            self.assertLess(rss_kb, 64 * 1024)
 
 
 class HostileServiceTest(PipeWireTestCase):
