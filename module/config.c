@@ -5,6 +5,7 @@
  * (e.g. `taps[1].mode`) and the reason, in one line.
  */
 #include "config.h"
+#include "transcribe-api.h"
 #include "config-internal.h"
 #include "config-json.h"
 
@@ -130,10 +131,10 @@ static const struct opt global_opts[] = {
 	  "absolute path of where the journals go; \"\": $XDG_STATE_HOME/pipewire-transcribe (~/.local/state/pipewire-transcribe)" },
 	{ "journal.max-mb", OPT_UINT, G(journal_max_mb), 0, 1, 65536, "64",
 	  "a tap session's journal stops at this size (MiB) with a gap line; the words are still published" },
-	{ "publish.metadata-name", OPT_STRING, G(metadata_name), GS(metadata_name), 0, 0, "transcribe",
+	{ "publish.metadata-name", OPT_STRING, G(metadata_name), GS(metadata_name), 0, 0, TRANSCRIBE_METADATA_NAME,
 	  "metadata.name of the PipeWire metadata object with each tap's state and words; \"\": none" },
 	{ "publish.dbus-name", OPT_STRING, G(dbus_name), GS(dbus_name), 0, 0,
-	  "io.github.pw_transcribe.Transcribe1",
+	  TRANSCRIBE_DBUS_NAME,
 	  "well-known name of the D-Bus API on the session bus (another for a second instance); \"\": none" },
 	{ "taps", OPT_TAPS, 0, 0, 0, 0, NULL,
 	  "list of taps; default: one sink tap `captions` described \"Live transcription\"" },

@@ -1,6 +1,7 @@
 /* The transcript journal (see journal.h): a file created once, lines
  * appended with one write(2) each, fsync on the caller's schedule. */
 #include "journal.h"
+#include "transcribe-api.h"
 #include "json-double.h"
 #include "state-dir.h"
 
@@ -186,7 +187,7 @@ out:
 
 static int write_header(struct journal *j, const char *tap, const char *started, uint32_t rate)
 {
-	struct json_object *o = line_new("header");
+	struct json_object *o = line_new(TRANSCRIBE_LINE_HEADER);
 
 	if (o) {
 		json_object_object_add(o, "version", json_object_new_int(JOURNAL_VERSION));
@@ -265,7 +266,7 @@ uint64_t journal_size(const struct journal *j)
 
 int journal_final(struct journal *j, const struct journal_final *f)
 {
-	struct json_object *o = line_new("final");
+	struct json_object *o = line_new(TRANSCRIBE_LINE_FINAL);
 
 	if (o) {
 		json_object_object_add(o, "seq", json_object_new_uint64(f->seq));
@@ -286,7 +287,7 @@ int journal_final(struct journal *j, const struct journal_final *f)
 
 int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char *reason)
 {
-	struct json_object *o = line_new("gap");
+	struct json_object *o = line_new(TRANSCRIBE_LINE_GAP);
 
 	if (o) {
 		json_object_object_add(o, "start_ms", json_object_new_int64(start_ms));
@@ -298,7 +299,7 @@ int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char 
 
 int journal_state(struct journal *j, const char *state, const char *error, int64_t at_ms)
 {
-	struct json_object *o = line_new("state");
+	struct json_object *o = line_new(TRANSCRIBE_LINE_STATE);
 
 	if (o) {
 		json_object_object_add(o, "at_ms", json_object_new_int64(at_ms));

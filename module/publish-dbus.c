@@ -6,6 +6,7 @@
  * session answers the waiter, or Cancelled at destroy.
  */
 #include "publish-dbus.h"
+#include "transcribe-api.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -23,10 +24,9 @@
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
 
-#define DBUS_ROOT	"/io/github/pw_transcribe/Transcribe1"
-#define DBUS_TAPS	DBUS_ROOT "/tap"
-#define DBUS_IFACE	"io.github.pw_transcribe.Transcribe1.Tap"
-#define DBUS_ERROR	"io.github.pw_transcribe.Transcribe1.Error."
+#define DBUS_ROOT	TRANSCRIBE_DBUS_ROOT
+#define DBUS_TAPS	TRANSCRIBE_DBUS_TAPS
+#define DBUS_IFACE	TRANSCRIBE_DBUS_TAP_IFACE
 #define DBUS_MAX_WAITERS	64
 
 /* sd-bus reads an "s" property through a char *: each points at its buffer. */
@@ -116,7 +116,7 @@ static void on_timer(void *data, uint64_t expirations)
 
 static int not_here(const struct dbus_tap *t, sd_bus_error *err)
 {
-	return sd_bus_error_setf(err, DBUS_ERROR "InvalidArgs",
+	return sd_bus_error_setf(err, TRANSCRIBE_DBUS_ERROR_INVALID_ARGS,
 			"tap %s has no service (service.url is \"\"): it only captures", t->name);
 }
 
@@ -141,7 +141,7 @@ static int simple_method(sd_bus_message *m, struct dbus_tap *t, enum worker_cmd 
 	if (t->capture_only)
 		return not_here(t, err);
 	if (cmd == WORKER_CMD_FINALIZE && strcmp(t->state, "streaming") != 0)
-		return sd_bus_error_setf(err, DBUS_ERROR "InvalidArgs",
+		return sd_bus_error_setf(err, TRANSCRIBE_DBUS_ERROR_INVALID_ARGS,
 				"tap %s is %s, not streaming: nothing to finalize", t->name, t->state);
 	if ((r = command(t, &c, err)) < 0)
 		return r;
@@ -179,7 +179,7 @@ static int method_wait_ready(sd_bus_message *m, void *data, sd_bus_error *err)
 	if ((r = sd_bus_message_read(m, "u", &timeout_ms)) < 0)
 		return r;
 	if (timeout_ms > PUBLISH_DBUS_MAX_WAIT_MS)
-		return sd_bus_error_setf(err, DBUS_ERROR "InvalidArgs",
+		return sd_bus_error_setf(err, TRANSCRIBE_DBUS_ERROR_INVALID_ARGS,
 				"timeout_ms %u is over %u", timeout_ms, PUBLISH_DBUS_MAX_WAIT_MS);
 	if (t->capture_only)
 		return not_here(t, err);
@@ -418,9 +418,9 @@ static void reply(struct publish_dbus *d, sd_bus_message *call, enum session_ans
 		const char *message)
 {
 	static const char *const names[] = {
-		[SESSION_ANSWER_ERROR] = DBUS_ERROR "Fatal",
-		[SESSION_ANSWER_TIMEOUT] = DBUS_ERROR "Timeout",
-		[SESSION_ANSWER_CANCELLED] = DBUS_ERROR "Cancelled",
+		[SESSION_ANSWER_ERROR] = TRANSCRIBE_DBUS_ERROR_FATAL,
+		[SESSION_ANSWER_TIMEOUT] = TRANSCRIBE_DBUS_ERROR_TIMEOUT,
+		[SESSION_ANSWER_CANCELLED] = TRANSCRIBE_DBUS_ERROR_CANCELLED,
 	};
 
 	if (answer == SESSION_ANSWER_READY)

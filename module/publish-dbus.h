@@ -15,9 +15,10 @@
 #include <pipewire/loop.h>
 
 #include "publish-queue.h"
+#include "transcribe-api.h"
 #include "worker.h"
 
-#define PUBLISH_DBUS_DEFAULT_NAME	"io.github.pw_transcribe.Transcribe1"
+#define PUBLISH_DBUS_DEFAULT_NAME	TRANSCRIBE_DBUS_NAME
 #define PUBLISH_DBUS_MAX_WAIT_MS	600000u
 
 struct publish_dbus;

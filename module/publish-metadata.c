@@ -1,5 +1,6 @@
 /* The `transcribe` metadata object (see publish-metadata.h). */
 #include "publish-metadata.h"
+#include "transcribe-api.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
 
-#define METADATA_TYPE	"Spa:String:JSON"
+#define METADATA_TYPE	TRANSCRIBE_METADATA_TYPE
 
 struct publish_metadata {
 	char name[128];

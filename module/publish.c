@@ -12,13 +12,14 @@
 #include "publish-dbus.h"
 #include "publish-metadata.h"
 #include "publish-queue.h"
+#include "transcribe-api.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
 
-#define KEY_STATE	"transcribe.state"
-#define KEY_PARTIAL	"transcribe.partial"
-#define KEY_FINAL	"transcribe.final"
+#define KEY_STATE	TRANSCRIBE_KEY_STATE
+#define KEY_PARTIAL	TRANSCRIBE_KEY_PARTIAL
+#define KEY_FINAL	TRANSCRIBE_KEY_FINAL
 
 /* main thread only */
 struct publish_tap {

@@ -4,7 +4,7 @@
  * wrapped line could not be rewritten with \r). JSON objects are built with
  * json-c, never by hand. */
 #include "cli-caption.h"
-#include "../../module/json-double.h"
+#include "json-double.h"
 #include "cli-text.h"
 
 #include <ctype.h>

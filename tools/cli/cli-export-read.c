@@ -293,13 +293,13 @@ static void read_line(struct reader *rd, const char *s, size_t len)
 	} else {
 		type = json_object_get_string(t);
 		rd->type = type;
-		if (strcmp(type, "final") == 0)
+		if (strcmp(type, TRANSCRIBE_LINE_FINAL) == 0)
 			add_entry(rd, o, true);
-		else if (strcmp(type, "gap") == 0)
+		else if (strcmp(type, TRANSCRIBE_LINE_GAP) == 0)
 			add_entry(rd, o, false);
-		else if (strcmp(type, "header") == 0)
+		else if (strcmp(type, TRANSCRIBE_LINE_HEADER) == 0)
 			read_header(rd, o);
-		else if (strcmp(type, "state") == 0)
+		else if (strcmp(type, TRANSCRIBE_LINE_STATE) == 0)
 			read_state(rd, o);
 		/* types of later versions: not exported */
 	}

@@ -2,7 +2,7 @@
  * the command, the txt and JSON writers, and the output (standard output,
  * or FILE.tmp renamed to FILE once complete). No D-Bus. */
 #include "cli.h"
-#include "../../module/json-double.h"
+#include "json-double.h"
 #include "cli-export.h"
 #include "cli-text.h"
 

@@ -6,14 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transcribe-api.h"		/* the module's: one definition of each name */
+
 #define CLI_PROGRAM		"pw-transcribe"
-#define CLI_DEFAULT_BUS_NAME	"io.github.pw_transcribe.Transcribe1"
-#define CLI_ROOT_PATH		"/io/github/pw_transcribe/Transcribe1"
-#define CLI_TAP_IFACE		"io.github.pw_transcribe.Transcribe1.Tap"
-#define CLI_ERROR_FATAL		"io.github.pw_transcribe.Transcribe1.Error.Fatal"
-#define CLI_ERROR_TIMEOUT	"io.github.pw_transcribe.Transcribe1.Error.Timeout"
-#define CLI_ERROR_CANCELLED	"io.github.pw_transcribe.Transcribe1.Error.Cancelled"
-#define CLI_ERROR_INVALID_ARGS	"io.github.pw_transcribe.Transcribe1.Error.InvalidArgs"
+#define CLI_DEFAULT_BUS_NAME	TRANSCRIBE_DBUS_NAME
+#define CLI_ROOT_PATH		TRANSCRIBE_DBUS_ROOT
+#define CLI_TAP_IFACE		TRANSCRIBE_DBUS_TAP_IFACE
+#define CLI_ERROR_FATAL		TRANSCRIBE_DBUS_ERROR_FATAL
+#define CLI_ERROR_TIMEOUT	TRANSCRIBE_DBUS_ERROR_TIMEOUT
+#define CLI_ERROR_CANCELLED	TRANSCRIBE_DBUS_ERROR_CANCELLED
+#define CLI_ERROR_INVALID_ARGS	TRANSCRIBE_DBUS_ERROR_INVALID_ARGS
 
 /* Contract: scripts test these (--help and the man page list them). */
 enum cli_exit {
