@@ -138,5 +138,43 @@ class ModulePageTest(unittest.TestCase):
                                     "%s: default %s not in the page" % (key, default))
 
 
+README = Path(__file__).resolve().parent.parent.parent / "README.md"
+
+
+class ReadmeTableTest(unittest.TestCase):
+    """README's key table is a copy of the module's table: every key is a
+    row, with the table's default, and no row names a key that is gone."""
+
+    def rows(self):
+        text = README.read_text()
+        table = text.split("| key | default | meaning |", 1)[1].split("\n\n", 1)[0]
+        rows = {}
+        for line in table.splitlines()[2:]:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            first = None
+            for key in re.findall(r"`([^`]+)`", cells[0]):
+                if key.startswith(".") and first:      # `a.b.file` / `.env`: a.b.env
+                    key = first.rsplit(".", 1)[0] + key
+                first = first or key
+                rows[key] = cells[1]
+        return rows
+
+    def test_every_key_is_a_row_with_its_default(self):
+        rows = self.rows()
+        for key, default in reference():
+            with self.subTest(key=key):
+                self.assertIn(key, rows, "README's key table has no row for %s" % key)
+                if key in WORDED or default in (None, '""'):
+                    continue
+                self.assertIn(default.strip('"'), rows[key],
+                              "%s: README says %r, the table %s" % (key, rows[key], default))
+
+    def test_no_row_names_a_key_that_is_gone(self):
+        keys = {k for k, _ in reference()}
+        for key in self.rows():
+            with self.subTest(key=key):
+                self.assertIn(key, keys, "README's key table lists %s, which is gone" % key)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
