@@ -2,29 +2,38 @@
  *
  * ## Module arguments (SPA-JSON; nested objects and dotted keys are equal)
  *
- *   audio.rate               16000   Hz sent to the service (PipeWire resamples)
- *   audio.channels           1       channels sent to the service (PipeWire downmixes)
- *   buffer.ring-ms           2000    RT→worker ring; overflow is dropped and counted
- *   buffer.wake-ms           20      audio collected before the RT thread wakes the worker
- *   taps                     [ … ]   default: one sink tap `captions`, "Live transcription"
- *     name                   -       required; the node is transcribe.<name>
- *     mode                   tap     tap | sink | source
- *     target                 ""      tap/source: node.name or object.serial to capture;
- *                                    sink: node to play through to (default output)
- *     match                  -       tap/source: node properties to capture, all must equal
- *     description            "Transcribe: <name>"
- *     capture.position       [ FL FR ]  input ports of the tap node
- *     debug.record-file      ""      write what the worker receives to this WAV file
+ * Every key, its default and its meaning: config.c's table, printed in
+ * libpipewire-module-transcribe(7) and README's key table (a test keeps
+ * both in step with it). The groups:
+ *
+ *   audio.{rate,channels}        what the service receives (16000 Hz mono);
+ *                                PipeWire resamples and downmixes to it
+ *   buffer.*                     RT ring, wake-ups, memory and disk spool kept
+ *                                while the service is away, replay speed
+ *   service.*                    dialect, url (default: the embedded server on
+ *                                $XDG_RUNTIME_DIR/pipewire-transcribe/server.sock),
+ *                                model, options, api-key.{file,env,command},
+ *                                temporary-key.url, tls.ca-file, limits
+ *   reconnect.*                  fast attempts, full-jitter backoff, offline probes
+ *   liveness.*                   pings, connect/stall timeouts, silence (idle
+ *                                finalize/close), network and sleep awareness
+ *   journal.*                    the crash-safe transcript journal
+ *   publish.{metadata,dbus}-name the metadata object and the D-Bus name
+ *   taps = [ { name mode target match description capture.position
+ *              debug.record-file } ]   one sink tap `captions` by default
  *
  * A tap with target/match is linked by the module itself (and relinked when
  * the app comes back), with or without a session manager.
  *
- * ## Example (~/.config/pipewire/pipewire.conf.d/transcribe.conf)
+ * ## Examples
+ *
+ * In the daemon (~/.config/pipewire/pipewire.conf.d/transcribe.conf; the
+ * flags keep PipeWire starting whatever happens to the module):
  *
  *   context.modules = [
  *     { name = libpipewire-module-transcribe
+ *       flags = [ ifexists nofail ]
  *       args = {
- *         audio = { rate = 16000 channels = 1 }
  *         taps = [
  *           { name = browser  mode = tap   match = { application.name = "Firefox" } }
  *           { name = captions mode = sink  description = "Live transcription" }
@@ -32,6 +41,12 @@
  *       }
  *     }
  *   ]
+ *
+ * A cloud service instead of the embedded one (the key file chmod 600):
+ *
+ *   args = { service = { url = "wss://stt-rt.soniox.com/transcribe-websocket"
+ *                        api-key.file = "/home/me/.config/pipewire-transcribe/soniox.key" }
+ *            taps = [ { name = mic mode = source } ] }
  *
  * Threads: the PipeWire main thread (this file, streams, linker), the data
  * thread (process() in spa-node/, ring writes only) and the worker
