@@ -1,6 +1,6 @@
 /* Soniox real-time STT (wss://stt-rt.soniox.com/transcribe-websocket): the
  * config message, the response parser and the error classes. Wire facts:
- * /work/shared/PROTOCOLS.md section A.
+ * doc/protocols/soniox.md.
  *
  * Parsing policy (every input is hostile until proven otherwise):
  * - The message must be one JSON object, optionally followed by whitespace.
