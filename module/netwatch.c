@@ -36,114 +36,9 @@
  *   socket); rather than asking the owner to poll for POLLOUT, netwatch is
  *   then due again after NETWATCH_WRITE_RETRY_MS.
  */
-#include "netwatch.h"
+#include "netwatch-internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <linux/if.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-
-#include <spa/utils/defs.h>
-#include <systemd/sd-bus.h>
-
-#ifndef IFF_LOWER_UP
-#define IFF_LOWER_UP		0x10000
-#endif
-
-/* Link flags whose change is a network change. */
-#define NETWATCH_LINK_FLAGS	(IFF_UP | IFF_RUNNING | IFF_LOWER_UP)
-/* rtnetlink groups watched. */
-#define NETWATCH_GROUPS		(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | \
-				 RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE)
-/* Socket receive buffer asked for (the kernel caps it at rmem_max). */
-#define NETWATCH_RCVBUF		(1024 * 1024)
-/* One datagram; the kernel's dumps fill at most a page or 32 KiB. */
-#define NETWATCH_RXBUF		(32 * 1024)
-/* Datagrams read per netwatch_process(); the fd stays readable after. */
-#define NETWATCH_MAX_READS	64
-/* A burst is reported at the latest this many debounces after it began. */
-#define NETWATCH_BURST_MAX_DEBOUNCES	10
-/* Retry delay while sd-bus has output queued. */
-#define NETWATCH_WRITE_RETRY_MS	10
-
-#define LOGIND_NAME		"org.freedesktop.login1"
-#define LOGIND_PATH		"/org/freedesktop/login1"
-#define LOGIND_MANAGER		"org.freedesktop.login1.Manager"
-#define INHIBIT_WHO		"PipeWire transcribe"
-#define INHIBIT_WHY		"Finalizing transcripts before sleep"
-
-enum nw_kind { NW_LINK = 1, NW_ADDR, NW_ROUTE };
-enum nw_dump { DUMP_NONE, DUMP_LINKS, DUMP_ADDRS };
-
-/* Zeroed before filling: compared with memcmp. */
-struct nw_key {
-	uint8_t kind;		/* enum nw_kind */
-	uint8_t family;
-	uint8_t plen;		/* address prefix length */
-	uint8_t type;		/* route type */
-	uint32_t ifindex;	/* the link, the address's link, the route's oif */
-	uint32_t table;
-	uint32_t priority;
-	uint32_t nh_id;
-	uint8_t addr[16];	/* address, or route gateway */
-};
-
-struct nw_fact {
-	struct nw_key key;
-	uint32_t value;		/* compared; an absent fact is 0 */
-	uint32_t gen;		/* dump generation that last saw it */
-	bool loopback;		/* links only */
-};
-
-/* Owned by one thread (the worker), see netwatch.h. */
-struct netwatch {
-	uint32_t debounce_ms;
-	uint64_t last_now;
-	bool pending;			/* a change waits for its report */
-	uint64_t burst_start;
-	uint64_t due;
-	uint64_t quiet_until;		/* changes before this wait for the debounce */
-
-	struct nw_fact *facts;
-	uint32_t n_facts;
-	uint32_t max_facts;
-	uint32_t gen;
-
-	int nl_fd;			/* -1 when detached */
-	uint32_t portid;		/* ours; dump replies carry it */
-	enum nw_dump dump;
-	uint32_t dump_seq;
-	bool resync;			/* dump again once the current one ends */
-	bool nl_error_logged;
-	uint8_t *rxbuf;
-
-	sd_bus *bus;			/* NULL: no sleep events */
-	sd_bus_slot *match_slot;
-	sd_bus_slot *inhibit_slot;	/* Inhibit call in flight */
-	int lock_fd;			/* delay inhibitor, -1 when not held */
-	bool lock_failure_logged;
-	bool suspended;			/* between PrepareForSleep true and false */
-	int sleep_event;		/* set by the signal handler */
-	bool bus_more;			/* stopped after a sleep event */
-
-	netwatch_log_fn log;
-	void *log_data;
-};
-
-static void nw_log(struct netwatch *nw, enum netwatch_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void nw_log(struct netwatch *nw, enum netwatch_log_level level, const char *fmt, ...)
+void nw_log(struct netwatch *nw, enum netwatch_log_level level, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -156,7 +51,7 @@ static void nw_log(struct netwatch *nw, enum netwatch_log_level level, const cha
 	nw->log(nw->log_data, level, msg);
 }
 
-static const char *kind_name(uint8_t kind)
+const char *nw_kind_name(uint8_t kind)
 {
 	switch (kind) {
 	case NW_LINK: return "link";
@@ -168,7 +63,7 @@ static const char *kind_name(uint8_t kind)
 
 /* ---- debounce ---- */
 
-static void mark_change(struct netwatch *nw, uint64_t now, const char *what, uint32_t ifindex)
+void nw_mark_change(struct netwatch *nw, uint64_t now, const char *what, uint32_t ifindex)
 {
 	uint64_t cap;
 
@@ -193,7 +88,7 @@ static void mark_change(struct netwatch *nw, uint64_t now, const char *what, uin
 
 /* ---- facts ---- */
 
-static void key_init(struct nw_key *key, enum nw_kind kind, uint8_t family)
+void nw_key_init(struct nw_key *key, enum nw_kind kind, uint8_t family)
 {
 	spa_zero(*key);
 	key->kind = kind;
@@ -233,7 +128,7 @@ static struct nw_fact *fact_add(struct netwatch *nw, const struct nw_key *key)
 /* NEW (del false) sets the fact to value, DEL removes it. A change when the
  * value differs; an unknown fact counts as 0 for NEW and as the message's
  * value for DEL. Seeds (dump replies) and loopback links never count. */
-static void fact_update(struct netwatch *nw, const struct nw_key *key, bool del,
+void nw_fact_update(struct netwatch *nw, const struct nw_key *key, bool del,
 		uint32_t value, bool loopback, bool seed, uint64_t now)
 {
 	struct nw_fact *f = fact_find(nw, key);
@@ -246,7 +141,7 @@ static void fact_update(struct netwatch *nw, const struct nw_key *key, bool del,
 	} else {
 		if (f == NULL && (f = fact_add(nw, key)) == NULL) {
 			/* Out of memory: we can not tell, so say it changed. */
-			mark_change(nw, now, "unknown", key->ifindex);
+			nw_mark_change(nw, now, "unknown", key->ifindex);
 			return;
 		}
 		f->value = value;
@@ -254,22 +149,22 @@ static void fact_update(struct netwatch *nw, const struct nw_key *key, bool del,
 		f->loopback = loopback;
 	}
 	if (old != new && !seed && !loopback)
-		mark_change(nw, now, kind_name(key->kind), key->ifindex);
+		nw_mark_change(nw, now, nw_kind_name(key->kind), key->ifindex);
 }
 
-static bool link_is_loopback(struct netwatch *nw, uint32_t ifindex)
+bool nw_link_is_loopback(struct netwatch *nw, uint32_t ifindex)
 {
 	struct nw_key key;
 	struct nw_fact *f;
 
-	key_init(&key, NW_LINK, AF_UNSPEC);
+	nw_key_init(&key, NW_LINK, AF_UNSPEC);
 	key.ifindex = ifindex;
 	f = fact_find(nw, &key);
 	return f != NULL && f->loopback;
 }
 
 /* Silent: drops routes through a link that went down or away. */
-static void forget_routes(struct netwatch *nw, uint32_t ifindex)
+void nw_forget_routes(struct netwatch *nw, uint32_t ifindex)
 {
 	for (uint32_t i = nw->n_facts; i-- > 0;)
 		if (nw->facts[i].key.kind == NW_ROUTE && nw->facts[i].key.ifindex == ifindex)
@@ -277,392 +172,11 @@ static void forget_routes(struct netwatch *nw, uint32_t ifindex)
 }
 
 /* Silent: drops facts of a kind that the dump just finished did not list. */
-static void sweep(struct netwatch *nw, enum nw_kind kind)
+void nw_sweep(struct netwatch *nw, enum nw_kind kind)
 {
 	for (uint32_t i = nw->n_facts; i-- > 0;)
 		if (nw->facts[i].key.kind == kind && nw->facts[i].gen != nw->gen)
 			fact_remove(nw, &nw->facts[i]);
-}
-
-/* ---- rtnetlink messages ---- */
-
-static void on_link(struct netwatch *nw, struct nlmsghdr *nh, bool seed, uint64_t now)
-{
-	struct ifinfomsg *ifi = NLMSG_DATA(nh);
-	bool del = nh->nlmsg_type == RTM_DELLINK;
-	struct nw_key key;
-
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-		return;
-	key_init(&key, NW_LINK, AF_UNSPEC);
-	key.ifindex = (uint32_t)ifi->ifi_index;
-	fact_update(nw, &key, del, ifi->ifi_flags & NETWATCH_LINK_FLAGS,
-			(ifi->ifi_flags & IFF_LOOPBACK) != 0, seed, now);
-	if (del || !(ifi->ifi_flags & IFF_UP))
-		forget_routes(nw, key.ifindex);
-}
-
-static void copy_addr(uint8_t dst[16], struct rtattr *rta)
-{
-	if (rta != NULL)
-		memcpy(dst, RTA_DATA(rta), SPA_MIN((size_t)RTA_PAYLOAD(rta), (size_t)16));
-}
-
-static void on_addr(struct netwatch *nw, struct nlmsghdr *nh, bool seed, uint64_t now)
-{
-	struct ifaddrmsg *ifa = NLMSG_DATA(nh);
-	struct rtattr *rta, *local = NULL, *address = NULL;
-	uint32_t flags, value;
-	struct nw_key key;
-	int len;
-
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
-		return;
-	flags = ifa->ifa_flags;
-	len = (int)IFA_PAYLOAD(nh);
-	for (rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		if (rta->rta_type == IFA_LOCAL)
-			local = rta;
-		else if (rta->rta_type == IFA_ADDRESS)
-			address = rta;
-		else if (rta->rta_type == IFA_FLAGS && RTA_PAYLOAD(rta) >= sizeof(flags))
-			memcpy(&flags, RTA_DATA(rta), sizeof(flags));
-	}
-	if (ifa->ifa_scope == RT_SCOPE_HOST || link_is_loopback(nw, ifa->ifa_index))
-		return;
-	key_init(&key, NW_ADDR, ifa->ifa_family);
-	key.plen = ifa->ifa_prefixlen;
-	key.ifindex = ifa->ifa_index;
-	copy_addr(key.addr, local != NULL ? local : address);
-	/* Present, and usable once duplicate address detection is done. */
-	value = 1 | ((flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) ? 0 : 2);
-	fact_update(nw, &key, nh->nlmsg_type == RTM_DELADDR, value, false, seed, now);
-}
-
-static uint32_t rta_u32(struct rtattr *rta)
-{
-	uint32_t v = 0;
-
-	if (RTA_PAYLOAD(rta) >= sizeof(v))
-		memcpy(&v, RTA_DATA(rta), sizeof(v));
-	return v;
-}
-
-static void on_route(struct netwatch *nw, struct nlmsghdr *nh, bool seed, uint64_t now)
-{
-	struct rtmsg *rtm = NLMSG_DATA(nh);
-	struct rtattr *rta, *gateway = NULL;
-	struct nw_key key;
-	int len;
-
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) || rtm->rtm_dst_len != 0 ||
-	    (rtm->rtm_flags & RTM_F_CLONED) ||
-	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
-		return;
-	key_init(&key, NW_ROUTE, rtm->rtm_family);
-	key.type = rtm->rtm_type;
-	key.table = rtm->rtm_table;
-	len = (int)RTM_PAYLOAD(nh);
-	for (rta = RTM_RTA(rtm); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		switch (rta->rta_type) {
-		case RTA_TABLE: key.table = rta_u32(rta); break;
-		case RTA_OIF: key.ifindex = rta_u32(rta); break;
-		case RTA_PRIORITY: key.priority = rta_u32(rta); break;
-		case RTA_NH_ID: key.nh_id = rta_u32(rta); break;
-		case RTA_GATEWAY: gateway = rta; break;
-		case RTA_VIA: if (gateway == NULL) gateway = rta; break;
-		default: break;
-		}
-	}
-	if (key.table != RT_TABLE_MAIN)
-		return;
-	copy_addr(key.addr, gateway);
-	fact_update(nw, &key, nh->nlmsg_type == RTM_DELROUTE, 1, false, seed, now);
-}
-
-static void start_dump(struct netwatch *nw, enum nw_dump what);
-
-static void overrun(struct netwatch *nw, uint64_t now)
-{
-	mark_change(nw, now, "overrun", 0);
-	if (nw->nl_fd < 0)
-		return;
-	if (nw->dump == DUMP_NONE)
-		start_dump(nw, DUMP_LINKS);
-	else
-		nw->resync = true;
-}
-
-static void dump_done(struct netwatch *nw)
-{
-	if (nw->dump == DUMP_LINKS) {
-		sweep(nw, NW_LINK);
-		start_dump(nw, DUMP_ADDRS);
-		return;
-	}
-	sweep(nw, NW_ADDR);
-	nw->dump = DUMP_NONE;
-	if (nw->resync) {
-		nw->resync = false;
-		start_dump(nw, DUMP_LINKS);
-	}
-}
-
-static void parse(struct netwatch *nw, void *buf, size_t size, uint64_t now)
-{
-	int len = (int)SPA_MIN(size, (size_t)INT32_MAX);
-
-	for (struct nlmsghdr *nh = buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-		bool seed = nw->dump != DUMP_NONE && nw->portid != 0 &&
-			nh->nlmsg_pid == nw->portid && nh->nlmsg_seq == nw->dump_seq;
-
-		if (seed && (nh->nlmsg_flags & NLM_F_DUMP_INTR))
-			nw->resync = true;
-		switch (nh->nlmsg_type) {
-		case NLMSG_DONE:
-		case NLMSG_ERROR:
-			if (seed)
-				dump_done(nw);
-			break;
-		case NLMSG_OVERRUN:
-			overrun(nw, now);
-			break;
-		case RTM_NEWLINK:
-		case RTM_DELLINK:
-			on_link(nw, nh, seed, now);
-			break;
-		case RTM_NEWADDR:
-		case RTM_DELADDR:
-			on_addr(nw, nh, seed, now);
-			break;
-		case RTM_NEWROUTE:
-		case RTM_DELROUTE:
-			on_route(nw, nh, seed, now);
-			break;
-		default:
-			break;
-		}
-	}
-}
-
-/* ---- rtnetlink socket ---- */
-
-static void start_dump(struct netwatch *nw, enum nw_dump what)
-{
-	struct {
-		struct nlmsghdr nh;
-		union {
-			struct ifinfomsg ifi;
-			struct ifaddrmsg ifa;
-		} u;
-	} req;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-
-	spa_zero(req);
-	req.nh.nlmsg_len = what == DUMP_LINKS ? NLMSG_LENGTH(sizeof(req.u.ifi)) :
-		NLMSG_LENGTH(sizeof(req.u.ifa));
-	req.nh.nlmsg_type = what == DUMP_LINKS ? RTM_GETLINK : RTM_GETADDR;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nh.nlmsg_seq = ++nw->dump_seq;
-	nw->gen++;
-	nw->dump = what;
-	if (sendto(nw->nl_fd, &req, req.nh.nlmsg_len, MSG_DONTWAIT,
-			(struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		/* Only costs a spurious change on the first refresh. */
-		nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: rtnetlink dump request failed: %s",
-				strerror(errno));
-		nw->dump = DUMP_NONE;
-	}
-}
-
-static int netlink_open(struct netwatch *nw, char *err, size_t err_size)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = NETWATCH_GROUPS };
-	socklen_t sa_len = sizeof(sa);
-	int rcvbuf = NETWATCH_RCVBUF;
-	int res;
-
-	nw->nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (nw->nl_fd < 0) {
-		res = -errno;
-		snprintf(err, err_size, "netwatch: cannot open an rtnetlink socket: %s; "
-				"network changes would go unnoticed", strerror(-res));
-		return res;
-	}
-	/* Best effort: a larger buffer makes overruns rarer. */
-	(void)setsockopt(nw->nl_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(nw->nl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(nw->nl_fd, (struct sockaddr *)&sa, &sa_len) < 0) {
-		res = -errno;
-		snprintf(err, err_size, "netwatch: cannot subscribe to rtnetlink link, address "
-				"and route groups: %s", strerror(-res));
-		return res;
-	}
-	nw->portid = sa.nl_pid;
-	if ((nw->rxbuf = malloc(NETWATCH_RXBUF)) == NULL) {
-		snprintf(err, err_size, "netwatch: out of memory");
-		return -ENOMEM;
-	}
-	start_dump(nw, DUMP_LINKS);
-	return 0;
-}
-
-static void netlink_read(struct netwatch *nw, uint64_t now)
-{
-	for (int i = 0; i < NETWATCH_MAX_READS; i++) {
-		struct sockaddr_nl sa;
-		struct iovec iov = { .iov_base = nw->rxbuf, .iov_len = NETWATCH_RXBUF };
-		struct msghdr msg = {
-			.msg_name = &sa, .msg_namelen = sizeof(sa),
-			.msg_iov = &iov, .msg_iovlen = 1,
-		};
-		ssize_t n = recvmsg(nw->nl_fd, &msg, MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) {
-				overrun(nw, now);
-				continue;
-			}
-			if (errno != EAGAIN && errno != EWOULDBLOCK && !nw->nl_error_logged) {
-				nw->nl_error_logged = true;
-				nw_log(nw, NETWATCH_LOG_WARN, "netwatch: rtnetlink read failed: %s",
-						strerror(errno));
-			}
-			return;
-		}
-		if (msg.msg_flags & MSG_TRUNC) {
-			overrun(nw, now);
-			continue;
-		}
-		if (sa.nl_pid != 0)
-			continue;	/* not from the kernel */
-		parse(nw, nw->rxbuf, (size_t)n, now);
-	}
-}
-
-/* ---- logind ---- */
-
-static int on_inhibit_reply(sd_bus_message *m, void *data, sd_bus_error *ret_error)
-{
-	struct netwatch *nw = data;
-	const sd_bus_error *e;
-	int fd;
-
-	nw->inhibit_slot = sd_bus_slot_unref(nw->inhibit_slot);
-	if ((e = sd_bus_message_get_error(m)) != NULL) {
-		bool absent = sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN,
-				SD_BUS_ERROR_NAME_HAS_NO_OWNER);
-		nw_log(nw, absent || nw->lock_failure_logged ? NETWATCH_LOG_DEBUG : NETWATCH_LOG_INFO,
-				"netwatch: no sleep inhibitor error=%s message=\"%s\": suspend "
-				"will not wait for sessions to close cleanly",
-				e->name, e->message ? e->message : "");
-		nw->lock_failure_logged = true;
-		return 0;
-	}
-	if (sd_bus_message_read(m, "h", &fd) < 0 ||
-	    (nw->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-		nw_log(nw, NETWATCH_LOG_INFO, "netwatch: unusable sleep inhibitor reply");
-		return 0;
-	}
-	nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: sleep inhibitor taken mode=delay");
-	/* Too late for a sleep under way, and it would only hold it back. */
-	if (nw->suspended)
-		netwatch_release_sleep_lock(nw);
-	return 0;
-}
-
-static void take_lock(struct netwatch *nw)
-{
-	int r;
-
-	if (nw->bus == NULL || nw->lock_fd >= 0 || nw->inhibit_slot != NULL)
-		return;
-	r = sd_bus_call_method_async(nw->bus, &nw->inhibit_slot, LOGIND_NAME, LOGIND_PATH,
-			LOGIND_MANAGER, "Inhibit", on_inhibit_reply, nw, "ssss",
-			"sleep", INHIBIT_WHO, INHIBIT_WHY, "delay");
-	if (r < 0)
-		nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: cannot ask for a sleep inhibitor: %s",
-				strerror(-r));
-}
-
-static int on_prepare_for_sleep(sd_bus_message *m, void *data, sd_bus_error *ret_error)
-{
-	struct netwatch *nw = data;
-	int start;
-
-	if (sd_bus_message_read(m, "b", &start) < 0)
-		return 0;
-	nw->sleep_event = start ? NETWATCH_SUSPENDING : NETWATCH_RESUMED;
-	nw->suspended = start;
-	nw_log(nw, NETWATCH_LOG_DEBUG, "netwatch: PrepareForSleep start=%d lock=%s",
-			start, nw->lock_fd >= 0 ? "held" : "none");
-	if (!start)
-		take_lock(nw);
-	return 0;
-}
-
-static int on_match_installed(sd_bus_message *m, void *data, sd_bus_error *ret_error)
-{
-	struct netwatch *nw = data;
-	const sd_bus_error *e = sd_bus_message_get_error(m);
-
-	if (e != NULL)
-		nw_log(nw, NETWATCH_LOG_WARN, "netwatch: cannot watch logind's PrepareForSleep "
-				"error=%s: suspend and resume go unnoticed", e->name);
-	return 0;
-}
-
-static void bus_close(struct netwatch *nw)
-{
-	nw->match_slot = sd_bus_slot_unref(nw->match_slot);
-	nw->inhibit_slot = sd_bus_slot_unref(nw->inhibit_slot);
-	nw->bus = sd_bus_close_unref(nw->bus);
-	nw->bus_more = false;
-	netwatch_release_sleep_lock(nw);
-}
-
-static void bus_open(struct netwatch *nw)
-{
-	sd_bus *bus = NULL;
-
-	/* No system bus (containers, minimal systems) is normal: no log. */
-	if (sd_bus_open_system(&bus) < 0)
-		return;
-	nw->bus = bus;
-	if (sd_bus_match_signal_async(bus, &nw->match_slot, LOGIND_NAME, LOGIND_PATH,
-			LOGIND_MANAGER, "PrepareForSleep", on_prepare_for_sleep,
-			on_match_installed, nw) < 0) {
-		bus_close(nw);
-		return;
-	}
-	take_lock(nw);
-}
-
-/* Dispatches bus messages; stops after a sleep event so that one call
- * reports at most one of SUSPENDING/RESUMED, in order. */
-static int bus_run(struct netwatch *nw)
-{
-	int r;
-
-	nw->bus_more = false;
-	nw->sleep_event = NETWATCH_NONE;
-	for (;;) {
-		r = sd_bus_process(nw->bus, NULL);
-		if (r < 0) {
-			nw_log(nw, NETWATCH_LOG_INFO, "netwatch: system bus connection lost: %s; "
-					"suspend and resume go unnoticed from now on", strerror(-r));
-			bus_close(nw);
-			return nw->sleep_event | NETWATCH_FDS_CHANGED;
-		}
-		if (nw->sleep_event != NETWATCH_NONE) {
-			nw->bus_more = true;
-			return nw->sleep_event;
-		}
-		if (r == 0)
-			return NETWATCH_NONE;
-	}
 }
 
 /* ---- public ---- */
@@ -687,12 +201,12 @@ struct netwatch *netwatch_new(bool with_logind, uint32_t debounce_ms, char *err,
 		snprintf(err, err_size, "netwatch: out of memory");
 		return NULL;
 	}
-	if (netlink_open(nw, err, err_size) < 0) {
+	if (nw_netlink_open(nw, err, err_size) < 0) {
 		netwatch_free(nw);
 		return NULL;
 	}
 	if (with_logind)
-		bus_open(nw);
+		nw_bus_open(nw);
 	return nw;
 }
 
@@ -724,9 +238,9 @@ int netwatch_process(struct netwatch *nw, uint64_t now_ms)
 
 	nw->last_now = now_ms;
 	if (nw->nl_fd >= 0)
-		netlink_read(nw, now_ms);
+		nw_netlink_read(nw, now_ms);
 	if (nw->bus != NULL)
-		events |= bus_run(nw);
+		events |= nw_bus_run(nw);
 	if (nw->pending && now_ms >= nw->due) {
 		nw->pending = false;
 		nw->quiet_until = now_ms + nw->debounce_ms;
@@ -776,7 +290,7 @@ void netwatch_free(struct netwatch *nw)
 {
 	if (nw == NULL)
 		return;
-	bus_close(nw);
+	nw_bus_close(nw);
 	if (nw->nl_fd >= 0)
 		close(nw->nl_fd);
 	free(nw->rxbuf);
@@ -786,11 +300,11 @@ void netwatch_free(struct netwatch *nw)
 
 void netwatch_feed_netlink(struct netwatch *nw, const void *buf, size_t len, uint64_t now_ms)
 {
-	/* parse() does not write to the buffer; the kernel macros want it mutable. */
-	parse(nw, (void *)buf, len, now_ms);
+	/* nw_parse() does not write to the buffer; the kernel macros want it mutable. */
+	nw_parse(nw, (void *)buf, len, now_ms);
 }
 
 void netwatch_feed_overrun(struct netwatch *nw, uint64_t now_ms)
 {
-	overrun(nw, now_ms);
+	nw_overrun(nw, now_ms);
 }
