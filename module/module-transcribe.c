@@ -78,6 +78,10 @@ PW_LOG_TOPIC(mod_topic, "mod.transcribe");
 
 #define WORKER_POLL_MS		100u
 #define WORKER_STATS_MS		10000u
+/* How long unloading waits for the worker on the (daemon's) main loop. */
+#define WORKER_UNLOAD_WAIT_MS	30u
+/* The process is ending: the worker's stop grace (4 s) and a margin. */
+#define WORKER_EXIT_WAIT_MS	5000u
 /* A tap whose nodes were destroyed is made again after this, doubling up
  * to the max while it keeps failing. */
 #define TAP_REMAKE_MIN_MS	200u
@@ -116,6 +120,7 @@ struct impl {
 	struct pw_impl_module *module;
 	struct spa_hook module_listener;
 	bool graph_released;
+	bool exiting;			/* the context is going: the process ends */
 
 	struct pw_core *core;
 	struct spa_hook core_listener;
@@ -162,21 +167,38 @@ static void release_graph(struct impl *impl)
 	}
 }
 
-static void impl_destroy(struct impl *impl)
+/* What the worker borrowed (the config, captures, rings) goes once it let
+ * go of them: at once, or on its own thread when it ends after the unload. */
+static void impl_free(void *data)
 {
-	uint32_t i;
+	struct impl *impl = data;
 
-	spa_hook_remove(&impl->context_listener);
-	release_graph(impl);
-	/* One last drain, then the thread is joined; what it published while
-	 * stopping goes out before the bus closes. */
-	worker_destroy(impl->worker);
-	publish_destroy(impl->publish);
-	for (i = 0; i < impl->n_taps; i++) {
+	for (uint32_t i = 0; i < impl->n_taps; i++) {
 		capture_destroy(impl->taps[i].capture);
 		ring_free(impl->taps[i].ring);
 	}
 	free(impl);
+}
+
+/* In the daemon this runs on its main loop, which every client waits on:
+ * the worker gets WORKER_UNLOAD_WAIT_MS to finish (a local service
+ * finalizes in that time, and then what it said goes out below before the
+ * bus closes); else it finishes its sessions and journals on its own
+ * thread (in a key command, a temporary-key request or a DNS lookup, that
+ * takes until their own timeouts) and frees what it holds. The module is
+ * linked -z nodelete so the code it runs stays mapped after dlclose. When
+ * the process itself is ending, nobody waits on this loop any more and
+ * the thread would die with the process: it gets its whole grace. */
+static void impl_destroy(struct impl *impl)
+{
+	struct publish *publish = impl->publish;
+	uint32_t wait_ms = impl->exiting ? WORKER_EXIT_WAIT_MS : WORKER_UNLOAD_WAIT_MS;
+
+	spa_hook_remove(&impl->context_listener);
+	release_graph(impl);
+	/* impl may be gone from here on. */
+	worker_destroy(impl->worker, wait_ms, impl_free, impl);
+	publish_destroy(publish);
 }
 
 /* pw_context_destroy() tells its listeners before it disconnects the
@@ -184,7 +206,10 @@ static void impl_destroy(struct impl *impl)
  * carries them is still intact. */
 static void context_destroy(void *data)
 {
-	release_graph(data);
+	struct impl *impl = data;
+
+	impl->exiting = true;
+	release_graph(impl);
 }
 
 static const struct pw_context_events context_events = {

@@ -19,6 +19,7 @@
 #include <spa/utils/defs.h>
 #include <systemd/sd-bus.h>
 
+#include "clock.h"
 #include "config.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
@@ -28,6 +29,8 @@ PW_LOG_TOPIC_EXTERN(mod_topic);
 #define DBUS_TAPS	TRANSCRIBE_DBUS_TAPS
 #define DBUS_IFACE	TRANSCRIBE_DBUS_TAP_IFACE
 #define DBUS_MAX_WAITERS	64
+/* At unload, how long what we still have to say may take to leave. */
+#define DBUS_FLUSH_MS		20
 
 /* sd-bus reads an "s" property through a char *: each points at its buffer. */
 struct dbus_tap {
@@ -445,6 +448,22 @@ void publish_dbus_answer(struct publish_dbus *d, const struct publish_answer *a)
 	}
 }
 
+/* sd_bus_flush() has no deadline, and this runs on the (daemon's) main
+ * loop: a bus that stopped reading gets DBUS_FLUSH_MS, then we hang up. */
+static void flush_bounded(sd_bus *bus, uint64_t ms)
+{
+	uint64_t end = clock_now_ms() + ms, now;
+	int ev;
+
+	while ((ev = sd_bus_get_events(bus)) > 0 && (ev & POLLOUT) &&
+	       (now = clock_now_ms()) < end) {
+		if (sd_bus_process(bus, NULL) > 0)
+			continue;
+		if (sd_bus_wait(bus, (end - now) * 1000) < 0)
+			break;
+	}
+}
+
 void publish_dbus_destroy(struct publish_dbus *d)
 {
 	if (d == NULL)
@@ -467,6 +486,7 @@ void publish_dbus_destroy(struct publish_dbus *d)
 	if (d->timer != NULL)
 		pw_loop_destroy_source(d->loop, d->timer);
 	/* The replies above must reach their callers before we hang up. */
-	sd_bus_flush_close_unref(d->bus);
+	flush_bounded(d->bus, DBUS_FLUSH_MS);
+	sd_bus_close_unref(d->bus);
 	free(d);
 }

@@ -18,8 +18,9 @@ struct publish_queue {
 	pthread_mutex_t lock;
 	struct spa_list items;		/* oldest first; under lock */
 	uint32_t n_partials;		/* under lock */
-	void (*wake)(void *data);
+	void (*wake)(void *data);	/* under lock; NULL once detached */
 	void *data;
+	int refs;			/* under lock */
 };
 
 struct publish_queue *publish_queue_new(void (*wake)(void *data), void *data)
@@ -32,14 +33,35 @@ struct publish_queue *publish_queue_new(void (*wake)(void *data), void *data)
 	spa_list_init(&q->items);
 	q->wake = wake;
 	q->data = data;
+	q->refs = 1;
 	return q;
+}
+
+void publish_queue_ref(struct publish_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->refs++;
+	pthread_mutex_unlock(&q->lock);
+}
+
+void publish_queue_detach(struct publish_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->wake = NULL;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void publish_queue_free(struct publish_queue *q)
 {
 	struct item *it, *t;
+	bool last;
 
 	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	last = --q->refs == 0;
+	pthread_mutex_unlock(&q->lock);
+	if (!last)
 		return;
 	spa_list_for_each_safe(it, t, &q->items, link)
 		free(it);
@@ -71,11 +93,13 @@ static void push(struct publish_queue *q, struct item *it)
 		q->n_partials += it->ev.kind == PUBLISH_PARTIAL;
 		spa_list_append(&q->items, &it->link);
 	}
+	/* Under the lock: once detach() returned, the reader may be gone. A
+	 * wake is a loop event's eventfd write: it never blocks. */
+	if (!drop && q->wake != NULL)
+		q->wake(q->data);
 	pthread_mutex_unlock(&q->lock);
 	if (drop)
 		free(it);
-	else
-		q->wake(q->data);
 }
 
 void publish_queue_push_state(struct publish_queue *q, uint32_t tap, const struct publish_state *st)

@@ -72,8 +72,15 @@ struct publish_event {
 
 struct publish_queue;
 
-/* wake(data) is called from the pushing thread after each push. */
+/* wake(data) is called from the pushing thread after each push (under the
+ * queue's lock: it must not block or push). One reference. */
 struct publish_queue *publish_queue_new(void (*wake)(void *data), void *data);
+/* Any thread: one more reference (a pusher that may outlive the reader). */
+void publish_queue_ref(struct publish_queue *q);
+/* Reader's thread: wake() is never called again once this returns; pushes
+ * still succeed and are dropped with the last reference. */
+void publish_queue_detach(struct publish_queue *q);
+/* Drops a reference; the last one frees the queue and what it holds. */
 void publish_queue_free(struct publish_queue *q);
 
 void publish_queue_push_state(struct publish_queue *q, uint32_t tap, const struct publish_state *st);

@@ -349,8 +349,11 @@ void publish_destroy(struct publish *p)
 {
 	if (p == NULL)
 		return;
-	/* The worker is joined: what it said while stopping (the last finals,
-	 * the waiters' answers) still goes out. */
+	/* What the worker said while stopping (the last finals, the waiters'
+	 * answers) still goes out; a worker still finishing on its own keeps
+	 * pushing into a queue nobody reads (its journal has it all). */
+	if (p->queue != NULL)
+		publish_queue_detach(p->queue);
 	while (p->queue != NULL && publish_queue_pop(p->queue, &p->ev))
 		dispatch(p, &p->ev);
 	publish_release_graph(p);

@@ -61,6 +61,18 @@ struct worker {
 	pthread_mutex_t cmd_lock;	/* any thread queues, the worker runs them */
 	uint32_t n_cmds;
 	struct worker_command cmds[WORKER_MAX_COMMANDS];
+
+	struct publish_queue *out;	/* a reference of our own: we may outlive the reader */
+	/* The end: the thread frees its own side, then says so; when the
+	 * main thread stopped waiting (orphaned), the thread also calls
+	 * release() and frees the worker. */
+	pthread_mutex_t end_lock;
+	pthread_cond_t end_cond;
+	bool releasing;			/* under end_lock: ctx is going, wake no more */
+	bool ended;			/* under end_lock */
+	bool orphaned;			/* under end_lock */
+	void (*release)(void *data);
+	void *release_data;
 };
 
 static void drain_all(struct worker *w)
@@ -243,10 +255,14 @@ static bool all_stopped(struct worker *w)
 	return true;
 }
 
+static void release_network(struct worker *w);
+static void worker_free(struct worker *w);
+
 static void *worker_thread(void *data)
 {
 	struct worker *w = data;
 	uint64_t deadline = 0;
+	bool orphaned;
 
 	pthread_setname_np(pthread_self(), "pw-transcribe");
 	on_poll_timer(&w->poll_sul);
@@ -277,6 +293,22 @@ static void *worker_thread(void *data)
 	lws_sul_cancel(&w->sleep_sul);
 	drain_all(w);
 	log_stats(w, "stopped");
+	/* Here, not on the main thread: the helper may still be in a key
+	 * command, a temporary-key request or a lookup. */
+	pthread_mutex_lock(&w->end_lock);
+	w->releasing = true;
+	pthread_mutex_unlock(&w->end_lock);
+	release_network(w);
+	pthread_mutex_lock(&w->end_lock);
+	w->ended = true;
+	orphaned = w->orphaned;
+	pthread_cond_signal(&w->end_cond);
+	pthread_mutex_unlock(&w->end_lock);
+	if (orphaned) {
+		pw_log_info("worker finished after the module let go of it");
+		w->release(w->release_data);
+		worker_free(w);
+	}
 	return NULL;
 }
 
@@ -316,6 +348,15 @@ static void adopt_net_fds(struct worker *w)
 	}
 }
 
+/* Any thread but the worker's own: its context may be going. */
+static void wake_worker(struct worker *w)
+{
+	pthread_mutex_lock(&w->end_lock);
+	if (!w->releasing)
+		lws_cancel_service(w->ctx);
+	pthread_mutex_unlock(&w->end_lock);
+}
+
 int worker_command(struct worker *w, const struct worker_command *cmd)
 {
 	int res = 0;
@@ -329,7 +370,7 @@ int worker_command(struct worker *w, const struct worker_command *cmd)
 		w->cmds[w->n_cmds++] = *cmd;
 	pthread_mutex_unlock(&w->cmd_lock);
 	if (res == 0)
-		lws_cancel_service(w->ctx);
+		wake_worker(w);
 	return res;
 }
 
@@ -370,6 +411,9 @@ static void run_commands(struct worker *w)
 
 void worker_set_output(struct worker *w, struct publish_queue *q)
 {
+	publish_queue_ref(q);
+	publish_queue_free(w->out);
+	w->out = q;
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
 			shell_set_output(w->shells[i], q, i);
@@ -387,6 +431,7 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 	struct lws_context_creation_info info;
 	struct worker *w;
 	lws_sock_file_fd_type fd;
+	pthread_condattr_t ca;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		snprintf(err, err_size, "worker: out of memory");
@@ -397,6 +442,11 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 	w->stats_every = poll_ms > 0 ? stats_ms / poll_ms : 0;
 	atomic_init(&w->stopping, false);
 	pthread_mutex_init(&w->cmd_lock, NULL);
+	pthread_mutex_init(&w->end_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->end_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		snprintf(err, err_size, "worker: eventfd: %s", strerror(errno));
 		free(w);
@@ -495,32 +545,82 @@ int worker_start(struct worker *w)
 	return 0;
 }
 
-void worker_stop(struct worker *w)
+/* Teardown order: the helper (its jobs still point at shells), then the
+ * shells' timers and sockets, then lws (which closes the adopted eventfd
+ * and any socket still open), then the shells themselves. On the worker
+ * thread once it ran; on the caller's when it never started. */
+static void release_network(struct worker *w)
 {
-	if (w == NULL || !w->running)
-		return;
-	atomic_store_explicit(&w->stopping, true, memory_order_release);
-	lws_cancel_service(w->ctx);
-	pthread_join(w->thread, NULL);
-	w->running = false;
-}
-
-void worker_destroy(struct worker *w)
-{
-	if (w == NULL)
-		return;
-	worker_stop(w);
-	/* Teardown order: the helper (its jobs still point at shells), then
-	 * the shells' timers and sockets, then lws (which closes the adopted
-	 * eventfd and any socket still open), then the shells themselves. */
 	blocking_destroy(w->blocking);
+	w->blocking = NULL;
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
 			shell_shutdown(w->shells[i]);
 	lws_context_destroy(w->ctx);
+	w->ctx = NULL;
 	netwatch_free(w->netwatch);
-	for (uint32_t i = 0; i < w->n_captures; i++)
+	w->netwatch = NULL;
+	for (uint32_t i = 0; i < w->n_captures; i++) {
 		shell_free(w->shells[i]);
+		w->shells[i] = NULL;
+	}
+	publish_queue_free(w->out);
+	w->out = NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+	pthread_cond_destroy(&w->end_cond);
+	pthread_mutex_destroy(&w->end_lock);
 	pthread_mutex_destroy(&w->cmd_lock);
 	free(w);
+}
+
+/* Waits for the thread's end until the deadline; true: it ended. */
+static bool wait_end(struct worker *w, uint32_t wait_ms)
+{
+	struct timespec deadline;
+	bool ended;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->end_lock);
+	while (!w->ended && pthread_cond_timedwait(&w->end_cond, &w->end_lock, &deadline) != ETIMEDOUT)
+		;
+	ended = w->ended;
+	if (!ended) {
+		w->orphaned = true;
+		pthread_detach(w->thread);
+	}
+	pthread_mutex_unlock(&w->end_lock);
+	return ended;
+}
+
+bool worker_destroy(struct worker *w, uint32_t wait_ms, void (*release)(void *data), void *data)
+{
+	if (w == NULL) {
+		release(data);
+		return true;
+	}
+	w->release = release;
+	w->release_data = data;
+	if (w->running) {
+		atomic_store_explicit(&w->stopping, true, memory_order_release);
+		wake_worker(w);
+		if (!wait_end(w, wait_ms)) {
+			pw_log_info("the worker is still finishing its sessions; it ends on its own");
+			return false;
+		}
+		pthread_join(w->thread, NULL);
+	} else {
+		release_network(w);
+	}
+	release(data);
+	worker_free(w);
+	return true;
 }
