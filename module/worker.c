@@ -30,6 +30,10 @@
 #define WORKER_NET_DEBOUNCE_MS	300
 /* Before sleep, sessions get this long to finalize before the lock goes. */
 #define WORKER_SLEEP_GRACE_MS	2000
+/* After this many poll ticks without audio or a socket, the poll timer
+ * rests until audio, a command or a socket comes (an idle daemon is not
+ * woken ten times a second for nothing). */
+#define WORKER_QUIET_TICKS	20
 /* Commands waiting for the worker; D-Bus callers get -EBUSY beyond. */
 #define WORKER_MAX_COMMANDS	64
 
@@ -47,6 +51,9 @@ struct worker {
 	uint32_t poll_ms;
 	uint32_t stats_every;		/* in poll ticks */
 	uint32_t ticks;
+	uint32_t quiet_ticks;		/* worker thread only */
+	uint64_t seen_frames;		/* captured + dropped, at the last tick */
+	bool poll_resting;		/* worker thread only */
 	uint32_t n_captures;
 	struct capture *captures[CONFIG_MAX_TAPS];
 	struct shell *shells[CONFIG_MAX_TAPS];	/* NULL: capture only */
@@ -94,22 +101,50 @@ static void log_stats(struct worker *w, const char *when)
 	}
 }
 
+static bool any_socket(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_captures; i++)
+		if (w->shells[i] != NULL && shell_has_socket(w->shells[i]))
+			return true;
+	return false;
+}
+
 static void on_poll_timer(lws_sorted_usec_list_t *sul)
 {
 	struct worker *w = lws_container_of(sul, struct worker, poll_sul);
+	uint64_t frames = 0;
 
 	drain_all(w);
 	for (uint32_t i = 0; i < w->n_captures; i++) {
 		struct capture_stats cs;
+		capture_get_stats(w->captures[i], &cs);
+		frames += cs.frames + cs.dropped_frames;
 		if (w->shells[i] == NULL)
 			continue;
-		capture_get_stats(w->captures[i], &cs);
 		shell_set_ring_dropped(w->shells[i],
 				cs.dropped_frames * 1000 / capture_rate(w->captures[i]));
 		shell_tick(w->shells[i]);
 	}
 	if (w->stats_every > 0 && ++w->ticks % w->stats_every == 0)
 		log_stats(w, "stats");
+	w->quiet_ticks = frames != w->seen_frames || any_socket(w) ? 0 : w->quiet_ticks + 1;
+	w->seen_frames = frames;
+	if (w->quiet_ticks >= WORKER_QUIET_TICKS) {
+		pw_log_debug("no audio and no socket: the poll timer rests");
+		w->poll_resting = true;
+		return;
+	}
+	lws_sul_schedule(w->ctx, 0, &w->poll_sul, on_poll_timer,
+			(lws_usec_t)w->poll_ms * LWS_US_PER_MS);
+}
+
+/* Audio, a command, a helper's result, a network event or a socket. */
+static void poll_wake(struct worker *w)
+{
+	if (!w->poll_resting)
+		return;
+	w->poll_resting = false;
+	w->quiet_ticks = 0;
 	lws_sul_schedule(w->ctx, 0, &w->poll_sul, on_poll_timer,
 			(lws_usec_t)w->poll_ms * LWS_US_PER_MS);
 }
@@ -127,6 +162,7 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (read(lws_get_socket_fd(wsi), &count, sizeof(count)) < 0 && errno != EAGAIN)
 			pw_log_warn("worker wake-up read failed: %m");
 		drain_all(w);
+		poll_wake(w);
 		break;
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
 		return transport_cert_verified(wsi, user, len);
@@ -135,6 +171,7 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (w->blocking != NULL)
 			blocking_collect(w->blocking);
 		run_commands(w);
+		poll_wake(w);
 		break;
 	default:
 		break;
@@ -216,6 +253,7 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (w->netwatch != NULL)
 			net_process(w);
+		poll_wake(w);
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		for (int i = 0; i < 2; i++)
@@ -287,6 +325,9 @@ static void *worker_thread(void *data)
 		}
 		if (lws_service(w->ctx, 0) < 0)
 			break;
+		/* A session's own timer opened a socket: it needs its ticks. */
+		if (w->poll_resting && any_socket(w))
+			poll_wake(w);
 	}
 	lws_sul_cancel(&w->poll_sul);
 	lws_sul_cancel(&w->net_sul);

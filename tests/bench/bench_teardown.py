@@ -199,8 +199,8 @@ class BareFixture(fixture.PipeWireFixture):
 
 def idle_wakeups(seconds):
     with BareFixture() as fx:
-        start_daemon(fx, {"taps": [{"name": "idle", "mode": "tap"}]})
-        time.sleep(1)       # past the start
+        start_daemon(fx, {"service": {"url": ""}, "taps": [{"name": "idle", "mode": "source"}]})
+        time.sleep(3)       # past the start and the quiet ticks before the poll rests
         tasks = Path("/proc/%d/task" % fx.daemon.pid)
 
         def count():
