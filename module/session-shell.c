@@ -271,6 +271,16 @@ void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
 			.voiced = datapath_push(sh->dp, data, bytes) });
 }
 
+void shell_died(struct shell *sh, const char *why)
+{
+	struct session_status st = sh->st;
+
+	st.state = SESSION_FAILED;
+	st.next_retry_ms = -1;
+	snprintf(st.error, sizeof(st.error), "%s", why);
+	tap_state_publish(&sh->state, &st, sh->dp, sh->tout, clock_now_ms());
+}
+
 void shell_tick(struct shell *sh)
 {
 	pump(sh);

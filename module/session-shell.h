@@ -30,6 +30,9 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 void shell_event(struct shell *sh, const struct session_event *ev);
 /* Audio in stream order (S16LE, the configured rate and channels). */
 void shell_audio(struct shell *sh, const void *data, uint32_t bytes);
+/* The worker that runs this shell is ending unexpectedly: `failed` with
+ * why goes out (and to the journal); nothing runs the session after. */
+void shell_died(struct shell *sh, const char *why);
 /* Periodic: what is due goes out, counters, the journal's fsync. */
 void shell_tick(struct shell *sh);
 /* True while a socket is open or closing (sleep waits for none). */

@@ -296,10 +296,33 @@ static bool all_stopped(struct worker *w)
 static void release_network(struct worker *w);
 static void worker_free(struct worker *w);
 
+/* The service loop failed under us: every tap says so (D-Bus, metadata,
+ * journal), since nothing will drain its ring or run its session now. */
+static void worker_died(struct worker *w, const char *why)
+{
+	for (uint32_t i = 0; i < w->n_captures; i++) {
+		pw_log_error("tap=%s the worker thread ends: %s; the tap is deaf until the "
+				"module is loaded again", capture_name(w->captures[i]), why);
+		if (w->shells[i] != NULL)
+			shell_died(w->shells[i], why);
+	}
+}
+
+/* A debug build's way to make the service loop fail (tests only). */
+static uint64_t test_death_at(void)
+{
+#ifdef TRANSCRIBE_TEST_HOOKS
+	const char *ms = getenv("TRANSCRIBE_TEST_WORKER_DIE_MS");
+	if (ms != NULL)
+		return clock_now_ms() + strtoull(ms, NULL, 10);
+#endif
+	return 0;
+}
+
 static void *worker_thread(void *data)
 {
 	struct worker *w = data;
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, death = test_death_at();
 	bool orphaned;
 
 	pthread_setname_np(pthread_self(), "pw-transcribe");
@@ -323,8 +346,11 @@ static void *worker_thread(void *data)
 			if (all_stopped(w) || clock_now_ms() >= deadline)
 				break;
 		}
-		if (lws_service(w->ctx, 0) < 0)
+		if (lws_service(w->ctx, 0) < 0 || (death != 0 && clock_now_ms() >= death)) {
+			if (!atomic_load_explicit(&w->stopping, memory_order_acquire))
+				worker_died(w, "the worker's network loop (lws_service) failed");
 			break;
+		}
 		/* A session's own timer opened a socket: it needs its ticks. */
 		if (w->poll_resting && any_socket(w))
 			poll_wake(w);
@@ -603,7 +629,6 @@ static void release_network(struct worker *w)
 	w->netwatch = NULL;
 	for (uint32_t i = 0; i < w->n_captures; i++) {
 		shell_free(w->shells[i]);
-		w->shells[i] = NULL;
 	}
 	publish_queue_free(w->out);
 	w->out = NULL;

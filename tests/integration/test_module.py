@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The module in a private PipeWire: each tap mode delivers the played audio
 to the worker intact and on time, a broken argument fails the load naming
-the key, and unloading while audio flows leaves no thread or fd behind."""
+the key, unloading while audio flows leaves no thread or fd behind, and a
+worker that dies shows as `failed`."""
 
+import json
 import os
 import re
 import subprocess
@@ -177,6 +179,36 @@ class ModuleLoadTest(PipeWireTestCase):
         cycler.stdin.write("quit\n")
         cycler.stdin.flush()
         self.assertEqual(cycler.wait(timeout=10), 0)
+
+
+class WorkerDeathTest(PipeWireTestCase):
+
+    @unittest.skipUnless(os.environ.get("TRANSCRIBE_TEST_HOOKS"), "needs a debug build's test hooks")
+    def test_worker_death_is_failed_with_a_reason(self):
+        """The worker's loop fails (a debug build's knob makes it): the tap
+        shows failed with the reason on D-Bus and in the metadata, and the
+        module says so at error level."""
+        import bus
+        fx = self.fx
+        sock = fx.path("nobody.sock")
+        host = fx.start_module_host(MODULE, "{ service.url = \"ws+unix://%s:/x\" "
+                                    "taps = [ { name = d mode = source } ] }" % sock,
+                                    env={"TRANSCRIBE_TEST_WORKER_DIE_MS": "300"})
+        fx.wait_for(lambda: bus.get_property(fx, "d", "State") == "failed", what="failed")
+        self.assertIn("lws_service", bus.get_property(fx, "d", "LastError"))
+
+        def meta_state():
+            for o in fx.dump():
+                if o.get("type") == "PipeWire:Interface:Metadata" and \
+                        o.get("props", {}).get("metadata.name") == "transcribe":
+                    for m in o.get("metadata", []):
+                        if m.get("key") == "transcribe.state":
+                            v = m.get("value")
+                            return v if isinstance(v, dict) else json.loads(v)
+            return None
+        fx.wait_for(lambda: (meta_state() or {}).get("state") == "failed", what="metadata failed")
+        self.assertIn("lws_service", meta_state()["error"])
+        self.assertTrue(re.search(r"\[E\].*tap=d the worker thread ends", host.log), host.log)
 
 
 if __name__ == "__main__":
