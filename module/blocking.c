@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct blocking {
@@ -12,6 +13,7 @@ struct blocking {
 	struct spa_list queued;		/* under lock */
 	struct spa_list finished;	/* under lock */
 	bool stopping;			/* under lock */
+	atomic_bool cancel;		/* set at destroy: the running job gives up */
 	void (*wake)(void *data);
 	void *data;
 };
@@ -67,6 +69,11 @@ struct blocking *blocking_new(void (*wake)(void *data), void *data)
 	return b;
 }
 
+const atomic_bool *blocking_cancel_flag(struct blocking *b)
+{
+	return &b->cancel;
+}
+
 void blocking_submit(struct blocking *b, struct blocking_job *job)
 {
 	job->cancelled = false;
@@ -98,6 +105,7 @@ void blocking_destroy(struct blocking *b)
 
 	if (b == NULL)
 		return;
+	atomic_store(&b->cancel, true);
 	pthread_mutex_lock(&b->lock);
 	b->stopping = true;
 	pthread_cond_signal(&b->cond);

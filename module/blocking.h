@@ -8,6 +8,7 @@
 #ifndef TRANSCRIBE_BLOCKING_H
 #define TRANSCRIBE_BLOCKING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <spa/utils/defs.h>
@@ -28,8 +29,11 @@ struct blocking *blocking_new(void (*wake)(void *data), void *data);
 void blocking_submit(struct blocking *b, struct blocking_job *job);
 /* Calls done() for every finished job. */
 void blocking_collect(struct blocking *b);
-/* Stops the thread (a running job completes first); queued jobs are handed
- * to done() with cancelled set. */
+/* Set once blocking_destroy() started: a running job that waits checks it
+ * and gives up (its own way: kill a command, abort a request). */
+const atomic_bool *blocking_cancel_flag(struct blocking *b);
+/* Stops the thread (a running job completes first, told to give up through
+ * the cancel flag); queued jobs are handed to done() with cancelled set. */
 void blocking_destroy(struct blocking *b);
 
 #endif

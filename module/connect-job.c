@@ -12,11 +12,15 @@
 
 #include <spa/utils/defs.h>
 
+/* How often a lookup's wait checks whether the helper is going. */
+#define LOOKUP_CANCEL_STEP_MS	50
+
 struct connect_job {
 	struct blocking_job base;
 	struct connect_job_params p;
 	uint64_t attempt;
 	const _Atomic uint64_t *current;	/* the owner's newest attempt */
+	const atomic_bool *cancel;		/* the helper is going */
 	connect_job_done_fn done;
 	void *owner;
 	int res;			/* 0, -ECANCELED (superseded), or -errno with err */
@@ -126,6 +130,29 @@ static void resolve_failed(struct connect_job *j, const char *why)
 	snprintf(j->err.message, sizeof(j->err.message), "cannot resolve %.160s: %s", j->p.host, why);
 }
 
+/* One wait of at most LOOKUP_CANCEL_STEP_MS (so an unload is heard);
+ * false once the deadline passed. Under l->lock. */
+static bool wait_step(struct lookup *l, const struct timespec *deadline)
+{
+	struct timespec now, step;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > deadline->tv_sec ||
+	    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+		return false;
+	step = now;
+	step.tv_nsec += LOOKUP_CANCEL_STEP_MS * 1000000L;
+	if (step.tv_nsec >= 1000000000) {
+		step.tv_sec++;
+		step.tv_nsec -= 1000000000;
+	}
+	if (step.tv_sec > deadline->tv_sec ||
+	    (step.tv_sec == deadline->tv_sec && step.tv_nsec > deadline->tv_nsec))
+		step = *deadline;
+	pthread_cond_timedwait(&l->cond, &l->lock, &step);
+	return true;
+}
+
 /* Every address the name has (up to CONNECT_JOB_MAX_ADDRESSES, in the
  * resolver's preference order), so the session can try the next when one
  * does not answer. */
@@ -146,7 +173,7 @@ static void resolve(struct connect_job *j)
 		deadline.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&l->lock);
-	while (!l->done && pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT)
+	while (!l->done && !atomic_load(j->cancel) && wait_step(l, &deadline))
 		;
 	if (!l->done)
 		resolve_failed(j, "no answer from the resolver in time");
@@ -164,7 +191,7 @@ static void resolve(struct connect_job *j)
 /* Checked before every step: an attempt that is over gets no more work. */
 static bool superseded(struct connect_job *j)
 {
-	if (j->current == NULL || atomic_load(j->current) == j->attempt)
+	if (!atomic_load(j->cancel) && (j->current == NULL || atomic_load(j->current) == j->attempt))
 		return false;
 	j->res = -ECANCELED;
 	return true;
@@ -245,6 +272,8 @@ int connect_job_submit(struct blocking *b, const struct connect_job_params *p, u
 	j->base.run = run;
 	j->base.done = done;
 	j->p = *p;
+	j->cancel = blocking_cancel_flag(b);
+	j->p.creds.cancel = j->cancel;
 	j->attempt = attempt;
 	j->current = current;
 	j->done = done_fn;

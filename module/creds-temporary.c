@@ -48,7 +48,17 @@ struct fetch {
 	char *body;			/* 2xx response, CREDS_RESPONSE_MAX + 1 */
 	size_t len;
 	bool too_big;
+	const atomic_bool *cancel;
 };
+
+/* libcurl asks at least about once a second, also while nothing moves. */
+static int on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		curl_off_t ulnow)
+{
+	const struct fetch *f = data;
+
+	return f->cancel != NULL && atomic_load(f->cancel) ? 1 : 0;
+}
 
 static bool is_loopback_name(const char *host)
 {
@@ -173,6 +183,9 @@ static int setup_request(struct fetch *f, const struct creds_config *cfg, bool p
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, f);
 	SET(CURLOPT_USERAGENT, "pipewire-transcribe");
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, f);
 	if (plain)
 		SET(CURLOPT_PROXY, "");		/* loopback: never through a proxy */
 #undef SET
@@ -351,6 +364,7 @@ int creds_fetch_temporary(const struct creds_config *cfg, const struct creds_sec
 		return creds_fail(err, ERR_FATAL, -EIO, "temporary key: libcurl initialisation failed: %s",
 				curl_easy_strerror(curl_init_result));
 	f.body = malloc(CREDS_RESPONSE_MAX + 1);
+	f.cancel = cfg->cancel;
 	f.h = curl_easy_init();
 	if (f.body == NULL || f.h == NULL)
 		res = creds_fail(err, ERR_TRANSIENT, -ENOMEM, "temporary key: out of memory");

@@ -74,6 +74,10 @@
 #define CREDS_READ_MAX		(2 * CREDS_KEY_MAX)
 /* Poll step while waiting for a command that closed stdout to exit. */
 #define CREDS_REAP_STEP_MS	5
+/* How often a waiting key command checks for a cancel, and how long it
+ * gets between SIGTERM and SIGKILL. */
+#define CREDS_CANCEL_STEP_MS	50
+#define CREDS_TERM_GRACE_MS	200
 
 /* ---- errors and key text ---- */
 
@@ -320,7 +324,13 @@ static int spawn_shell(const char *command, int out_fd, pid_t *pid)
 
 /* Collects stdout until EOF: the first `size` bytes into buf, the rest is
  * drained. Returns the bytes kept, or -ETIMEDOUT at the deadline. */
-static ssize_t collect_output(int fd, char *buf, size_t size, bool *cut, int64_t deadline)
+static bool cancelled(const atomic_bool *cancel)
+{
+	return cancel != NULL && atomic_load(cancel);
+}
+
+static ssize_t collect_output(int fd, char *buf, size_t size, bool *cut, int64_t deadline,
+		const atomic_bool *cancel)
 {
 	char drain[512];
 	size_t n = 0;
@@ -333,7 +343,9 @@ static ssize_t collect_output(int fd, char *buf, size_t size, bool *cut, int64_t
 		left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (cancelled(cancel))
+			return -ECANCELED;
+		r = poll(&pfd, 1, left < CREDS_CANCEL_STEP_MS ? (int)left : CREDS_CANCEL_STEP_MS);
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r <= 0)
@@ -384,6 +396,19 @@ static void kill_and_reap(pid_t pid)
 		;
 }
 
+/* Asked to stop: the command's group may clean up (SIGTERM) before it
+ * is killed. */
+static void terminate_and_reap(pid_t pid)
+{
+	int status;
+
+	kill(-pid, SIGTERM);
+	if (wait_exit(pid, &status, now_ms() + CREDS_TERM_GRACE_MS) == 0)
+		kill(-pid, SIGKILL);	/* what it left behind in its group */
+	else
+		kill_and_reap(pid);
+}
+
 static int command_status_error(int status, struct creds_error *err)
 {
 	if (WIFEXITED(status))
@@ -416,8 +441,13 @@ static int load_command(const struct creds_config *cfg, struct creds_secret *out
 		close(fds[0]);
 		return creds_fail(err, ERR_FATAL, res, "service.api-key.command: can not run /bin/sh: %s", errstr(-res));
 	}
-	n = collect_output(fds[0], buf, sizeof(buf), &cut, deadline);
+	n = collect_output(fds[0], buf, sizeof(buf), &cut, deadline, cfg->cancel);
 	close(fds[0]);
+	if (n == -ECANCELED) {
+		terminate_and_reap(pid);
+		explicit_bzero(buf, sizeof(buf));
+		return creds_fail(err, ERR_TRANSIENT, -ECANCELED, "service.api-key.command: stopped");
+	}
 	res = n < 0 ? (int)n : wait_exit(pid, &status, deadline);
 	if (n < 0 || res == -ETIMEDOUT) {
 		kill_and_reap(pid);

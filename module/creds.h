@@ -8,6 +8,7 @@
 #ifndef TRANSCRIBE_CREDS_H
 #define TRANSCRIBE_CREDS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,9 @@ struct creds_config {
 	uint32_t connect_timeout_ms;	/* temporary-key request: connect phase */
 	uint32_t total_timeout_ms;	/* temporary-key request: whole transfer; also key command */
 	uint32_t temporary_key_ttl_s;
+	/* Set (by another thread): give up now; the key command's process
+	 * group gets SIGTERM, then SIGKILL, the request is aborted. NULL: never. */
+	const atomic_bool *cancel;
 };
 
 struct creds_secret {
