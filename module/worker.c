@@ -520,6 +520,9 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 		return NULL;
 	}
 
+	/* Process-wide, and lws keeps no way to restore the previous one: the
+	 * callback stays installed after an unload, and stays valid because
+	 * the module is never unmapped (-z nodelete, module/meson.build). */
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
 	memset(&info, 0, sizeof(info));
 	protocols[1] = transport_protocol;

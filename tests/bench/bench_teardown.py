@@ -23,8 +23,8 @@ core sync round trips every 2 ms and reports the slowest in a window.
 - idle_wakeups_per_s: context switches per second of the module's threads
   (pw-transcribe*) in a daemon whose graph is suspended (a tap, nothing
   linked, no service), over 10 s (2 s short).
-- host_exit_ms: `pipewire -c` with the module; the daemon is SIGKILLed;
-  time until the host process is gone.
+- host_exit_ms: `pipewire -c` with the module, a source tap streaming to
+  fault-server; the daemon is SIGKILLed; time until the host process is gone.
 5 runs each (1 with --short); max and median printed.
 """
 import os
@@ -222,8 +222,12 @@ def idle_wakeups(seconds):
 
 def host_exit():
     with fixture.PipeWireFixture() as fx:
-        host = fx.start_module_host(MODULE, {"taps": [{"name": "h", "mode": "tap"}]})
-        fx.wait_for_node("transcribe.h")
+        server = FaultServer(fx, "--key", SECRET)
+        host = fx.start_module_host(MODULE, {"service": {"url": server.url,
+                                                         "api-key.env": "TRANSCRIBE_TEST_KEY"},
+                                             "taps": [{"name": "h", "mode": "source"}]},
+                                    env={"TRANSCRIBE_TEST_KEY": SECRET})
+        fx.wait_for(lambda: bus.get_property(fx, "h", "State") == "streaming", what="streaming")
         fx.daemon.send_signal(9)
         t0 = time.monotonic()
         host.wait_exit(10)
