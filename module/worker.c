@@ -630,9 +630,10 @@ static void release_network(struct worker *w)
 	w->ctx = NULL;
 	netwatch_free(w->netwatch);
 	w->netwatch = NULL;
-	for (uint32_t i = 0; i < w->n_captures; i++) {
+	/* shells[] keep their (dangling) values: worker_command() reads them
+	 * from other threads, and only compares them with NULL. */
+	for (uint32_t i = 0; i < w->n_captures; i++)
 		shell_free(w->shells[i]);
-	}
 	publish_queue_free(w->out);
 	w->out = NULL;
 }
