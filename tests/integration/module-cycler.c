@@ -1,6 +1,7 @@
 /* Loads and unloads libpipewire-module-transcribe in one live process, on
  * command, so a test can unload it while audio flows and then count this
- * process's threads and fds.
+ * process's threads and fds (once the module's own threads are gone: a
+ * worker still finishing its sessions ends on its own after the unload).
  *
  *   module-cycler '<module args>'
  *   stdin:  "load\n" | "unload\n" | "quit\n"
@@ -9,6 +10,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pipewire/pipewire.h>
@@ -36,6 +38,40 @@ static int count_dir(const char *path)
 	return n - (strcmp(path, "/proc/self/fd") == 0);	/* opendir's own fd */
 }
 
+/* Threads of ours still named as the module names them. */
+static int module_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[300], name[32];
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		FILE *f;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(name, sizeof(name), f) != NULL && strncmp(name, "pw-transcr", 10) == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Polls for the module's threads to end, for up to 10 s. */
+static void wait_module_threads(void)
+{
+	struct timespec step = { .tv_nsec = 10 * 1000000L };
+
+	for (int i = 0; i < 1000 && module_threads() > 0; i++)
+		nanosleep(&step, NULL);
+}
+
 static void on_stdin(void *data, int fd, uint32_t mask)
 {
 	struct cycler *c = data;
@@ -54,6 +90,7 @@ static void on_stdin(void *data, int fd, uint32_t mask)
 	} else if (strncmp(line, "unload", 6) == 0 && c->module != NULL) {
 		pw_impl_module_destroy(c->module);
 		c->module = NULL;
+		wait_module_threads();
 		printf("unloaded threads=%d fds=%d\n", count_dir("/proc/self/task"),
 				count_dir("/proc/self/fd"));
 	}
