@@ -137,6 +137,24 @@ static void test_states_and_answers_keep_their_order_and_text(void **state)
 	publish_queue_free(q);
 }
 
+/* A worker that outlives the module (module-transcribe.c impl_destroy)
+ * keeps pushing into a queue whose reader is gone. */
+static void test_a_detached_queue_never_wakes_and_lives_until_the_last_reference(void **state)
+{
+	struct publish_queue *q = new_queue();
+	struct publish_state st = { .state = SESSION_STOPPED };
+
+	publish_queue_ref(q);			/* the pusher's */
+	publish_queue_push_state(q, 0, &st);
+	assert_int_equal(wakes, 1);
+	publish_queue_detach(q);
+	publish_queue_free(q);			/* the reader goes */
+	publish_queue_push_state(q, 0, &st);
+	publish_queue_push_answer(q, 0, 7, SESSION_ANSWER_CANCELLED, "gone");
+	assert_int_equal(wakes, 1);
+	publish_queue_free(q);			/* the pusher's: frees it and both items (ASan/valgrind) */
+}
+
 static void test_a_long_segment_is_cut_not_overflowed(void **state)
 {
 	struct publish_queue *q = new_queue();
@@ -163,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_finals_are_numbered_per_cursor_and_never_dropped),
 		cmocka_unit_test(test_states_and_answers_keep_their_order_and_text),
 		cmocka_unit_test(test_a_long_segment_is_cut_not_overflowed),
+		cmocka_unit_test(test_a_detached_queue_never_wakes_and_lives_until_the_last_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
