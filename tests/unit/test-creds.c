@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -495,6 +497,60 @@ static void test_command_timeout_kills_and_reaps_process_group(void **state)
 		fail_msg("background sleep %ld still running (state %c)", bg_pid, proc_state((pid_t)bg_pid));
 }
 
+struct canceller {
+	const char *pidfile;
+	atomic_bool flag;
+};
+
+/* Unload, from another thread: once the command runs (its pidfile is
+ * there, or 10 s went by). */
+static void *cancel_when_running(void *data)
+{
+	struct canceller *c = data;
+	int64_t deadline = now_ms() + 10000;
+
+	while (access(c->pidfile, R_OK) != 0 && now_ms() < deadline)
+		sched_yield();
+	atomic_store(&c->flag, true);
+	return NULL;
+}
+
+static void test_command_is_terminated_with_its_group_when_cancelled(void **state)
+{
+	struct canceller c;
+	char pidfile[600];
+	long sh_pid = 0, bg_pid = 0;
+	int64_t t0, deadline;
+	pthread_t thread;
+	FILE *f;
+
+	fmt(pidfile, sizeof(pidfile), "%s/cancel.pids", fx.dir);
+	unlink(pidfile);
+	c.pidfile = pidfile;
+	atomic_init(&c.flag, false);
+	fmt(cfg.command, sizeof(cfg.command), "sleep 30 & echo $$ $! > %s.tmp && mv %s.tmp %s; wait",
+			pidfile, pidfile, pidfile);
+	cfg.total_timeout_ms = 30000;
+	cfg.cancel = &c.flag;
+	assert_int_equal(pthread_create(&thread, NULL, cancel_when_running, &c), 0);
+	t0 = now_ms();
+	assert_refused(creds_load(&cfg, &key, &err), -ECANCELED, ERR_TRANSIENT, "stopped");
+	assert_true(now_ms() - t0 < QUICK_MS);
+	pthread_join(thread, NULL);
+
+	f = fopen(pidfile, "re");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &sh_pid, &bg_pid), 2);
+	fclose(f);
+	assert_int_equal(waitpid((pid_t)sh_pid, NULL, WNOHANG), -1);
+	assert_int_equal(proc_state((pid_t)sh_pid), 0);
+	deadline = now_ms() + QUICK_MS;
+	while (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z' && now_ms() < deadline)
+		sched_yield();
+	if (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z')
+		fail_msg("background sleep %ld still running (state %c)", bg_pid, proc_state((pid_t)bg_pid));
+}
+
 static void test_command_closing_stdout_but_running_times_out(void **state)
 {
 	int64_t t0 = now_ms();
@@ -909,6 +965,7 @@ int main(void)
 		T(test_command_printing_blank_line_is_refused),
 		T(test_command_with_endless_output_is_refused),
 		T(test_command_timeout_kills_and_reaps_process_group),
+		T(test_command_is_terminated_with_its_group_when_cancelled),
 		T(test_command_closing_stdout_but_running_times_out),
 		T(test_command_without_timeout_is_refused),
 		T(test_temporary_key_is_fetched_with_bearer_and_json_body),
