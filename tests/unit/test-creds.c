@@ -704,6 +704,20 @@ static void test_temporary_slow_server_times_out_transient(void **state)
 	assert_true(now_ms() - t0 < 300 + QUICK_MS);
 }
 
+static void test_temporary_request_is_aborted_when_cancelled(void **state)
+{
+	atomic_bool cancel;
+	int64_t t0 = now_ms();
+
+	atomic_init(&cancel, true);
+	set_url("http://127.0.0.1:%d/slow?ms=10000", fx.port);
+	cfg.total_timeout_ms = 30000;
+	cfg.cancel = &cancel;
+	assert_true(fetch() < 0);
+	assert_non_null(strstr(err.message, "(curl 42)"));
+	assert_true(now_ms() - t0 < QUICK_MS);
+}
+
 static void test_temporary_garbage_answer_is_refused(void **state)
 {
 	const char *paths[] = { "garbage", "nokey" };
@@ -978,6 +992,7 @@ int main(void)
 		T(test_temporary_retry_after_zero_is_kept),
 		T(test_temporary_server_errors_without_retry_after_are_transient),
 		T(test_temporary_slow_server_times_out_transient),
+		T(test_temporary_request_is_aborted_when_cancelled),
 		T(test_temporary_garbage_answer_is_refused),
 		T(test_temporary_huge_answer_is_refused),
 		T(test_temporary_plain_http_off_loopback_is_refused_before_connecting),
