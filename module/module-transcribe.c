@@ -50,7 +50,8 @@
  *
  * Threads: the PipeWire main thread (this file, streams, linker), the data
  * thread (process() in spa-node/, ring writes only) and the worker
- * (module/worker.c: drains rings, owns network and files).
+ * (module/worker.c: drains rings, owns network and files; after an unload
+ * it may finish on its own, see impl_destroy()).
  */
 #include <errno.h>
 #include <signal.h>
@@ -181,14 +182,15 @@ static void impl_free(void *data)
 }
 
 /* In the daemon this runs on its main loop, which every client waits on:
- * the worker gets WORKER_UNLOAD_WAIT_MS to finish (a local service
- * finalizes in that time, and then what it said goes out below before the
- * bus closes); else it finishes its sessions and journals on its own
- * thread (in a key command, a temporary-key request or a DNS lookup, that
- * takes until their own timeouts) and frees what it holds. The module is
- * linked -z nodelete so the code it runs stays mapped after dlclose. When
- * the process itself is ending, nobody waits on this loop any more and
- * the thread would die with the process: it gets its whole grace. */
+ * the worker gets WORKER_UNLOAD_WAIT_MS to finish (then what it said goes
+ * out below before the bus closes); else it finishes its sessions and
+ * journals on its own thread (the helper's key command is terminated, a
+ * temporary-key request or a lookup abandoned; a session's finalize waits
+ * for the service up to the stop grace) and frees what it holds. The
+ * module is linked -z nodelete so the code it runs stays mapped after
+ * dlclose. When the process itself is ending, nobody waits on this loop
+ * any more and the thread would die with the process: it gets its whole
+ * grace. */
 static void impl_destroy(struct impl *impl)
 {
 	struct publish *publish = impl->publish;
