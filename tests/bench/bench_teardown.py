@@ -36,11 +36,9 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import bus  # noqa: E402
-import fixture  # noqa: E402
-from test_session import FaultServer, SECRET  # noqa: E402
+import bus
+import fixture
+from faultserver import FaultServer, SECRET, TONES
 
 MODULE = "libpipewire-module-transcribe"
 PROBE = Path(os.environ["TRANSCRIBE_BUILD_DIR"]) / "tests/bench/rtt-probe"
@@ -133,8 +131,7 @@ def setup_state(fx, state):
         start_daemon(fx, {"service": {"url": server.url, "api-key.env": "TRANSCRIBE_TEST_KEY"},
                           "taps": [tap]}, env=env)
         tones = fx.path("tones.wav")
-        fx.run([sys.executable, str(HERE.parent / "faults" / "make-tones.py"), tones,
-                "--repeat", "40"])
+        fx.run([sys.executable, str(TONES), tones, "--repeat", "40"])
         fx.play(tones, channels=1)
         fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
         fx.wait_for(lambda: bus.get_property(fx, "b", "State") == "streaming",

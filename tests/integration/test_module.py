@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 
 import fixture
-from fixture import PipeWireTestCase, wav_compare, wait_for
+from fixture import PipeWireTestCase, wav_compare
 
 MIN_CORRELATION = 0.99
 CLIP_MS = 5000
@@ -223,7 +223,7 @@ class ValgrindTest(PipeWireTestCase):
         unloads as the context goes): 0 bytes definitely lost, no error, and
         PipeWire warns of no leaked proxy."""
         import bus
-        from test_session import FaultServer, SECRET
+        from faultserver import FaultServer, SECRET, TONES
         fx = self.fx
         server = FaultServer(fx, "--key", SECRET)
         vlog = fx.path("valgrind.log")
@@ -237,8 +237,7 @@ class ValgrindTest(PipeWireTestCase):
         fx.wait_for(lambda: bus.get_property(fx, "v", "State") == "streaming", timeout=120,
                     what="streaming under valgrind")
         tones = fx.path("tones.wav")
-        fx.run([sys.executable, str(Path(__file__).parent.parent / "faults" / "make-tones.py"),
-                tones, "--repeat", "4"])
+        fx.run([sys.executable, str(TONES), tones, "--repeat", "4"])
         fx.play(tones, channels=1)
         fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
         fx.wait_for(lambda: server.finals(), timeout=120, what="a final")
