@@ -464,12 +464,33 @@ static char proc_state(pid_t pid)
 	return p != NULL && p[1] == ' ' ? p[2] : 0;
 }
 
+/* pidfile holds "<shell pid> <its background child's pid>": both are gone. */
+static void assert_group_gone(const char *pidfile)
+{
+	long sh_pid = 0, bg_pid = 0;
+	int64_t deadline;
+	FILE *f = fopen(pidfile, "re");
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &sh_pid, &bg_pid), 2);
+	fclose(f);
+	/* the shell was our child and is reaped: not a zombie, not ours any more */
+	assert_int_equal(waitpid((pid_t)sh_pid, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(proc_state((pid_t)sh_pid), 0);
+	/* its background child got the signal with the group; it is re-parented,
+	 * so it may linger as a zombie of init for a moment */
+	deadline = now_ms() + QUICK_MS;
+	while (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z' && now_ms() < deadline)
+		sched_yield();
+	if (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z')
+		fail_msg("background sleep %ld still running (state %c)", bg_pid, proc_state((pid_t)bg_pid));
+}
+
 static void test_command_timeout_kills_and_reaps_process_group(void **state)
 {
 	char pidfile[600];
-	long sh_pid = 0, bg_pid = 0;
-	int64_t t0, deadline;
-	FILE *f;
+	int64_t t0;
 
 	fmt(pidfile, sizeof(pidfile), "%s/cmd.pids", fx.dir);
 	unlink(pidfile);
@@ -479,22 +500,7 @@ static void test_command_timeout_kills_and_reaps_process_group(void **state)
 	t0 = now_ms();
 	assert_refused(creds_load(&cfg, &key, &err), -ETIMEDOUT, ERR_TRANSIENT, "no answer within 500 ms");
 	assert_true(now_ms() - t0 < 500 + QUICK_MS);
-
-	f = fopen(pidfile, "re");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%ld %ld", &sh_pid, &bg_pid), 2);
-	fclose(f);
-	/* the shell was our child and is reaped: not a zombie, not ours any more */
-	assert_int_equal(waitpid((pid_t)sh_pid, NULL, WNOHANG), -1);
-	assert_int_equal(errno, ECHILD);
-	assert_int_equal(proc_state((pid_t)sh_pid), 0);
-	/* its background child got SIGKILL with the group; it is re-parented,
-	 * so it may linger as a zombie of init for a moment */
-	deadline = now_ms() + QUICK_MS;
-	while (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z' && now_ms() < deadline)
-		sched_yield();
-	if (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z')
-		fail_msg("background sleep %ld still running (state %c)", bg_pid, proc_state((pid_t)bg_pid));
+	assert_group_gone(pidfile);
 }
 
 struct canceller {
@@ -519,10 +525,8 @@ static void test_command_is_terminated_with_its_group_when_cancelled(void **stat
 {
 	struct canceller c;
 	char pidfile[600];
-	long sh_pid = 0, bg_pid = 0;
-	int64_t t0, deadline;
+	int64_t t0;
 	pthread_t thread;
-	FILE *f;
 
 	fmt(pidfile, sizeof(pidfile), "%s/cancel.pids", fx.dir);
 	unlink(pidfile);
@@ -537,18 +541,7 @@ static void test_command_is_terminated_with_its_group_when_cancelled(void **stat
 	assert_refused(creds_load(&cfg, &key, &err), -ECANCELED, ERR_TRANSIENT, "stopped");
 	assert_true(now_ms() - t0 < QUICK_MS);
 	pthread_join(thread, NULL);
-
-	f = fopen(pidfile, "re");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%ld %ld", &sh_pid, &bg_pid), 2);
-	fclose(f);
-	assert_int_equal(waitpid((pid_t)sh_pid, NULL, WNOHANG), -1);
-	assert_int_equal(proc_state((pid_t)sh_pid), 0);
-	deadline = now_ms() + QUICK_MS;
-	while (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z' && now_ms() < deadline)
-		sched_yield();
-	if (proc_state((pid_t)bg_pid) != 0 && proc_state((pid_t)bg_pid) != 'Z')
-		fail_msg("background sleep %ld still running (state %c)", bg_pid, proc_state((pid_t)bg_pid));
+	assert_group_gone(pidfile);
 }
 
 static void test_command_closing_stdout_but_running_times_out(void **state)
