@@ -151,8 +151,27 @@ static struct dialect_item *item(struct dialect_conn *c, const char *id)
 	c->n_items = SPA_MIN(c->n_items + 1, (uint32_t)DIALECT_CONN_ITEMS);
 	snprintf(it->id, sizeof(it->id), "%s", id);
 	it->start_ms = it->end_ms = -1;
-	it->pending = false;
+	it->pending = it->completed = false;
 	return it;
+}
+
+/* Completed events of different items may come out of order: C is the
+ * latest end of a completed item before which no committed item still
+ * waits for its transcript (one whose start is unknown waits everywhere). */
+static int64_t committed_position(const struct dialect_conn *c)
+{
+	int64_t at = -1;
+
+	for (uint32_t i = 0; i < c->n_items; i++)
+		if (c->items[i].completed)
+			at = SPA_MAX(at, c->items[i].end_ms);
+	for (uint32_t i = 0; i < c->n_items && at >= 0; i++) {
+		const struct dialect_item *it = &c->items[i];
+
+		if (it->pending && (it->start_ms < 0 || it->start_ms < at))
+			at = it->start_ms;	/* -1 when unknown: no C */
+	}
+	return at;
 }
 
 static uint32_t pending_items(const struct dialect_conn *c)
@@ -240,9 +259,9 @@ static void on_completed(struct dialect_conn *c, struct json_object *root, const
 		c->partial[0] = c->partial_item[0] = '\0';
 	if (it != NULL) {
 		it->pending = false;
-		if (it->end_ms >= 0)
-			out->final_audio_proc_ms = it->end_ms;
+		it->completed = true;
 	}
+	out->final_audio_proc_ms = committed_position(c);
 	out->finished = pending_items(c) == 0;
 }
 

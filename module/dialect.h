@@ -83,6 +83,7 @@ struct dialect_item {
 	int64_t start_ms;		/* -1: not known */
 	int64_t end_ms;
 	bool pending;			/* committed, transcript not yet in */
+	bool completed;			/* its transcript is in */
 };
 
 struct dialect_conn {
