@@ -189,12 +189,15 @@ static void add_text(struct dialect_result *out, const char *text, const struct 
 		bool is_final)
 {
 	struct transcript_token *tok;
+	size_t o = text[0] == ' ' ? 0 : 1;
 
 	if (text[0] == '\0' || out->n_tokens >= DIALECT_MAX_TOKENS)
 		return;
 	tok = &out->tokens[out->n_tokens++];
-	/* Items are utterances: a space between them, as between words. */
-	snprintf(tok->text, sizeof(tok->text), "%s%s", text[0] == ' ' ? "" : " ", text);
+	/* Items are utterances: a space between them, as between words. The
+	 * copy cuts at a character, which the space may have pushed out. */
+	tok->text[0] = ' ';
+	dialect_copy_utf8(tok->text + o, sizeof(tok->text) - o, text, strlen(text), false);
 	tok->start_ms = it != NULL ? it->start_ms : -1;
 	tok->end_ms = it != NULL && it->start_ms >= 0 ? it->end_ms : -1;
 	tok->is_final = is_final;
@@ -313,7 +316,7 @@ static void on_error(struct dialect_conn *c, struct json_object *root, struct di
 	if ((v = dialect_get_typed(e, "message", json_type_string)) != NULL ||
 	    (v = dialect_get_typed(root, "error", json_type_string)) != NULL)
 		dialect_copy_string(out->error_message, sizeof(out->error_message), v, true);
-	else
+	if (out->error_message[0] == '\0')	/* absent or "" */
 		snprintf(out->error_message, sizeof(out->error_message), "%s",
 				out->error_type[0] ? out->error_type : "error without a message");
 }
@@ -329,7 +332,7 @@ static void on_failed(struct json_object *root, struct dialect_result *out)
 	snprintf(out->error_type, sizeof(out->error_type), "transcription_failed");
 	if (e != NULL && (v = dialect_get_typed(e, "message", json_type_string)) != NULL)
 		dialect_copy_string(out->error_message, sizeof(out->error_message), v, true);
-	else
+	if (out->error_message[0] == '\0')
 		snprintf(out->error_message, sizeof(out->error_message), "the transcription of an "
 				"item failed");
 }

@@ -259,6 +259,13 @@ static void test_hostile_events_never_break_the_memory(void **state)
 	assert_true(strlen(res.tokens[0].text) < TOKEN_TEXT_MAX);
 	assert_int_equal(ops->parse(NULL, LIT("{}"), &res, err, sizeof(err)), -EINVAL);
 	check_refuses_garbage(ops);
+	/* Found by the fuzzer: the item's leading space pushed a long
+	 * transcript's last character out mid-sequence; an empty error string
+	 * left a failure without a reason. */
+	parse("hostile-long-transcript.json");
+	assert_int_equal(res.n_tokens, 1);
+	parse("hostile-empty-error.json");
+	assert_true(res.has_error);
 }
 
 int main(void)
