@@ -30,7 +30,9 @@ void config_map_session(const struct transcribe_config *cfg, const struct dialec
 	out->cap_ms = cfg->cap_ms;
 	out->offline_probe_ms = cfg->offline_probe_ms;
 	out->connect_timeout_ms = cfg->connect_timeout_ms;
-	out->stall_timeout_ms = cfg->stall_timeout_ms;
+	/* A service that is quiet while it hears speech is not hung. */
+	out->stall_timeout_ms = cfg->stall_timeout_ms > 0 ?
+		SPA_MAX(cfg->stall_timeout_ms, dialect->quiet_in_speech_ms) : 0;
 	out->ping_ms = cfg->ping_ms;
 	out->pong_timeout_ms = cfg->pong_timeout_ms;
 	out->stop_timeout_ms = MAP_STOP_TIMEOUT_MS;
@@ -148,7 +150,8 @@ int config_map_all(const struct transcribe_config *cfg, const char *tap, const c
 	struct url url;
 
 	if ((out->dialect = dialect_find(cfg->service.dialect)) == NULL) {
-		snprintf(err, err_size, "service.dialect: unknown dialect %s", cfg->service.dialect);
+		snprintf(err, err_size, "service.dialect: unknown dialect %s (one of %s)",
+				cfg->service.dialect, dialect_names());
 		return -EINVAL;
 	}
 	if (url_parse(cfg->service.url, &url, err, err_size) < 0)

@@ -41,6 +41,10 @@
 #define OPENAI_RATE		24000
 /* Sessions last at most 60 minutes. */
 #define OPENAI_MAX_SESSION_SEC	3600
+/* Between speech_started and speech_stopped nothing comes: an utterance
+ * without a pause of the VAD's silence_duration_ms (500 ms by default
+ * [U]) this long would look like a hung service. */
+#define OPENAI_QUIET_IN_SPEECH_MS	30000
 
 static const char openai_commit[] = "{\"type\":\"input_audio_buffer.commit\"}";
 static const char append_head[] = "{\"type\":\"input_audio_buffer.append\",\"audio\":\"";
@@ -393,6 +397,7 @@ const struct dialect_ops dialect_openai_realtime = {
 	.ready_without_ack = false,
 	.max_session_sec = OPENAI_MAX_SESSION_SEC,
 	.required_rate = OPENAI_RATE,
+	.quiet_in_speech_ms = OPENAI_QUIET_IN_SPEECH_MS,
 	.auth_header = openai_auth_header,
 	.build_config = openai_build_config,
 	.frame_audio = openai_frame_audio,
