@@ -148,12 +148,14 @@ static const struct dialect_defaults {
 	const char *model;		/* "": the service picks */
 	uint32_t max_session_sec;	/* the rollover before the service's cap */
 	uint32_t rate;			/* the only rate it takes; 0: any */
+	uint32_t stall_timeout_ms;	/* 0: the table's default */
 } dialect_defaults[] = {
-	{ "soniox", "stt-rt-v5", 17400, 0 },
-	{ "deepgram", "nova-3", 17400, 0 },
-	/* 60 min cap; the GA transcription session takes audio/pcm at 24 kHz only. */
-	{ "openai-realtime", "gpt-4o-transcribe", 3300, 24000 },
-	{ "vosk", "", 17400, 0 },
+	{ "soniox", "stt-rt-v5", 17400, 0, 0 },
+	{ "deepgram", "nova-3", 17400, 0, 0 },
+	/* 60 min cap; the GA transcription session takes audio/pcm at 24 kHz
+	 * only; it says nothing until the voice detector ends an utterance. */
+	{ "openai-realtime", "gpt-4o-transcribe", 3300, 24000, 30000 },
+	{ "vosk", "", 17400, 0, 0 },
 };
 
 static int check_dialect(struct config_parser *p)
@@ -171,6 +173,8 @@ static int check_dialect(struct config_parser *p)
 		snprintf(svc->model, sizeof(svc->model), "%s", d->model);
 	if (!p->max_session_given)
 		svc->max_session_sec = d->max_session_sec;
+	if (!p->stall_given && d->stall_timeout_ms != 0)
+		p->cfg->stall_timeout_ms = d->stall_timeout_ms;
 	if (d->rate != 0 && p->cfg->rate != d->rate)
 		return config_fail(p, "audio.rate", "%s takes %u Hz only, not %u; PipeWire resamples, "
 				"so set audio.rate = %u", d->name, d->rate, p->cfg->rate, d->rate);

@@ -30,9 +30,7 @@ void config_map_session(const struct transcribe_config *cfg, const struct dialec
 	out->cap_ms = cfg->cap_ms;
 	out->offline_probe_ms = cfg->offline_probe_ms;
 	out->connect_timeout_ms = cfg->connect_timeout_ms;
-	/* A service that is quiet while it hears speech is not hung. */
-	out->stall_timeout_ms = cfg->stall_timeout_ms > 0 ?
-		SPA_MAX(cfg->stall_timeout_ms, dialect->quiet_in_speech_ms) : 0;
+	out->stall_timeout_ms = cfg->stall_timeout_ms;
 	out->ping_ms = cfg->ping_ms;
 	out->pong_timeout_ms = cfg->pong_timeout_ms;
 	out->stop_timeout_ms = MAP_STOP_TIMEOUT_MS;

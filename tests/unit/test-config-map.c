@@ -1,7 +1,6 @@
 /* From module arguments to what each part gets (module/config-map.c), where
- * the dialect changes it: Deepgram's config in the URL's query, the stall
- * timeout never below what a dialect may stay quiet in speech, an unknown
- * dialect named with the known ones. */
+ * the dialect changes it: Deepgram's config in the URL's query, the
+ * readiness rule. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,12 +48,11 @@ static void test_a_value_the_query_can_not_carry_fails_naming_the_keys(void **st
 	assert_non_null(strstr(err, "service.model"));
 }
 
-static void test_stall_timeout_is_never_below_a_dialects_quiet_in_speech(void **state)
+static void test_a_dialect_with_an_ack_waits_for_it(void **state)
 {
-	map_args("{ service = { dialect = openai-realtime url = \"wss://h/\" } audio.rate = 24000 "
-			"liveness.stall-timeout-ms = 5000 }");
-	assert_int_equal(map.session.stall_timeout_ms, dialect_openai_realtime.quiet_in_speech_ms);
+	map_args("{ service = { dialect = openai-realtime url = \"wss://h/\" } audio.rate = 24000 }");
 	assert_false(map.session.ready_on_open);
+	assert_int_equal(map.session.stall_timeout_ms, 30000);
 	map_args("{ service = { dialect = vosk url = \"ws://h/\" } liveness.stall-timeout-ms = 5000 }");
 	assert_int_equal(map.session.stall_timeout_ms, 5000);
 	assert_true(map.session.ready_on_open);
@@ -65,7 +63,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deepgram_config_rides_in_the_query),
 		cmocka_unit_test(test_a_value_the_query_can_not_carry_fails_naming_the_keys),
-		cmocka_unit_test(test_stall_timeout_is_never_below_a_dialects_quiet_in_speech),
+		cmocka_unit_test(test_a_dialect_with_an_ack_waits_for_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
