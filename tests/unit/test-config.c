@@ -769,6 +769,11 @@ static void test_each_dialect_gets_its_defaults_and_rate_check(void **state)
 	assert_int_equal(cfg.stall_timeout_ms, 2000);
 	assert_parses("{ service = { dialect = vosk url = \"ws://127.0.0.1:1/\" } }", &cfg);
 	assert_string_equal(cfg.service.model, "");
+	/* Their config messages refuse more channels: so does the load. */
+	assert_rejected("{ service = { dialect = vosk url = \"ws://127.0.0.1:1/\" } audio.channels = 2 }",
+			"audio.channels", "mono only");
+	assert_parses("{ service = { dialect = deepgram url = \"ws://127.0.0.1:1/\" } "
+			"audio.channels = 2 }", &cfg);
 }
 
 int main(void)
