@@ -56,18 +56,8 @@ static void parse_rejected(const char *msg, size_t len)
 
 static void parse_file(const char *name)
 {
-	char path[512];
-	size_t len;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", SONIOX_MESSAGES_DIR, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("can not open %s: %s", path, strerror(errno));
-	len = fread(buf, 1, sizeof(buf), f);
-	assert_true(len < sizeof(buf));
-	fclose(f);
-	parse_ok(buf, len);
-	assert_string_equal(err, "");
+	expect_file(ops, SONIOX_MESSAGES_DIR, name);
+	assert_sane_result(&res);
 }
 
 static void assert_token(uint32_t i, const char *text, int64_t start, int64_t end, bool is_final)
