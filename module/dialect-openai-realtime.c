@@ -132,7 +132,7 @@ static struct dialect_item *find_item(struct dialect_conn *c, const char *id)
 	return NULL;
 }
 
-/* The item id (cut to fit) or NULL when the event has none. */
+/* The item id (cut to fit) into id; false when the event has none. */
 static bool get_item_id(struct json_object *root, char id[DIALECT_ITEM_ID_MAX])
 {
 	struct json_object *v = dialect_get_typed(root, "item_id", json_type_string);
