@@ -22,5 +22,7 @@ bool key_matches(const char *key, const char *given, size_t len);
 
 /* True when header is "Bearer <key>" (scheme case-insensitive). */
 bool key_bearer_matches(const char *key, const char *header);
+/* The same, or "Token <key>" (Deepgram's API keys) when token is set. */
+bool key_scheme_matches(const char *key, const char *header, bool token);
 
 #endif

@@ -24,6 +24,7 @@ struct sess {
 	enum srv_auth auth;
 	enum sess_state state;
 	struct srv_stream_cfg cfg;
+	struct srv_dialect_state dst;	/* the dialect's counters */
 
 	void *rec;
 	unsigned init_ms;
@@ -57,6 +58,14 @@ static void push(struct sess *s, struct srv_out *o)
 	srv_outq_push(&s->out, o);
 }
 
+/* What a dialect function queued (rc < 0: it ran out of memory). */
+static void push_dialect(struct sess *s, struct srv_outq *q, int rc)
+{
+	if (rc < 0)
+		srv_log("conn=%u error what=out-of-memory", s->id);
+	srv_outq_move(&s->out, q);
+}
+
 void sess_close(struct sess *s, int code)
 {
 	struct srv_out *o = srv_out_new(SRV_OUT_CLOSE, NULL, 0);
@@ -75,20 +84,29 @@ void sess_push(struct sess *s, struct srv_out *o)
 	push(s, o);
 }
 
+/* The dialect frames the error and its close (Deepgram and vosk: a close
+ * code and reason only). */
 void sess_send_error(struct sess *s, const struct srv_error *e)
 {
+	struct srv_outq q = { 0 };
 	char logmsg[SRV_ERROR_MSG_MAX];
 	size_t i;
+	int rc;
 
 	if (s->state == ST_DONE)
 		return;
-	push(s, s->p->dialect->error(e));
+	rc = s->p->dialect->error(e, &s->dst, &q);
+	if (!q.tail || q.tail->kind != SRV_OUT_CLOSE)
+		rc = -1;	/* out of memory before the close */
+	push_dialect(s, &q, rc);
 	for (i = 0; e->message[i] && i < sizeof(logmsg) - 1; i++)
 		logmsg[i] = e->message[i] == '"' ? '\'' : e->message[i];
 	logmsg[i] = '\0';
 	srv_log("conn=%u error code=%d type=%s close=%d msg=\"%s\"", s->id, e->code, e->type,
 		e->close, logmsg);
-	sess_close(s, e->close);
+	if (rc < 0)
+		sess_close(s, e->close);
+	s->state = ST_DONE;
 }
 
 static void fail(struct sess *s, int code, const char *type, int close, const char *msg)
@@ -114,6 +132,7 @@ static void refresh_partial(struct sess *s)
 /* New finals (and markers), then the words in progress (unless finished). */
 static void respond(struct sess *s, bool fin_mark, bool finished)
 {
+	struct srv_outq q = { 0 };
 	struct srv_result r;
 	uint64_t total = rec_total(s);
 	struct srv_word fin = { .kind = SRV_MARK_FIN, .start_ms = total, .end_ms = total,
@@ -129,6 +148,8 @@ static void respond(struct sess *s, bool fin_mark, bool finished)
 	r.total_ms = total;
 	r.final_ms = finished ? total : s->rec ? s->rc->final_ms(s->rec) : 0;
 	r.finished = finished;
+	r.prev_final_ms = s->sent_final_ms;
+	r.per_audio = s->p->dialect->reply_per_audio;
 	for (size_t i = 0; i < s->n_finals; i++)
 		if (s->finals[i].kind == SRV_WORD && s->finals[i].start_ms < s->sent_final_ms)
 			srv_log("conn=%u warning what=final-token-before-final-audio start_ms=%" PRIu64
@@ -140,7 +161,7 @@ static void respond(struct sess *s, bool fin_mark, bool finished)
 	r.n_finals = s->n_finals;
 	r.partials = s->partial;
 	r.n_partials = finished ? 0 : s->n_partial;
-	push(s, s->p->dialect->result(&r));
+	push_dialect(s, &q, s->p->dialect->result(&r, &s->cfg, &s->dst, &q));
 	s->n_finals = 0;
 	s->last_resp_ms = total;
 	if (!s->p->pacing.partial_on_change && r.n_partials > 0)
@@ -242,7 +263,7 @@ static void feed_rec(struct sess *s, const int16_t *pcm, size_t n)
 		}
 		pcm += k;
 		n -= k;
-		if (block)
+		if (block && !s->p->dialect->reply_per_audio)
 			maybe_respond(s);
 	}
 }
@@ -380,24 +401,17 @@ static int take_slot(struct sess *s)
 	return 0;
 }
 
-static void on_config(struct sess *s, const char *msg, size_t len)
+/* The stream's config is known: check the key, the rate and the slots,
+ * then start the recognizer and ack (where the dialect has an ack). */
+static void start_stream(struct sess *s)
 {
 	struct srv_stream_params sp;
-	struct srv_error e;
-	int rc = s->p->dialect->parse_config(msg, len, &s->cfg, &e);
+	struct srv_outq q = { 0 };
 
-	if (rc == -1) {
-		sess_send_error(s, &e);
-		return;
-	}
 	if (!authorized(s)) {
 		fail(s, 401, "unauthenticated", CLOSE_NORMAL, s->auth == SRV_AUTH_MISSING ?
 		     "Missing API key: send \"Authorization: Bearer <key>\" or \"api_key\"." :
 		     "Invalid API key.");
-		return;
-	}
-	if (rc < 0) {
-		sess_send_error(s, &e);
 		return;
 	}
 	if (check_rate(s) || take_slot(s))
@@ -418,8 +432,26 @@ static void on_config(struct sess *s, const char *msg, size_t len)
 	s->init_ms = sp.init_ms;
 	s->ready_cpu_ms = sess_thread_cpu_ms();
 	s->state = ST_STREAMING;
+	if (s->p->dialect->configured)
+		push_dialect(s, &q, s->p->dialect->configured(&s->cfg, &s->dst, &q));
 	if (s->p->hooks && s->p->hooks->configured)
 		s->p->hooks->configured(s->priv, s);
+}
+
+static void on_config(struct sess *s, const char *msg, size_t len)
+{
+	struct srv_error e;
+	int rc = s->p->dialect->parse_config(msg, len, &s->cfg, &e);
+
+	if (rc == -1) {
+		sess_send_error(s, &e);
+		return;
+	}
+	if (rc < 0 && authorized(s)) {
+		sess_send_error(s, &e);
+		return;
+	}
+	start_stream(s);
 }
 
 struct sess *sess_new(unsigned id, const struct sess_params *p, enum srv_auth auth, void *priv)
@@ -454,10 +486,23 @@ void sess_free(struct sess *s)
 	free(s);
 }
 
-void sess_open(struct sess *s)
+void sess_open(struct sess *s, const char *query)
 {
+	const struct srv_dialect *d = s->p->dialect;
+	struct srv_outq q = { 0 };
+	struct srv_error e;
+
+	s->dst.conn_id = s->id;
+	if (d->opened)
+		push_dialect(s, &q, d->opened(&s->dst, &q));
+	if (d->parse_request && d->parse_request(query ? query : "", &s->cfg, &e) < 0) {
+		sess_send_error(s, &e);	/* the upgrade checked it: not expected */
+		return;
+	}
 	if (s->p->hooks && s->p->hooks->opened)
 		s->p->hooks->opened(s->priv, s);
+	if (!d->parse_config && s->state == ST_CONFIG)
+		start_stream(s);
 }
 
 static void control(struct sess *s, enum srv_ctl ctl)
@@ -466,26 +511,79 @@ static void control(struct sess *s, enum srv_ctl ctl)
 		s->p->hooks->control(s->priv, s, ctl);
 }
 
+static void after_audio(struct sess *s)
+{
+	if (s->state != ST_STREAMING)
+		return;
+	if (s->p->dialect->reply_per_audio)
+		respond(s, false, false);
+	else if (!s->p->pacing.block_ms)
+		maybe_respond(s);
+	if (s->p->hooks && s->p->hooks->audio)
+		s->p->hooks->audio(s->priv, s);
+}
+
+/* Audio before any config: the dialect's defaults, where it has them. */
+static bool ready_for_audio(struct sess *s)
+{
+	if (s->state == ST_CONFIG && s->p->dialect->config_optional)
+		start_stream(s);
+	if (s->state == ST_CONFIG)
+		fail(s, 400, "invalid_request", CLOSE_NORMAL,
+		     "Audio received before the configuration message.");
+	return s->state == ST_STREAMING;
+}
+
+/* Before the stream is configured: true when msg was taken as the config
+ * (or refused); false lets the control be acted on. */
+static bool config_first(struct sess *s, enum srv_ctl ctl, const char *msg, size_t len)
+{
+	if (s->state != ST_CONFIG)
+		return false;
+	if (ctl == SRV_CTL_CONFIG || !s->p->dialect->config_optional) {
+		on_config(s, msg, len);
+		return true;
+	}
+	if (ctl == SRV_CTL_AUDIO)
+		return false;	/* ready_for_audio() */
+	if (ctl != SRV_CTL_INVALID)
+		start_stream(s);
+	return false;
+}
+
 void sess_on_text(struct sess *s, const char *msg, size_t len)
 {
+	const struct srv_dialect *d = s->p->dialect;
+	struct srv_audio a = { 0 };
+	struct srv_outq q = { 0 };
 	struct srv_error e;
 	enum srv_ctl ctl;
 
 	if (s->state == ST_DONE || s->paused)
 		return;
-	ctl = s->p->dialect->parse_control(msg, len, &e);
+	ctl = d->parse_control(msg, len, &a, &e);
 	if (ctl == SRV_CTL_END) {
 		end_of_stream(s);
-	} else if (s->state == ST_CONFIG) {
-		on_config(s, msg, len);
+	} else if (config_first(s, ctl, msg, len)) {
+		/* taken as the config */
+	} else if (ctl == SRV_CTL_AUDIO) {
+		if (ready_for_audio(s)) {
+			feed_audio(s, a.data, a.len);
+			after_audio(s);
+		}
 	} else if (ctl == SRV_CTL_KEEPALIVE) {
 		control(s, ctl);	/* its arrival is all that matters (idle timer) */
 	} else if (ctl == SRV_CTL_FINALIZE) {
 		control(s, ctl);
-		finalize(s);
-	} else {
+		if (s->state == ST_STREAMING)
+			finalize(s);
+	} else if (ctl == SRV_CTL_CONFIG) {
+		if (d->configured)	/* a new config while streaming: acked, not applied */
+			push_dialect(s, &q, d->configured(&s->cfg, &s->dst, &q));
+	} else if (ctl == SRV_CTL_INVALID) {
 		sess_send_error(s, &e);
 	}
+	free(a.data);
 }
 
 void sess_on_binary(struct sess *s, const void *data, size_t len)
@@ -496,18 +594,16 @@ void sess_on_binary(struct sess *s, const void *data, size_t len)
 		end_of_stream(s);
 		return;
 	}
-	if (s->state == ST_CONFIG) {
+	if (!s->p->dialect->binary_audio) {
 		fail(s, 400, "invalid_request", CLOSE_NORMAL,
-		     "Audio received before the configuration message.");
+		     "Binary messages are not part of this protocol: send audio in "
+		     "input_audio_buffer.append events.");
 		return;
 	}
-	feed_audio(s, data, len);
-	if (s->state != ST_STREAMING)
+	if (!ready_for_audio(s))
 		return;
-	if (!s->p->pacing.block_ms)
-		maybe_respond(s);
-	if (s->p->hooks && s->p->hooks->audio)
-		s->p->hooks->audio(s->priv, s);
+	feed_audio(s, data, len);
+	after_audio(s);
 }
 
 void sess_pause(struct sess *s, bool paused)

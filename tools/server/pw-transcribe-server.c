@@ -9,7 +9,8 @@
  * log lines below.
  *
  *   pw-transcribe-server [--socket PATH | --address A --port P [--insecure-tcp]]
- *                        [--key-file FILE] [--hmm DIR] [--lm FILE] [--dict FILE]
+ *                        [--key-file FILE] [--dialect NAME]
+ *                        [--hmm DIR] [--lm FILE] [--dict FILE]
  *                        [--max-connections N] [--spare-decoders N]
  *                        [--idle-timeout S] [--upgrade-timeout S] [--max-pending N]
  *                        [--partial-ms MS] [--progress-ms MS]
@@ -39,6 +40,10 @@
  *   (chmod 600) or the server refuses to start. A client then sends
  *   "Authorization: Bearer <key>" on the upgrade request, or "api_key" in
  *   its config message; otherwise it gets error 401 (below) and the close.
+ *
+ * Dialects: --dialect deepgram|openai-realtime|vosk speaks another
+ * service's protocol instead (tools/common/srv-dialect-<name>.c, the man
+ * page's DIALECTS); the Soniox one below is the default.
  *
  * Protocol (any request path is accepted; Soniox uses /transcribe-websocket)
  *   - First text message: the JSON config, one object and nothing after
@@ -233,7 +238,7 @@ static struct srv *start(const struct server_options *opt, struct rec_pool *pool
 		.lws_log_to_srv = true,
 		.sess = {
 			.key = key,
-			.dialect = &srv_dialect_soniox,
+			.dialect = opt->dialect,
 			.rec = &rec_pocketsphinx,
 			.rec_ctx = pool,
 			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt->partial_ms,

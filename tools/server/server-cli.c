@@ -52,7 +52,7 @@ static const struct int_option int_options[] = {
 
 enum {
 	OPT_ADDRESS = 256, OPT_KEY_FILE, OPT_SOCKET, OPT_INSECURE_TCP, OPT_HMM, OPT_LM, OPT_DICT,
-	OPT_HELP, OPT_VERSION, OPT_INT
+	OPT_DIALECT, OPT_HELP, OPT_VERSION, OPT_INT
 };
 
 static const struct option named_options[] = {
@@ -63,6 +63,7 @@ static const struct option named_options[] = {
 	{ "hmm", required_argument, NULL, OPT_HMM },
 	{ "lm", required_argument, NULL, OPT_LM },
 	{ "dict", required_argument, NULL, OPT_DICT },
+	{ "dialect", required_argument, NULL, OPT_DIALECT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -97,8 +98,9 @@ static void more(FILE *f, const char *text)
 static void usage(FILE *f, const struct server_options *o)
 {
 	fprintf(f, "Usage: %s [OPTIONS]\n\n"
-		"Local speech-to-text over WebSocket (the Soniox real-time protocol subset)\n"
-		"with pocketsphinx, for pipewire-transcribe.\n\nListening (one of):\n", SERVER_PROG);
+		"Local speech-to-text over WebSocket with pocketsphinx, for pipewire-transcribe\n"
+		"(the Soniox real-time protocol subset, or another dialect).\n\n"
+		"Listening (one of):\n", SERVER_PROG);
 	line(f, "--socket", "PATH", "a Unix socket, mode 0600 (the default:");
 	more(f, "$XDG_RUNTIME_DIR/" UNIX_LISTEN_DIR "/" UNIX_LISTEN_NAME ")");
 	line(f, "--address", "A", "TCP on this IP literal; " DEFAULT_ADDRESS " with only --port");
@@ -106,6 +108,8 @@ static void usage(FILE *f, const struct server_options *o)
 	line(f, "--key-file", "FILE", "clients must send this secret (a mode 600 file)");
 	line(f, "--insecure-tcp", NULL, "TCP without a key, on loopback only: any local");
 	more(f, "user can connect (a warning is logged)");
+	line(f, "--dialect", "NAME", "the protocol: soniox (default), deepgram,");
+	more(f, "openai-realtime or vosk");
 	fprintf(f, "\nRecognizer (pocketsphinx):\n");
 	line(f, "--hmm", "DIR", "acoustic model, default:");
 	more(f, o->hmm);
@@ -141,6 +145,7 @@ static void defaults(struct server_options *o)
 	for (size_t i = 0; i < N_INT_OPTIONS; i++)
 		*(long *)((char *)o + int_options[i].offset) = int_options[i].def;
 	o->address = DEFAULT_ADDRESS;
+	o->dialect = &srv_dialect_soniox;
 	snprintf(o->hmm, sizeof(o->hmm), "%s/en-us/en-us", SERVER_MODELDIR);
 	snprintf(o->lm, sizeof(o->lm), "%s/en-us/en-us.lm.bin", SERVER_MODELDIR);
 	snprintf(o->dict, sizeof(o->dict), "%s/en-us/cmudict-en-us.dict", SERVER_MODELDIR);
@@ -159,6 +164,12 @@ static int one(struct server_options *o, int ch)
 	case OPT_HMM: return set_path(o->hmm, "hmm", optarg);
 	case OPT_LM: return set_path(o->lm, "lm", optarg);
 	case OPT_DICT: return set_path(o->dict, "dict", optarg);
+	case OPT_DIALECT:
+		o->dialect = srv_dialect_find(optarg);
+		if (!o->dialect)
+			fprintf(stderr, "%s: --dialect %s: unknown (%s)\n", SERVER_PROG, optarg,
+				srv_dialect_names());
+		return o->dialect ? 0 : -1;
 	case 'h':
 	case OPT_HELP:
 		usage(stdout, o);
