@@ -161,11 +161,27 @@ class OpenAIRealtime(DialectCase):
         done = [m for m in msgs
                 if m["type"] == "conversation.item.input_audio_transcription.completed"]
         self.assertEqual(" ".join(m["transcript"] for m in done if m["transcript"]).split(), WORDS)
-        # every item: started (if speech), stopped, committed, completed, in order
+        # a VAD item per word (speech_stopped: the committed position), in
+        # order; the client's commit in the pause made an item without one
         stops = [m["audio_end_ms"] for m in msgs
                  if m["type"] == "input_audio_buffer.speech_stopped"]
         self.assertEqual(stops, sorted(stops))
-        self.assertEqual(len(stops), len(done))
+        self.assertEqual(len(stops), len(WORDS))
+        self.assertEqual(len(done), len(WORDS) + 1)
+
+    def test_commit_of_an_empty_buffer_is_an_error_the_stream_survives(self):
+        ws = self.ws("/v1/realtime")
+        ws.text(json.dumps(self.UPDATE))
+        ws.text('{"type":"input_audio_buffer.commit"}')
+        ws.text(json.dumps({"type": "input_audio_buffer.append",
+                            "audio": base64.b64encode(self.pcm16[:32000]).decode()}))
+        ws.text('{"type":"input_audio_buffer.commit","final":true}')
+        frames, _ = ws.frames()
+        ws.close()
+        msgs = texts(frames)
+        self.assertEqual([m["error"]["code"] for m in msgs if m["type"] == "error"],
+                         ["input_audio_buffer_commit_empty"])
+        self.assertEqual(close_of(frames)[0], 1000)
         self.assertEqual(close_of(frames)[0], 1000)
 
     def test_error_event_then_close(self):

@@ -20,13 +20,17 @@
  *     final (finalize); with "final":true (vLLM) it ends the stream.
  *     input_audio_buffer.clear is accepted and ignored (a recognizer
  *     cannot unhear audio).
- *   - Results, an item per utterance: input_audio_buffer.speech_started
- *     {audio_start_ms} when words are first in progress; when they become
- *     final: speech_stopped {audio_end_ms = the audio final so far: the
- *     client's committed position}, input_audio_buffer.committed,
+ *   - Results, an item per utterance (our server VAD is the recognizer's
+ *     utterance end): input_audio_buffer.speech_started {audio_start_ms}
+ *     when words are first in progress; when they become final:
+ *     speech_stopped {audio_end_ms = the audio final so far: the client's
+ *     committed position}, input_audio_buffer.committed,
  *     conversation.item.input_audio_transcription.delta (the text) and
  *     ...completed {transcript}. No word times; no words in progress.
- *     A commit without speech still commits an empty item.
+ *     A client's commit makes an item of what is in progress as OpenAI
+ *     does: committed, delta, completed, but no speech_stopped; with less
+ *     than 100 ms of audio since the last item it is the (non-fatal) error
+ *     input_audio_buffer_commit_empty.
  *   - Errors: {"type":"error","error":{"type","code","message","param",
  *     "event_id"}}, then the close (the session cap: code session_expired).
  */
@@ -46,6 +50,7 @@
 #define VARIANT_BETA		1	/* transcription_session.* events */
 #define ID_MAX			48
 #define TRANSCRIPT_MAX		4096
+#define MIN_COMMIT_MS		100	/* OpenAI's least audio in a commit */
 
 static json_object *event_new(struct srv_dialect_state *st, const char *type)
 {
@@ -273,14 +278,19 @@ static json_object *item_event(struct srv_dialect_state *st, const char *type, u
 	return o;
 }
 
-/* The item ends at end_ms: stopped, committed, its text, completed. */
+/* The item ends at end_ms: stopped (when the VAD ended it, not a commit),
+ * committed, its text, completed. */
 static int complete_item(struct srv_dialect_state *st, struct srv_outq *q, uint64_t end_ms,
-			 const char *text)
+			 bool vad, const char *text)
 {
 	unsigned n = ++st->items;
 	json_object *o;
 	char prev[ID_MAX];
-	int rc = push_event_ms(st, q, "input_audio_buffer.speech_stopped", "audio_end_ms", end_ms, n);
+	int rc = 0;
+
+	if (vad)
+		rc = push_event_ms(st, q, "input_audio_buffer.speech_stopped", "audio_end_ms", end_ms, n);
+	st->item_end_ms = end_ms;
 
 	o = item_event(st, "input_audio_buffer.committed", n);
 	item_id(st, n - 1, prev, sizeof(prev));
@@ -298,6 +308,31 @@ static int complete_item(struct srv_dialect_state *st, struct srv_outq *q, uint6
 	rc |= dj_push(q, o);
 	st->in_item = false;
 	return rc;
+}
+
+static int push_error(struct srv_dialect_state *st, struct srv_outq *q, const char *type,
+		      const char *code, const char *message)
+{
+	json_object *o = event_new(st, "error"), *er = json_object_new_object();
+
+	json_object_object_add(er, "type", json_object_new_string(type));
+	json_object_object_add(er, "code", json_object_new_string(code));
+	json_object_object_add(er, "message", json_object_new_string(message));
+	json_object_object_add(er, "param", NULL);
+	json_object_object_add(er, "event_id", NULL);
+	json_object_object_add(o, "error", er);
+	return dj_push(q, o);
+}
+
+/* OpenAI's words; the stream goes on. */
+static int push_commit_empty(struct srv_dialect_state *st, struct srv_outq *q, uint64_t ms)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "Error committing input audio buffer: buffer too small. Expected "
+		 "at least 100ms of audio, but buffer only has %llums of audio.",
+		 (unsigned long long)ms);
+	return push_error(st, q, "invalid_request_error", "input_audio_buffer_commit_empty", msg);
 }
 
 static int openai_result(const struct srv_result *r, const struct srv_stream_cfg *cfg,
@@ -323,8 +358,10 @@ static int openai_result(const struct srv_result *r, const struct srv_stream_cfg
 						 words ? " " : "", w->text);
 		words++;
 	}
-	if (words || fin || (r->finished && st->in_item))
-		rc |= complete_item(st, q, r->final_ms, text);
+	if (fin && !words && !st->in_item && r->total_ms < st->item_end_ms + MIN_COMMIT_MS)
+		rc |= push_commit_empty(st, q, r->total_ms - st->item_end_ms);
+	else if (words || fin || (r->finished && st->in_item))
+		rc |= complete_item(st, q, r->final_ms, !fin, text);
 	if (!st->in_item && r->n_partials > 0 && !r->finished)
 		rc |= start_item(st, q, r->partials[0].start_ms);
 	return rc ? -1 : 0;
@@ -349,17 +386,10 @@ static void error_names(const struct srv_error *e, const char **type, const char
 
 static int openai_error(const struct srv_error *e, struct srv_dialect_state *st, struct srv_outq *q)
 {
-	json_object *o = event_new(st, "error"), *er = json_object_new_object();
 	const char *type, *code;
 
 	error_names(e, &type, &code);
-	json_object_object_add(er, "type", json_object_new_string(type));
-	json_object_object_add(er, "code", json_object_new_string(code));
-	json_object_object_add(er, "message", json_object_new_string(e->message));
-	json_object_object_add(er, "param", NULL);
-	json_object_object_add(er, "event_id", NULL);
-	json_object_object_add(o, "error", er);
-	if (dj_push(q, o))
+	if (push_error(st, q, type, code, e->message))
 		return -1;
 	return srv_dialect_close(q, e->close, NULL);
 }

@@ -68,7 +68,7 @@ struct srv_dialect_state {
 	unsigned conn_id;
 	unsigned items;			/* items (utterances) numbered so far */
 	bool in_item;			/* speech started, its item not committed yet */
-	uint64_t item_start_ms;
+	uint64_t item_start_ms, item_end_ms;
 	uint64_t events;		/* events numbered so far */
 };
 
