@@ -139,14 +139,52 @@ static int check_url(struct config_parser *p, bool has_key)
 	return check_key_transport(p, &u, has_key);
 }
 
+/* What differs per dialect in the defaults and the checks. The caps and
+ * rates are the dialects' own facts (dialect_ops max_session_sec and
+ * required_rate; test-config checks they agree), kept here so that the
+ * config parser needs no JSON library. */
+static const struct dialect_defaults {
+	const char *name;
+	const char *model;		/* "": the service picks */
+	uint32_t max_session_sec;	/* the rollover before the service's cap */
+	uint32_t rate;			/* the only rate it takes; 0: any */
+} dialect_defaults[] = {
+	{ "soniox", "stt-rt-v5", 17400, 0 },
+	{ "deepgram", "nova-3", 17400, 0 },
+	/* 60 min cap; the GA transcription session takes audio/pcm at 24 kHz only. */
+	{ "openai-realtime", "gpt-4o-transcribe", 3300, 24000 },
+	{ "vosk", "", 17400, 0 },
+};
+
+static int check_dialect(struct config_parser *p)
+{
+	struct service_config *svc = &p->cfg->service;
+	const struct dialect_defaults *d = NULL;
+
+	for (size_t i = 0; i < SPA_N_ELEMENTS(dialect_defaults); i++)
+		if (spa_streq(svc->dialect, dialect_defaults[i].name))
+			d = &dialect_defaults[i];
+	if (d == NULL)
+		return config_fail(p, "service.dialect", "\"%s\" is not one of soniox, deepgram, "
+				"openai-realtime, vosk", svc->dialect);
+	if (!p->model_given)
+		snprintf(svc->model, sizeof(svc->model), "%s", d->model);
+	if (!p->max_session_given)
+		svc->max_session_sec = d->max_session_sec;
+	if (d->rate != 0 && p->cfg->rate != d->rate)
+		return config_fail(p, "audio.rate", "%s takes %u Hz only, not %u; PipeWire resamples, "
+				"so set audio.rate = %u", d->name, d->rate, p->cfg->rate, d->rate);
+	return 0;
+}
+
 int config_check_service(struct config_parser *p)
 {
 	struct service_config *svc = &p->cfg->service;
 	int n_sources = (svc->key_file[0] != '\0') + (svc->key_env[0] != '\0') +
 		(svc->key_command[0] != '\0'), res;
 
-	if (!spa_streq(svc->dialect, "soniox"))
-		return config_fail(p, "service.dialect", "\"%s\" is not one of soniox", svc->dialect);
+	if ((res = check_dialect(p)) < 0)
+		return res;
 	if ((res = check_url(p, n_sources > 0)) < 0)
 		return res;
 	/* The server would refuse the stream; say so while the user is looking. */

@@ -15,6 +15,8 @@
 struct config_parser {
 	struct transcribe_config *cfg;
 	bool url_given;		/* service.url was set (maybe to ""): no default */
+	bool model_given;	/* service.model was set: not the dialect's default */
+	bool max_session_given;	/* service.max-session-sec was set: likewise */
 	char *err;
 	size_t err_size;
 };

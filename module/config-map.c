@@ -120,6 +120,27 @@ void config_map_job(const struct transcribe_config *cfg, const struct url *url,
 	out->dialect_params = dialect_params;
 }
 
+/* Config that travels in the query (Deepgram) goes after the URL's path. */
+static int add_query(const struct dialect_ops *dialect, const struct dialect_params *params,
+		struct url *url, char *err, size_t err_size)
+{
+	size_t used = strlen(url->path);
+	int n;
+
+	if (dialect->build_query == NULL)
+		return 0;
+	n = dialect->build_query(params, strchr(url->path, '?') != NULL, url->path + used,
+			sizeof(url->path) - used);
+	if (n < 0) {
+		url->path[used] = '\0';
+		snprintf(err, err_size, "service.url: no room for %s's query after the path, or a "
+				"value it can not carry (service.model, service.language.hints: "
+				"letters, digits, '.', '-', '_'): %s", dialect->name, strerror(-n));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_map_all(const struct transcribe_config *cfg, const char *tap, const char *session_id,
 		uint64_t seed, struct dialect_params *params, struct config_map *out,
 		char *err, size_t err_size)
@@ -133,6 +154,8 @@ int config_map_all(const struct transcribe_config *cfg, const char *tap, const c
 	if (url_parse(cfg->service.url, &url, err, err_size) < 0)
 		return -EINVAL;
 	config_map_dialect(cfg, params);
+	if (add_query(out->dialect, params, &url, err, err_size) < 0)
+		return -EINVAL;
 	config_map_job(cfg, &url, out->dialect, params, &out->job);
 	config_map_transport(cfg, &url, &out->transport);
 	config_map_datapath(cfg, &out->datapath);

@@ -69,7 +69,7 @@ static const struct opt global_opts[] = {
 	{ "buffer.replay-speed", OPT_UINT, G(replay_speed), 0, 1, 50, "4",
 	  "a new connection gets the audio since the last final word at up to this many times real time, then live" },
 	{ "service.dialect", OPT_STRING, SV(dialect), SS(dialect), 0, 0, "soniox",
-	  "wire protocol of the service: soniox" },
+	  "wire protocol of the service: soniox, deepgram, openai-realtime or vosk" },
 	{ "service.url", OPT_STRING, SV(url), SS(url), 0, 0, NULL,
 	  "ws://, wss:// or ws+unix:///path.sock:/resource URL of the streaming endpoint; default: "
 	  "the embedded pw-transcribe-server, ws+unix://$XDG_RUNTIME_DIR/" CONFIG_EMBEDDED_SOCKET
@@ -80,7 +80,8 @@ static const struct opt global_opts[] = {
 	  "a message from the service bigger than this (KiB) is dropped and the connection "
 	  "closed (1009) and opened again" },
 	{ "service.model", OPT_STRING, SV(model), SS(model), 0, 0, "stt-rt-v5",
-	  "model name sent to the service" },
+	  "model name sent to the service; default per dialect: stt-rt-v5 (soniox), nova-3 (deepgram), "
+	  "gpt-4o-transcribe (openai-realtime), none (vosk: the server's own)" },
 	{ "service.language.hints", OPT_HINTS, 0, 0, 0, 0, NULL,
 	  "expected languages, e.g. [ en de ]" },
 	{ "service.diarization", OPT_BOOL, SV(diarization), 0, 0, 0, "false",
@@ -98,7 +99,8 @@ static const struct opt global_opts[] = {
 	{ "service.temporary-key.url", OPT_STRING, SV(temporary_key_url), SS(temporary_key_url), 0, 0, "\"\"",
 	  "fetch a short-lived key here before every connect" },
 	{ "service.max-session-sec", OPT_UINT, SV(max_session_sec), 0, 0, 2000000, "17400",
-	  "roll over to a new connection before one is this old (Soniox caps a session at 300 min), at a pause in speech; 0: never" },
+	  "roll over to a new connection before one is this old, at a pause in speech; 0: never; default "
+	  "per dialect: 17400 (Soniox caps a session at 300 min), 3300 (openai-realtime: 60 min), 17400 otherwise" },
 	{ "service.tls.ca-file", OPT_STRING, SV(ca_file), SS(ca_file), 0, 0, "\"\"",
 	  "extra CA certificate for wss:// (e.g. a test server); verification stays on" },
 	{ "reconnect.fast-attempts", OPT_UINT, G(fast_attempts), 0, 1, 100, "6",
@@ -448,6 +450,9 @@ static int parse_object(struct config_parser *p, const struct opt *opts, size_t 
 			if ((res = set_value(p, o, shown_key, base, val, len)) < 0)
 				return res;
 			p->url_given |= spa_streq(o->key, "service.url") && opts == global_opts;
+			p->model_given |= spa_streq(o->key, "service.model") && opts == global_opts;
+			p->max_session_given |= spa_streq(o->key, "service.max-session-sec") &&
+				opts == global_opts;
 		} else if (is_prefix_of_opt(opts, n_opts, flat)) {
 			if (!spa_json_is_object(val, len))
 				return config_fail(p, shown_key, "expected an object { … }");

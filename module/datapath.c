@@ -38,7 +38,11 @@ struct datapath {
 	uint32_t frame_bytes;		/* one frame, all channels */
 	uint32_t chunk_bytes;		/* one WebSocket message of audio */
 	uint8_t *chunk;
+	char *frame;			/* chunk framed as text (dialect->frame_audio) */
+	size_t frame_size;
 	struct dialect_result *result;	/* ~90 KB: never on a stack */
+	struct dialect_conn parse_conn;	/* what the dialect remembers of parse_id */
+	uint64_t parse_id;
 	double speech_power;		/* mean square of DATAPATH_SPEECH_DB */
 
 	uint64_t conn;			/* live audio goes here; 0: none */
@@ -83,6 +87,8 @@ struct datapath *datapath_new(const struct datapath_config *cfg, const struct di
 			cfg->spool_bytes > 0 ? cfg->spool_dir : NULL, cfg->spool_bytes,
 			spool_err, sizeof(spool_err)) < 0 ||
 	    (dp->chunk = malloc(dp->chunk_bytes)) == NULL ||
+	    (dialect->frame_audio != NULL &&
+	     (dp->frame = malloc(dp->frame_size = DIALECT_AUDIO_FRAME_MAX(dp->chunk_bytes))) == NULL) ||
 	    (dp->result = malloc(sizeof(*dp->result))) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		datapath_free(dp);
@@ -103,6 +109,7 @@ void datapath_free(struct datapath *dp)
 		return;
 	replay_clear(&dp->replay);
 	free(dp->chunk);
+	free(dp->frame);
 	free(dp->result);
 	free(dp);
 }
@@ -238,6 +245,18 @@ void datapath_end(struct datapath *dp, uint64_t conn, bool backlog, uint64_t now
 	pw_log_debug("conn=%" PRIu64 " end of stream after %zu bytes of backlog", conn, dp->end_left);
 }
 
+/* Audio goes as binary PCM, or framed as the dialect wants it. */
+static int send_audio(struct datapath *dp, uint64_t conn, size_t n)
+{
+	int len;
+
+	if (dp->dialect->frame_audio == NULL)
+		return dp->ops->send(dp->data, conn, dp->chunk, n, false);
+	if ((len = dp->dialect->frame_audio(dp->chunk, n, dp->frame, dp->frame_size)) < 0)
+		return len;
+	return dp->ops->send(dp->data, conn, dp->frame, (size_t)len, true);
+}
+
 /* Sends the next chunk (at most limit bytes) to conn; false when nothing
  * is due or the transport will not take it. */
 static bool send_chunk(struct datapath *dp, uint64_t conn, size_t limit, uint64_t now_ms,
@@ -247,7 +266,7 @@ static bool send_chunk(struct datapath *dp, uint64_t conn, size_t limit, uint64_
 
 	if (dp->ops->queued(dp->data, conn) >= dp->cfg.max_queued ||
 	    (n = replay_next(&dp->replay, now_ms, dp->chunk, limit, false)) == 0 ||
-	    dp->ops->send(dp->data, conn, dp->chunk, n, false) < 0)
+	    send_audio(dp, conn, n) < 0)
 		return false;
 	replay_sent(&dp->replay, n);
 	dp->last_sent_ms = now_ms;
@@ -356,7 +375,11 @@ uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, s
 
 	if (conn == 0 || conn == dp->hold_conn)
 		return 0;
-	if (dp->dialect->parse(msg, len, r, err, sizeof(err)) < 0) {
+	if (conn != dp->parse_id) {	/* a new connection knows nothing yet */
+		dialect_conn_reset(&dp->parse_conn);
+		dp->parse_id = conn;
+	}
+	if (dp->dialect->parse(&dp->parse_conn, msg, len, r, err, sizeof(err)) < 0) {
 		RATELIMIT_LOG(&dp->peer_warn, now_ms, pw_log_warn,
 				"conn=%" PRIu64 " ignoring a bad message from the service: %s", conn, err);
 		return 0;
@@ -365,8 +388,14 @@ uint32_t datapath_message(struct datapath *dp, uint64_t conn, const char *msg, s
 		RATELIMIT_LOG(&dp->peer_warn, now_ms, pw_log_warn, "conn=%" PRIu64 " %s", conn, err);
 	begin(dp, conn, now_ms);
 	final_ms = hold_at_drop(dp, conn, r->final_audio_proc_ms, &resync);
+	/* The ack first: the session is streaming before it weighs progress. */
+	if (r->ready)
+		ev[k++] = (struct session_event){ .type = SESSION_EV_READY, .id = conn };
+	/* A reply without words or counter (vosk answers each audio message)
+	 * still proves the service is working: it counts as one. */
 	ev[k++] = (struct session_event){ .type = SESSION_EV_MESSAGE, .id = conn,
-		.count = r->n_tokens, .progress_ms = SPA_MAX(r->total_audio_proc_ms, (int64_t)0) };
+		.count = r->n_tokens + (r->alive ? 1u : 0u),
+		.progress_ms = SPA_MAX(r->total_audio_proc_ms, (int64_t)0) };
 	final_ms = hold_cut_words(dp, conn, final_ms);
 	/* Onto the tap's timeline, repeats from a replay dropped; then what
 	 * the service made final is released from the buffer. */

@@ -57,8 +57,8 @@ struct datapath_sent {
 };
 
 /* What one message of the service means to the session: up to this many
- * events (MESSAGE, then SERVICE_ERROR, RESYNC, FINISHED as they apply). */
-#define DATAPATH_MAX_EVENTS	4
+ * events (READY, MESSAGE, SERVICE_ERROR, RESYNC, FINISHED as they apply). */
+#define DATAPATH_MAX_EVENTS	5
 
 struct transcript_out;
 struct datapath;

@@ -5,10 +5,10 @@
  * Parsing policy (every input is hostile until proven otherwise):
  * - The message must be one JSON object, optionally followed by whitespace.
  *   Anything else (empty, truncated, trailing data, nesting deeper than
- *   SONIOX_JSON_DEPTH, a top-level array/string/number) is -EINVAL with a
+ *   DIALECT_JSON_DEPTH, a top-level array/string/number) is -EINVAL with a
  *   one-line reason in err.
  * - Inside the object a field of the wrong type counts as absent, and so does
- *   a number out of range (times outside [0, SONIOX_MS_MAX], confidence
+ *   a number out of range (times outside [0, DIALECT_MS_MAX], confidence
  *   outside [0, 1], NaN, Infinity). Tokens that are not objects are skipped.
  * - Strings are copied as valid UTF-8 only: bytes that are not part of a
  *   valid sequence (and NUL) become U+FFFD; too long strings are cut at a
@@ -22,6 +22,7 @@
  *   and err says how many were dropped (err is "" otherwise): log it.
  */
 #include "dialect.h"
+#include "dialect-json.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -36,11 +37,6 @@
 
 #include <spa/utils/defs.h>
 
-/* Soniox responses are three levels deep; anything much deeper is garbage. */
-#define SONIOX_JSON_DEPTH	16
-/* Largest time accepted (about 34 years of audio): callers add offsets to
- * token times, this keeps that far from overflow. */
-#define SONIOX_MS_MAX		(INT64_C(1) << 40)
 #define SONIOX_AUDIO_FORMAT	"pcm_s16le"
 /* The server closes idle connections after 20 s without audio or keepalive;
  * soniox-js sends one every 5 s. */
@@ -51,106 +47,6 @@ static const char soniox_finalize[] = "{\"type\":\"finalize\"}";
 
 /* Tokens that mark events (finalize done, end of utterance), not words. */
 static const char *const soniox_markers[] = { "<fin>", "<end>" };
-
-SPA_PRINTF_FUNC(3, 4)
-static void set_err(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
-
-/* Copies src[0..len) into dst as valid, NUL-terminated UTF-8 (see the top
- * comment); stops before the first character that does not fit. */
-static void copy_utf8(char *dst, size_t size, const char *src, size_t len, bool one_line)
-{
-	static const char replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
-	const unsigned char *s = (const unsigned char *)src;
-	size_t i = 0, o = 0, l;
-
-	if (size == 0)
-		return;
-	while (i < len) {
-		const char *chunk = src + i;
-		size_t chunk_len = l = utf8_seq_len(s + i, len - i);
-
-		if (l == 0) {
-			chunk = replacement;
-			chunk_len = sizeof(replacement) - 1;
-			l = 1;
-		}
-		if (o + chunk_len >= size)
-			break;
-		if (one_line && chunk_len == 1 && (*chunk < 0x20 || *chunk == 0x7f))
-			dst[o] = ' ';
-		else
-			memcpy(dst + o, chunk, chunk_len);
-		o += chunk_len;
-		i += l;
-	}
-	dst[o] = '\0';
-}
-
-/* The member `key` when it exists and has `type`, else NULL. */
-static struct json_object *get_typed(struct json_object *obj, const char *key, enum json_type type)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, type))
-		return NULL;
-	return v;
-}
-
-/* A number in [min, max] (integers, or doubles truncated), else false. */
-static bool get_number(struct json_object *obj, const char *key, double min, double max,
-		double *val)
-{
-	struct json_object *v;
-	double d;
-
-	if (!json_object_object_get_ex(obj, key, &v))
-		return false;
-	switch (json_object_get_type(v)) {
-	case json_type_int:
-		/* json-c saturates out-of-range integers at INT64_MIN/MAX. */
-		d = (double)json_object_get_int64(v);
-		break;
-	case json_type_double:
-		d = json_object_get_double(v);
-		break;
-	default:
-		return false;
-	}
-	if (!isfinite(d) || d < min || d > max)
-		return false;
-	*val = d;
-	return true;
-}
-
-static int64_t get_ms(struct json_object *obj, const char *key)
-{
-	double d;
-
-	return get_number(obj, key, 0, (double)SONIOX_MS_MAX, &d) ? (int64_t)d : -1;
-}
-
-static void get_label(struct json_object *obj, const char *key, char *dst, size_t size)
-{
-	struct json_object *v;
-	double d;
-
-	if ((v = get_typed(obj, key, json_type_string)) != NULL)
-		copy_utf8(dst, size, json_object_get_string(v),
-				(size_t)json_object_get_string_len(v), true);
-	else if (get_number(obj, key, 0, INT_MAX, &d))	/* older APIs: speaker as a number */
-		snprintf(dst, size, "%d", (int)d);
-	else
-		dst[0] = '\0';
-}
 
 static bool is_marker(const char *text, size_t len)
 {
@@ -167,13 +63,13 @@ static void parse_token(struct json_object *t, const char *text, size_t text_len
 {
 	double conf;
 
-	copy_utf8(tok->text, sizeof(tok->text), text, text_len, false);
-	tok->start_ms = get_ms(t, "start_ms");
-	tok->end_ms = get_ms(t, "end_ms");
+	dialect_copy_utf8(tok->text, sizeof(tok->text), text, text_len, false);
+	tok->start_ms = dialect_get_ms(t, "start_ms");
+	tok->end_ms = dialect_get_ms(t, "end_ms");
 	tok->is_final = is_final;
-	get_label(t, "speaker", tok->speaker, sizeof(tok->speaker));
-	get_label(t, "language", tok->language, sizeof(tok->language));
-	tok->confidence = get_number(t, "confidence", 0, 1, &conf) ? conf : -1;
+	dialect_get_label(t, "speaker", tok->speaker, sizeof(tok->speaker));
+	dialect_get_label(t, "language", tok->language, sizeof(tok->language));
+	tok->confidence = dialect_get_number(t, "confidence", 0, 1, &conf) ? conf : -1;
 }
 
 /* Two passes keep the finals before the non-finals whatever the wire order,
@@ -196,11 +92,11 @@ static uint32_t parse_tokens(struct json_object *arr, struct dialect_result *out
 
 			if (!json_object_is_type(t, json_type_object))
 				continue;
-			v = get_typed(t, "is_final", json_type_boolean);
+			v = dialect_get_typed(t, "is_final", json_type_boolean);
 			is_final = v != NULL && json_object_get_boolean(v);
 			if (is_final != want_final)
 				continue;
-			if ((v = get_typed(t, "text", json_type_string)) != NULL) {
+			if ((v = dialect_get_typed(t, "text", json_type_string)) != NULL) {
 				text = json_object_get_string(v);
 				text_len = (size_t)json_object_get_string_len(v);
 			}
@@ -249,139 +145,52 @@ static void parse_error(struct json_object *root, struct dialect_result *out)
 	bool has_code;
 
 	has_code = json_object_object_get_ex(root, "error_code", &v) && v != NULL;
-	msg = get_typed(root, "error_message", json_type_string);
-	type = get_typed(root, "error_type", json_type_string);
+	msg = dialect_get_typed(root, "error_message", json_type_string);
+	type = dialect_get_typed(root, "error_type", json_type_string);
 	if (!has_code && msg == NULL && type == NULL)
 		return;
 
 	out->has_error = true;
-	if (has_code && get_number(root, "error_code", INT_MIN, INT_MAX, &code))
+	if (has_code && dialect_get_number(root, "error_code", INT_MIN, INT_MAX, &code))
 		out->error_code = (int)code;
 	out->error_class = soniox_error_class(out->error_code);
 	if (msg != NULL)
-		copy_utf8(out->error_message, sizeof(out->error_message), json_object_get_string(msg),
+		dialect_copy_utf8(out->error_message, sizeof(out->error_message), json_object_get_string(msg),
 				(size_t)json_object_get_string_len(msg), true);
 	if (type != NULL)
-		copy_utf8(out->error_type, sizeof(out->error_type), json_object_get_string(type),
+		dialect_copy_utf8(out->error_type, sizeof(out->error_type), json_object_get_string(type),
 				(size_t)json_object_get_string_len(type), true);
 }
 
-/* One JSON object from msg[0..len), or NULL with err filled. */
-static struct json_object *parse_object(const char *msg, size_t len, char *err, size_t err_size)
-{
-	struct json_tokener *tok;
-	struct json_object *root;
-	enum json_tokener_error jerr;
-	size_t end, i;
-
-	if (msg == NULL || len == 0) {
-		set_err(err, err_size, "soniox: empty message, want a JSON object");
-		return NULL;
-	}
-	if (len > INT_MAX) {
-		set_err(err, err_size, "soniox: message of %zu bytes is too long", len);
-		return NULL;
-	}
-	if ((tok = json_tokener_new_ex(SONIOX_JSON_DEPTH)) == NULL) {
-		set_err(err, err_size, "soniox: out of memory parsing a message");
-		return NULL;
-	}
-	root = json_tokener_parse_ex(tok, msg, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-
-	if (root == NULL) {
-		if (jerr == json_tokener_success)
-			set_err(err, err_size, "soniox: message is a JSON null, want an object");
-		else if (jerr == json_tokener_continue)
-			set_err(err, err_size, "soniox: message of %zu bytes is not a complete "
-					"JSON object", len);
-		else
-			set_err(err, err_size, "soniox: message is not valid JSON at byte %zu "
-					"of %zu: %s", end, len, json_tokener_error_desc(jerr));
-		return NULL;
-	}
-	for (i = end; i < len; i++) {
-		if (strchr(" \t\r\n", msg[i]) == NULL || msg[i] == '\0') {
-			set_err(err, err_size, "soniox: unexpected data after the JSON object "
-					"at byte %zu of %zu", i, len);
-			json_object_put(root);
-			return NULL;
-		}
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		set_err(err, err_size, "soniox: message is a JSON %s, want an object",
-				json_type_to_name(json_object_get_type(root)));
-		json_object_put(root);
-		return NULL;
-	}
-	return root;
-}
-
-static int soniox_parse(const char *msg, size_t len, struct dialect_result *out,
+static int soniox_parse(struct dialect_conn *conn, const char *msg, size_t len, struct dialect_result *out,
 		char *err, size_t err_size)
 {
 	struct json_object *root, *v;
 	uint32_t dropped = 0;
 
+	(void)conn;	/* every Soniox message stands alone */
 	spa_zero(*out);
 	out->final_audio_proc_ms = -1;
 	out->total_audio_proc_ms = -1;
-	set_err(err, err_size, "%s", "");
+	dialect_set_err(err, err_size, "%s", "");
 
-	if ((root = parse_object(msg, len, err, err_size)) == NULL)
+	if ((root = dialect_parse_object("soniox", msg, len, err, err_size)) == NULL)
 		return -EINVAL;
 
-	if ((v = get_typed(root, "tokens", json_type_array)) != NULL)
+	if ((v = dialect_get_typed(root, "tokens", json_type_array)) != NULL)
 		dropped = parse_tokens(v, out);
-	out->final_audio_proc_ms = get_ms(root, "final_audio_proc_ms");
-	out->total_audio_proc_ms = get_ms(root, "total_audio_proc_ms");
-	v = get_typed(root, "finished", json_type_boolean);
+	out->final_audio_proc_ms = dialect_get_ms(root, "final_audio_proc_ms");
+	out->total_audio_proc_ms = dialect_get_ms(root, "total_audio_proc_ms");
+	v = dialect_get_typed(root, "finished", json_type_boolean);
 	out->finished = v != NULL && json_object_get_boolean(v);
 	parse_error(root, out);
 	json_object_put(root);
 
 	out->n_dropped = dropped;
 	if (dropped > 0)
-		set_err(err, err_size, "soniox: response has %" PRIu32 " tokens, kept %" PRIu32
+		dialect_set_err(err, err_size, "soniox: response has %" PRIu32 " tokens, kept %" PRIu32
 				" (finals first), dropped %" PRIu32, out->n_tokens + dropped,
 				out->n_tokens, dropped);
-	return 0;
-}
-
-static int soniox_auth_header(const char *api_key, char *buf, size_t size)
-{
-	const char *c;
-	int n;
-
-	if (api_key == NULL || api_key[0] == '\0')
-		return -EINVAL;
-	/* A header value can not hold control characters (CR/LF would inject). */
-	for (c = api_key; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return -EINVAL;
-	if (buf == NULL || size == 0)
-		return -ENOSPC;
-	n = snprintf(buf, size, "Bearer %s", api_key);
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n >= size) {
-		explicit_bzero(buf, size);
-		return -ENOSPC;
-	}
-	return n;
-}
-
-/* Adds key: value to obj; value is consumed even on failure. */
-static int add(struct json_object *obj, const char *key, struct json_object *value)
-{
-	if (value == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, value) < 0) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
 	return 0;
 }
 
@@ -397,13 +206,6 @@ static int add_element(struct json_object *arr, struct json_object *value)
 	return 0;
 }
 
-static int add_string(struct json_object *obj, const char *key, const char *value)
-{
-	if (!utf8_valid(value))
-		return -EINVAL;
-	return add(obj, key, json_object_new_string(value));
-}
-
 static int add_hints(struct json_object *obj, const struct dialect_params *p)
 {
 	struct json_object *arr;
@@ -412,7 +214,7 @@ static int add_hints(struct json_object *obj, const struct dialect_params *p)
 
 	if (p->n_language_hints == 0)
 		return 0;
-	if ((res = add(obj, "language_hints", arr = json_object_new_array())) < 0)
+	if ((res = dialect_add(obj, "language_hints", arr = json_object_new_array())) < 0)
 		return res;
 	for (i = 0; i < p->n_language_hints; i++) {
 		const char *hint = p->language_hints[i];
@@ -433,23 +235,23 @@ static int add_fields(struct json_object *obj, const struct dialect_params *p)
 {
 	int res;
 
-	res = add_string(obj, "model", p->model);
+	res = dialect_add_string(obj, "model", p->model);
 	if (res == 0)
-		res = add(obj, "audio_format", json_object_new_string(SONIOX_AUDIO_FORMAT));
+		res = dialect_add(obj, "audio_format", json_object_new_string(SONIOX_AUDIO_FORMAT));
 	if (res == 0)
-		res = add(obj, "sample_rate", json_object_new_int64(p->rate));
+		res = dialect_add(obj, "sample_rate", json_object_new_int64(p->rate));
 	if (res == 0)
-		res = add(obj, "num_channels", json_object_new_int64(p->channels));
+		res = dialect_add(obj, "num_channels", json_object_new_int64(p->channels));
 	if (res == 0)
 		res = add_hints(obj, p);
 	if (res == 0 && p->diarization)
-		res = add(obj, "enable_speaker_diarization", json_object_new_boolean(1));
+		res = dialect_add(obj, "enable_speaker_diarization", json_object_new_boolean(1));
 	if (res == 0 && p->language_identification)
-		res = add(obj, "enable_language_identification", json_object_new_boolean(1));
+		res = dialect_add(obj, "enable_language_identification", json_object_new_boolean(1));
 	if (res == 0 && p->endpoint_detection)
-		res = add(obj, "enable_endpoint_detection", json_object_new_boolean(1));
+		res = dialect_add(obj, "enable_endpoint_detection", json_object_new_boolean(1));
 	if (res == 0 && p->client_reference_id != NULL && p->client_reference_id[0] != '\0')
-		res = add_string(obj, "client_reference_id", p->client_reference_id);
+		res = dialect_add_string(obj, "client_reference_id", p->client_reference_id);
 	return res;
 }
 
@@ -457,37 +259,32 @@ static int soniox_build_config(const struct dialect_params *p, const char *api_k
 		char *buf, size_t size)
 {
 	struct json_object *obj;
-	const char *json = NULL;
-	size_t json_len = 0;
 	int res;
 
+	(void)api_key;	/* see add_fields() */
 	if (p == NULL || p->model == NULL || p->model[0] == '\0' || p->rate == 0 ||
 	    p->channels == 0 || p->n_language_hints > DIALECT_MAX_HINTS)
 		return -EINVAL;
 	if ((obj = json_object_new_object()) == NULL)
 		return -ENOMEM;
-	if ((res = add_fields(obj, p)) == 0) {
-		json = json_object_to_json_string_length(obj,
-				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
-		if (json == NULL)
-			res = -ENOMEM;
-		else if (buf == NULL || json_len >= size || json_len > INT_MAX)
-			res = -ENOSPC;
-		else
-			memcpy(buf, json, json_len + 1);
-	}
+	if ((res = add_fields(obj, p)) == 0)
+		res = dialect_json_to_buf(obj, buf, size);
+	else if (buf != NULL && size > 0)
+		explicit_bzero(buf, size);
 	json_object_put(obj);
-	if (res < 0) {
-		if (buf != NULL && size > 0)
-			explicit_bzero(buf, size);
-		return res;
-	}
-	return (int)json_len;
+	return res;
+}
+
+static int soniox_auth_header(const char *api_key, char *buf, size_t size)
+{
+	return dialect_auth_value("Bearer", api_key, buf, size);
 }
 
 const struct dialect_ops dialect_soniox = {
 	.name = "soniox",
 	.ready_without_ack = true,
+	/* 300 min, fixed (doc/protocols/soniox.md, Limits). */
+	.max_session_sec = 300 * 60,
 	.auth_header = soniox_auth_header,
 	.build_config = soniox_build_config,
 	.parse = soniox_parse,
@@ -498,10 +295,3 @@ const struct dialect_ops dialect_soniox = {
 	.keepalive_ms = SONIOX_KEEPALIVE_MS,
 };
 
-/* Only Soniox so far; moves to its own file with the second dialect. */
-const struct dialect_ops *dialect_find(const char *name)
-{
-	if (name != NULL && strcmp(name, dialect_soniox.name) == 0)
-		return &dialect_soniox;
-	return NULL;
-}

@@ -139,7 +139,10 @@ static void run_action(struct shell *sh, const struct session_action *a)
 		open_conn(sh, a->id, a->index);
 		break;
 	case SESSION_ACT_SEND_CONFIG:
-		if (sh->next.config != NULL)
+		/* A dialect whose config rides in the URL (Deepgram) has no
+		 * message: never an empty one, which some services take for
+		 * the end of the stream. */
+		if (sh->next.config != NULL && sh->next.config_len > 0)
 			transport_send(sh->transport, a->id, sh->next.config, sh->next.config_len, true);
 		connect_result_wipe(&sh->next);		/* the key is on the wire now */
 		break;

@@ -65,7 +65,7 @@ static void fuzz_parse(const uint8_t *data, size_t size)
 	char err[160];
 	int r;
 
-	r = dialect_soniox.parse((const char *)data, size, &res, err, sizeof(err));
+	r = dialect_soniox.parse(NULL, (const char *)data, size, &res, err, sizeof(err));
 	check(r == 0 || r == -EINVAL);
 	check(memchr(err, '\0', sizeof(err)) != NULL);
 	check(strchr(err, '\n') == NULL);

@@ -14,6 +14,7 @@
 #include <spa/utils/defs.h>
 
 #include "config.h"
+#include "dialect.h"
 
 #define RUNTIME_DIR	"/run/user/4242"
 #define EMBEDDED_URL	"ws+unix://" RUNTIME_DIR "/pipewire-transcribe/server.sock:/transcribe-websocket"
@@ -726,6 +727,45 @@ static void test_credentials_in_the_url_are_refused_and_not_printed(void **state
 	assert_null(strstr(last_err, "me:"));
 }
 
+/* Each dialect's defaults agree with its own facts (dialect_ops): the
+ * rollover comes before the service's cap, the one rate it takes is the
+ * only one accepted, and a model given by the user stays. */
+static void test_each_dialect_gets_its_defaults_and_rate_check(void **state)
+{
+	static const char *const names[] = { "soniox", "deepgram", "openai-realtime", "vosk" };
+	char args[256];
+
+	for (size_t i = 0; i < SPA_N_ELEMENTS(names); i++) {
+		const struct dialect_ops *d = dialect_find(names[i]);
+		uint32_t rate = d->required_rate ? d->required_rate : 16000;
+
+		assert_non_null(d);
+		assert_non_null(strstr(dialect_names(), names[i]));
+		snprintf(args, sizeof(args), "{ service = { dialect = %s url = \"ws://127.0.0.1:1/\" } "
+				"audio.rate = %u }", names[i], rate);
+		assert_parses(args, &cfg);
+		if (d->max_session_sec > 0)
+			assert_true(cfg.service.max_session_sec < d->max_session_sec);
+		if (d->required_rate != 0) {
+			snprintf(args, sizeof(args), "{ service = { dialect = %s url = \"ws://127.0.0.1:1/\" } "
+					"audio.rate = 16000 }", names[i]);
+			assert_rejected(args, "audio.rate", "PipeWire resamples");
+		}
+	}
+	assert_parses("{ service = { dialect = deepgram url = \"ws://127.0.0.1:1/\" } }", &cfg);
+	assert_string_equal(cfg.service.model, "nova-3");
+	assert_parses("{ service = { dialect = openai-realtime url = \"ws://127.0.0.1:1/\" } "
+			"audio.rate = 24000 }", &cfg);
+	assert_string_equal(cfg.service.model, "gpt-4o-transcribe");
+	assert_int_equal(cfg.service.max_session_sec, 3300);
+	assert_parses("{ service = { dialect = openai-realtime url = \"ws://127.0.0.1:1/\" "
+			"model = whisper-1 max-session-sec = 600 } audio.rate = 24000 }", &cfg);
+	assert_string_equal(cfg.service.model, "whisper-1");
+	assert_int_equal(cfg.service.max_session_sec, 600);
+	assert_parses("{ service = { dialect = vosk url = \"ws://127.0.0.1:1/\" } }", &cfg);
+	assert_string_equal(cfg.service.model, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_string_of_max_length_fits),
 		cmocka_unit_test(test_service_keys_parse_nested_and_dotted),
 		cmocka_unit_test(test_no_service_means_the_embedded_server),
+		cmocka_unit_test(test_each_dialect_gets_its_defaults_and_rate_check),
 		cmocka_unit_test(test_empty_service_url_means_capture_only),
 		cmocka_unit_test(test_embedded_server_refuses_other_rates_at_load),
 		cmocka_unit_test(test_publishing_names_default_and_can_be_turned_off),

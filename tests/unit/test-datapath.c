@@ -98,7 +98,7 @@ static void on_publish(void *data)
 	}
 }
 
-static struct fake *fake_new(void)
+static struct fake *fake_new_with(const struct dialect_ops *dialect)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 	struct datapath_config c = { .rate = RATE, .channels = 1, .memory_sec = 120,
@@ -111,9 +111,14 @@ static struct fake *fake_new(void)
 	f->out = transcript_out_new("t", "s", RATE, f->dir);
 	f->queue = publish_queue_new(on_publish, f);
 	transcript_out_set_queue(f->out, f->queue, 0);
-	f->dp = datapath_new(&c, &dialect_soniox, f->out, &fake_ops, f, err, sizeof(err));
+	f->dp = datapath_new(&c, dialect, f->out, &fake_ops, f, err, sizeof(err));
 	assert_non_null(f->dp);
 	return f;
+}
+
+static struct fake *fake_new(void)
+{
+	return fake_new_with(&dialect_soniox);
 }
 
 static void fake_free(struct fake *f)
@@ -349,6 +354,78 @@ static void test_closed_for_silence_keeps_only_the_preroll_and_stopped_nothing(v
 	fake_free(f);
 }
 
+/* ---- the other dialects through the same path ---- */
+
+/* OpenAI: audio as base64 text events, the ack first, and an item's
+ * completed transcript commits the item's end. */
+static void test_openai_items_frame_audio_ack_and_commit_their_end(void **st)
+{
+	struct fake *f = fake_new_with(&dialect_openai_realtime);
+	struct heard m;
+
+	push_tone(f, 0.3, 3000);
+	follow(f, 1, SESSION_AUDIO_KEEP, 1000);
+	datapath_pump(f->dp, 100000, &(struct datapath_sent){ 0 });
+	assert_true(f->n > 0);
+	assert_true(f->sent[0].text);
+	/* 100 ms at 16 kHz (this fixture's rate): 3200 bytes, 4268 in base64. */
+	assert_int_equal(f->sent[0].len, 4268 + 47);
+	message(f, 1, "{\"type\":\"session.created\"}", 1000, &m);
+	assert_int_equal(m.ev[0].type, SESSION_EV_READY);
+	message(f, 1, "{\"type\":\"input_audio_buffer.speech_started\",\"item_id\":\"i1\","
+			"\"audio_start_ms\":300}", 1000, &m);
+	message(f, 1, "{\"type\":\"input_audio_buffer.speech_stopped\",\"item_id\":\"i1\","
+			"\"audio_end_ms\":2000}", 1000, &m);
+	assert_int_equal(find(&m, SESSION_EV_MESSAGE)->progress_ms, 2000);
+	message(f, 1, "{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"i1\"}", 1000, &m);
+	message(f, 1, "{\"type\":\"conversation.item.input_audio_transcription.completed\","
+			"\"item_id\":\"i1\",\"transcript\":\"Hello there.\"}", 1000, &m);
+	assert_int_equal(find(&m, SESSION_EV_MESSAGE)->count, 1);
+	assert_non_null(find(&m, SESSION_EV_FINISHED));
+	assert_int_equal(datapath_buffered_ms(f->dp), 1000);
+	assert_non_null(strstr(journal_text(f), "\"start_ms\":300,\"end_ms\":2000,\"text\":\"Hello there.\""));
+	fake_free(f);
+}
+
+static void test_deepgram_final_result_commits_start_plus_duration(void **st)
+{
+	struct fake *f = fake_new_with(&dialect_deepgram);
+	struct heard m;
+
+	push_tone(f, 0.3, 3000);
+	follow(f, 1, SESSION_AUDIO_KEEP, 1000);
+	datapath_pump(f->dp, 100000, &(struct datapath_sent){ 0 });
+	assert_false(f->sent[0].text);
+	assert_int_equal(f->audio_bytes, 3 * SEC);
+	message(f, 1, "{\"type\":\"Results\",\"start\":0.0,\"duration\":2.5,\"is_final\":true,"
+			"\"channel\":{\"alternatives\":[{\"transcript\":\"go on\",\"words\":["
+			"{\"word\":\"go\",\"start\":0.5,\"end\":0.8},{\"word\":\"on\",\"start\":0.9,"
+			"\"end\":1.2}]}]}}", 1000, &m);
+	assert_null(find(&m, SESSION_EV_READY));
+	assert_int_equal(find(&m, SESSION_EV_MESSAGE)->progress_ms, 2500);
+	assert_int_equal(datapath_buffered_ms(f->dp), 500);
+	assert_non_null(strstr(journal_text(f), "\"start_ms\":500,\"end_ms\":1200,\"text\":\"go on\""));
+	fake_free(f);
+}
+
+/* vosk's empty partial carries nothing but is the answer to audio. */
+static void test_vosk_replies_are_progress_and_results_commit_the_last_word(void **st)
+{
+	struct fake *f = fake_new_with(&dialect_vosk);
+	struct heard m;
+
+	push_tone(f, 0.3, 3000);
+	follow(f, 1, SESSION_AUDIO_KEEP, 1000);
+	datapath_pump(f->dp, 100000, &(struct datapath_sent){ 0 });
+	message(f, 1, "{\"partial\" : \"\"}", 1000, &m);
+	assert_int_equal(find(&m, SESSION_EV_MESSAGE)->count, 1);
+	message(f, 1, "{\"result\" : [{\"conf\" : 1.0, \"end\" : 1.02, \"start\" : 0.75, "
+			"\"word\" : \"what\"}], \"text\" : \"what\"}", 1000, &m);
+	assert_int_equal(datapath_buffered_ms(f->dp), 1980);
+	assert_non_null(strstr(journal_text(f), "\"text\":\"what\""));
+	fake_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +437,9 @@ int main(void)
 		cmocka_unit_test(test_a_connection_that_is_gone_takes_its_words_in_progress_along),
 		cmocka_unit_test(test_speech_is_told_from_silence_by_level),
 		cmocka_unit_test(test_closed_for_silence_keeps_only_the_preroll_and_stopped_nothing),
+		cmocka_unit_test(test_openai_items_frame_audio_ack_and_commit_their_end),
+		cmocka_unit_test(test_deepgram_final_result_commits_start_plus_duration),
+		cmocka_unit_test(test_vosk_replies_are_progress_and_results_commit_the_last_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,7 @@ static void assert_sane_result(const struct dialect_result *r)
 
 static void parse_ok(const char *msg, size_t len)
 {
-	int r = ops->parse(msg, len, &res, err, sizeof(err));
+	int r = ops->parse(NULL, msg, len, &res, err, sizeof(err));
 
 	if (r != 0)
 		fail_msg("parse(%.*s) = %d: %s", (int)len, msg, r, err);
@@ -77,7 +77,7 @@ static void parse_ok(const char *msg, size_t len)
 
 static void parse_rejected(const char *msg, size_t len)
 {
-	int r = ops->parse(msg, len, &res, err, sizeof(err));
+	int r = ops->parse(NULL, msg, len, &res, err, sizeof(err));
 
 	if (r != -EINVAL)
 		fail_msg("parse(%.*s) = %d, want -EINVAL", (int)len, msg, r);
@@ -164,12 +164,15 @@ static void assert_member_true(struct json_object *obj, const char *key)
 
 /* --- lookup, control messages, errclass --- */
 
-static void test_find_knows_soniox_only(void **state)
+static void test_find_knows_every_dialect_by_exact_name(void **state)
 {
 	assert_ptr_equal(dialect_find("soniox"), &dialect_soniox);
 	assert_string_equal(dialect_soniox.name, "soniox");
 	assert_null(dialect_find("Soniox"));
-	assert_null(dialect_find("deepgram"));
+	assert_ptr_equal(dialect_find("deepgram"), &dialect_deepgram);
+	assert_ptr_equal(dialect_find("openai-realtime"), &dialect_openai_realtime);
+	assert_ptr_equal(dialect_find("vosk"), &dialect_vosk);
+	assert_null(dialect_find("openai"));
 	assert_null(dialect_find(""));
 	assert_null(dialect_find(NULL));
 }
@@ -702,23 +705,23 @@ static void test_garbage_never_crashes(void **state)
 	memset(long_key + n, 'k', 65536);
 	n += 65536;
 	n += (size_t)snprintf(long_key + n, sizeof(long_key) - n, "\":{\"finished\":true}}");
-	assert_int_equal(ops->parse(long_key, n, &res, NULL, 0), 0);
+	assert_int_equal(ops->parse(NULL, long_key, n, &res, NULL, 0), 0);
 	assert_false(res.finished);
-	assert_int_equal(ops->parse(LIT("]"), &res, NULL, 0), -EINVAL);
+	assert_int_equal(ops->parse(NULL, LIT("]"), &res, NULL, 0), -EINVAL);
 }
 
 static void test_parse_error_is_cut_to_a_small_buffer(void **state)
 {
 	char small[12];
 
-	assert_int_equal(ops->parse(LIT("{\"a\":1} trailing"), &res, small, sizeof(small)), -EINVAL);
+	assert_int_equal(ops->parse(NULL, LIT("{\"a\":1} trailing"), &res, small, sizeof(small)), -EINVAL);
 	assert_string_equal(small, "soniox: une");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_find_knows_soniox_only),
+		cmocka_unit_test(test_find_knows_every_dialect_by_exact_name),
 		cmocka_unit_test(test_control_messages_are_soniox_text_frames),
 		cmocka_unit_test(test_error_classes_have_log_names),
 		cmocka_unit_test(test_auth_header_is_bearer_key),

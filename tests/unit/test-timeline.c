@@ -36,7 +36,7 @@ static void recorded(const char *name)
 		fail_msg("cannot open %s", path);
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	if (dialect_soniox.parse(buf, n, &res, err, sizeof(err)) != 0)
+	if (dialect_soniox.parse(NULL, buf, n, &res, err, sizeof(err)) != 0)
 		fail_msg("%s: %s", name, err);
 }
 
@@ -45,7 +45,7 @@ static void message(const char *json)
 {
 	char err[160];
 
-	if (dialect_soniox.parse(json, strlen(json), &res, err, sizeof(err)) != 0)
+	if (dialect_soniox.parse(NULL, json, strlen(json), &res, err, sizeof(err)) != 0)
 		fail_msg("%s: %s", json, err);
 }
 
