@@ -222,6 +222,11 @@ static const struct srv_events events = {
 static struct srv *start(const struct server_options *opt, struct rec_pool *pool, const char *key,
 			 int fd)
 {
+	static struct srv_recognizer rec_at_rate;	/* the table, at the pool's rate */
+	const struct srv_recognizer *rec = &rec_at_rate;
+
+	rec_at_rate = rec_pocketsphinx;
+	rec_at_rate.rate = rec_pool_rate(pool);
 	struct srv_config cfg = {
 		.name = SERVER_PROG,
 		.listen_fd = fd,
@@ -239,7 +244,7 @@ static struct srv *start(const struct server_options *opt, struct rec_pool *pool
 		.sess = {
 			.key = key,
 			.dialect = opt->dialect,
-			.rec = &rec_pocketsphinx,
+			.rec = rec,
 			.rec_ctx = pool,
 			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt->partial_ms,
 				    .progress_ms = (unsigned)opt->progress_ms, .partial_on_change = true },
@@ -269,7 +274,7 @@ int main(int argc, char **argv)
 	}
 	if (server_listen(&opt, key != NULL, &listener))
 		goto out;
-	model = (struct rec_model){ opt.hmm, opt.lm, opt.dict };
+	model = (struct rec_model){ opt.hmm, opt.lm, opt.dict, (unsigned)opt.rate };
 	if (rec_pool_new(&model, (unsigned)opt.spare, &pool, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", SERVER_PROG, err);
 		close(listener.fd);

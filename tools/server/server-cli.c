@@ -31,6 +31,7 @@ struct int_option {
 
 static const struct int_option int_options[] = {
 	{ "port", "P", OFF(port), 7681, 0, 65535, "TCP port, 0: a free one; 7681 with only --address" },
+	{ "rate", "HZ", OFF(rate), 0, 0, 48000, "(its --help line is written out)" },
 	{ "max-connections", "N", OFF(max_conns), 8, 1, 256,
 	  "streams (~95 MB each); more get error 429" },
 	{ "spare-decoders", "N", OFF(spare), 1, 0, 64, "decoders kept ready for new streams" },
@@ -104,7 +105,7 @@ static void usage(FILE *f, const struct server_options *o)
 	line(f, "--socket", "PATH", "a Unix socket, mode 0600 (the default:");
 	more(f, "$XDG_RUNTIME_DIR/" UNIX_LISTEN_DIR "/" UNIX_LISTEN_NAME ")");
 	line(f, "--address", "A", "TCP on this IP literal; " DEFAULT_ADDRESS " with only --port");
-	int_line(f, &int_options[0]);
+	int_line(f, &int_options[0]);	/* port */
 	line(f, "--key-file", "FILE", "clients must send this secret (a mode 600 file)");
 	line(f, "--insecure-tcp", NULL, "TCP without a key, on loopback only: any local");
 	more(f, "user can connect (a warning is logged)");
@@ -117,8 +118,10 @@ static void usage(FILE *f, const struct server_options *o)
 	more(f, o->lm);
 	line(f, "--dict", "FILE", "dictionary, default:");
 	more(f, o->dict);
+	line(f, "--rate", "HZ", "the audio rate taken (16000..48000), default:");
+	more(f, "24000 with --dialect openai-realtime, else 16000");
 	fprintf(f, "\nLimits, pacing, diagnostics:\n");
-	for (size_t i = 1; i < N_INT_OPTIONS; i++)
+	for (size_t i = 2; i < N_INT_OPTIONS; i++)
 		int_line(f, &int_options[i]);
 	line(f, "--help", NULL, "this text");
 	line(f, "--version", NULL, "the version");
@@ -206,6 +209,13 @@ int server_cli_parse(int argc, char **argv, struct server_options *o)
 		fprintf(stderr, "%s: unexpected argument '%s'\n", SERVER_PROG, argv[optind]);
 		rc = -1;
 	}
+	if (rc == 0 && o->rate != 0 && o->rate < 16000) {
+		fprintf(stderr, "%s: --rate: 16000..48000 (the model's band needs 16 kHz)\n",
+			SERVER_PROG);
+		rc = -1;
+	}
+	if (rc == 0 && !o->rate)
+		o->rate = o->dialect == &srv_dialect_openai_realtime ? 24000 : 16000;
 	if (rc == 0 && o->socket && o->tcp) {
 		fprintf(stderr, "%s: --socket and --address/--port: choose one\n", SERVER_PROG);
 		rc = -1;

@@ -20,7 +20,7 @@ struct server_options {
 	bool tcp;			/* --address or --port given: TCP, not a Unix socket */
 	bool insecure_tcp;		/* TCP without a key, on loopback */
 	char hmm[SERVER_PATH_MAX], lm[SERVER_PATH_MAX], dict[SERVER_PATH_MAX];
-	long port, max_conns, spare, idle_s, upgrade_s, max_pending, partial_ms, progress_ms,
+	long port, rate, max_conns, spare, idle_s, upgrade_s, max_pending, partial_ms, progress_ms,
 	     lws_debug;
 };
 
