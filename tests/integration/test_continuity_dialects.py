@@ -16,7 +16,7 @@ import unittest
 import fixture
 import test_continuity
 from fixture import PipeWireTestCase
-from test_session import FaultServer, SECRET
+from faultserver import FaultServer, SECRET
 
 MODULE = "libpipewire-module-transcribe"
 FAULTS = ("rst@1700", "close=1011@1700", "stall@1700", "error=503@1700", "limit=1700")
