@@ -240,7 +240,8 @@ static const char *error_tag(const struct srv_error *e)
 	return "DATA-0000";
 }
 
-static int deepgram_error(const struct srv_error *e, struct srv_dialect_state *st, struct srv_outq *q)
+static int deepgram_error(const struct srv_error *e, struct srv_dialect_state *st,
+			  struct srv_outq *q)
 {
 	char reason[SRV_ERROR_MSG_MAX + 32];
 	int close = e->close;
@@ -256,8 +257,6 @@ static int deepgram_error(const struct srv_error *e, struct srv_dialect_state *s
 static int deepgram_http_body(int status, const char *msg, char *buf, size_t size)
 {
 	json_object *o = json_object_new_object();
-	const char *s;
-	int n;
 
 	json_object_object_add(o, "err_code", json_object_new_string(
 		status == 401 ? "INVALID_AUTH" : status == 400 ? "Bad Request" :
@@ -265,10 +264,7 @@ static int deepgram_http_body(int status, const char *msg, char *buf, size_t siz
 	json_object_object_add(o, "err_msg", json_object_new_string(msg));
 	json_object_object_add(o, "request_id",
 			       json_object_new_string("00000000-0000-4000-8000-000000000000"));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	n = snprintf(buf, size, "%s\n", s);
-	json_object_put(o);
-	return n;
+	return dj_print(o, buf, size);
 }
 
 const struct srv_dialect srv_dialect_deepgram = {

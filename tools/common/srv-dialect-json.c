@@ -110,6 +110,14 @@ json_object *dj_fixed(double v, int decimals)
 	return json_object_new_double_s(v, buf);
 }
 
+int dj_print(json_object *o, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+
+	json_object_put(o);
+	return n;
+}
+
 int dj_push(struct srv_outq *q, json_object *o)
 {
 	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;

@@ -28,6 +28,9 @@ bool dj_get_flag(json_object *o, const char *key);
 void dj_copy_model(char *out, size_t size, const char *m);
 /* A number with at most `decimals` decimals, trailing zeros dropped. */
 json_object *dj_fixed(double v, int decimals);
+/* o (taken) and a newline into buf, for an HTTP body: the length, as
+ * snprintf's. */
+int dj_print(json_object *o, char *buf, size_t size);
 /* Pushes o (taken; NULL = out of memory) as a text message: 0 or -1. */
 int dj_push(struct srv_outq *q, json_object *o);
 

@@ -146,7 +146,10 @@ static int openai_parse_config(const char *msg, size_t len, struct srv_stream_cf
 	sess = dj_get_object(o, "session");
 	if (dj_get_string(o, "model"))	/* vLLM */
 		dj_copy_model(cfg->model, sizeof(cfg->model), dj_get_string(o, "model"));
-	rc = !sess ? 0 : cfg->variant == VARIANT_BETA ? read_beta(sess, cfg, err) : read_ga(sess, cfg, err);
+	if (!sess)
+		rc = 0;
+	else
+		rc = cfg->variant == VARIANT_BETA ? read_beta(sess, cfg, err) : read_ga(sess, cfg, err);
 	json_object_put(o);
 	return rc;
 }
@@ -384,7 +387,8 @@ static void error_names(const struct srv_error *e, const char **type, const char
 		*code = e->type;
 }
 
-static int openai_error(const struct srv_error *e, struct srv_dialect_state *st, struct srv_outq *q)
+static int openai_error(const struct srv_error *e, struct srv_dialect_state *st,
+			struct srv_outq *q)
 {
 	const char *type, *code;
 
@@ -397,17 +401,15 @@ static int openai_error(const struct srv_error *e, struct srv_dialect_state *st,
 static int openai_http_body(int status, const char *msg, char *buf, size_t size)
 {
 	json_object *o = json_object_new_object(), *er = json_object_new_object();
-	int n;
 
 	json_object_object_add(er, "message", json_object_new_string(msg));
 	json_object_object_add(er, "type", json_object_new_string(
 		status >= 500 ? "server_error" : "invalid_request_error"));
 	json_object_object_add(er, "param", NULL);
-	json_object_object_add(er, "code", status == 401 ? json_object_new_string("invalid_api_key") : NULL);
+	json_object_object_add(er, "code",
+			       status == 401 ? json_object_new_string("invalid_api_key") : NULL);
 	json_object_object_add(o, "error", er);
-	n = snprintf(buf, size, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	return n;
+	return dj_print(o, buf, size);
 }
 
 const struct srv_dialect srv_dialect_openai_realtime = {

@@ -153,7 +153,8 @@ static int vosk_result(const struct srv_result *r, const struct srv_stream_cfg *
 	return dj_push(q, o);
 }
 
-static int vosk_error(const struct srv_error *e, struct srv_dialect_state *st, struct srv_outq *q)
+static int vosk_error(const struct srv_error *e, struct srv_dialect_state *st,
+		      struct srv_outq *q)
 {
 	int close = e->close;
 

@@ -1,5 +1,5 @@
 /* srv-session: see srv-session.h. */
-#include "srv-session.h"
+#include "srv-session-int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,47 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "srv-key.h"
 #include "srv-log.h"
-
-#define MAX_PARTIAL_WORDS	256
-#define CLOSE_NORMAL		1000
-#define CLOSE_INTERNAL		1011
-
-enum sess_state { ST_CONFIG, ST_STREAMING, ST_DONE };
-
-struct sess {
-	unsigned id;
-	const struct sess_params *p;
-	const struct srv_recognizer *rc;
-	void *priv;
-	enum srv_auth auth;
-	enum sess_state state;
-	struct srv_stream_cfg cfg;
-	struct srv_dialect_state dst;	/* the dialect's counters */
-
-	void *rec;
-	unsigned init_ms;
-	uint64_t ready_cpu_ms;
-	unsigned char carry[4];		/* a partial input frame between messages */
-	size_t carry_len;
-	int16_t *mono;			/* scratch: mono input */
-	size_t mono_cap;
-	uint64_t in_frames;		/* input frames received */
-
-	struct srv_word *finals;	/* final words of the next response */
-	size_t n_finals, cap_finals;
-	struct srv_word partial[MAX_PARTIAL_WORDS];	/* current words in progress */
-	size_t n_partial;
-	uint64_t partial_hash;
-	bool dirty;			/* the words in progress changed since the last response */
-	uint64_t last_resp_ms, last_partial_ms, sent_final_ms;
-	unsigned n_final_words;
-	bool paused, muted;
-	bool has_slot;
-
-	struct srv_outq out;
-};
 
 static void push(struct sess *s, struct srv_out *o)
 {
@@ -59,7 +19,7 @@ static void push(struct sess *s, struct srv_out *o)
 }
 
 /* What a dialect function queued (rc < 0: it ran out of memory). */
-static void push_dialect(struct sess *s, struct srv_outq *q, int rc)
+void sess_push_dialect(struct sess *s, struct srv_outq *q, int rc)
 {
 	if (rc < 0)
 		srv_log("conn=%u error what=out-of-memory", s->id);
@@ -98,7 +58,7 @@ void sess_send_error(struct sess *s, const struct srv_error *e)
 	rc = s->p->dialect->error(e, &s->dst, &q);
 	if (!q.tail || q.tail->kind != SRV_OUT_CLOSE)
 		rc = -1;	/* out of memory before the close */
-	push_dialect(s, &q, rc);
+	sess_push_dialect(s, &q, rc);
 	for (i = 0; e->message[i] && i < sizeof(logmsg) - 1; i++)
 		logmsg[i] = e->message[i] == '"' ? '\'' : e->message[i];
 	logmsg[i] = '\0';
@@ -109,7 +69,7 @@ void sess_send_error(struct sess *s, const struct srv_error *e)
 	s->state = ST_DONE;
 }
 
-static void fail(struct sess *s, int code, const char *type, int close, const char *msg)
+void sess_fail(struct sess *s, int code, const char *type, int close, const char *msg)
 {
 	struct srv_error e;
 
@@ -161,7 +121,7 @@ static void respond(struct sess *s, bool fin_mark, bool finished)
 	r.n_finals = s->n_finals;
 	r.partials = s->partial;
 	r.n_partials = finished ? 0 : s->n_partial;
-	push_dialect(s, &q, s->p->dialect->result(&r, &s->cfg, &s->dst, &q));
+	sess_push_dialect(s, &q, s->p->dialect->result(&r, &s->cfg, &s->dst, &q));
 	s->n_finals = 0;
 	s->last_resp_ms = total;
 	if (!s->p->pacing.partial_on_change && r.n_partials > 0)
@@ -245,7 +205,7 @@ static void maybe_respond(struct sess *s)
 
 static void recognizer_failed(struct sess *s)
 {
-	fail(s, 500, "internal_error", CLOSE_INTERNAL,
+	sess_fail(s, 500, "internal_error", CLOSE_INTERNAL,
 	     "The speech recognizer failed; please restart the request.");
 }
 
@@ -344,114 +304,12 @@ static void finalize(struct sess *s)
 	respond(s, true, false);
 }
 
-/* The config's api_key may stand in for a missing or wrong header. */
-static bool authorized(const struct sess *s)
-{
-	const char *k = s->cfg.api_key;
-
-	if (!s->p->key || s->auth == SRV_AUTH_OK)
-		return true;
-	return k && key_matches(s->p->key, k, strlen(k));
-}
-
 uint64_t sess_thread_cpu_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int check_rate(struct sess *s)
-{
-	struct srv_error e;
-	unsigned want = s->rc->rate;
-
-	/* Clients resample (the PipeWire module's adapter does): no
-	 * hand-written resampler here. */
-	if (!want || s->cfg.rate == want)
-		return 0;
-	srv_error_set(&e, 400, "invalid_config", CLOSE_NORMAL,
-		      "Unsupported sample_rate %u: the %s model needs %u Hz "
-		      "(set audio.rate = %u; PipeWire resamples for you).",
-		      s->cfg.rate, s->rc->name, want, want);
-	sess_send_error(s, &e);
-	return -1;
-}
-
-/* Only a client with the key and a valid config gets a recognizer. */
-static int take_slot(struct sess *s)
-{
-	struct srv_slots *sl = s->p->slots;
-	bool ok;
-
-	if (!sl)
-		return 0;
-	pthread_mutex_lock(&sl->lock);
-	ok = sl->used < sl->max;
-	if (ok)
-		sl->used++;
-	pthread_mutex_unlock(&sl->lock);
-	if (!ok) {
-		fail(s, 429, "too_many_requests", CLOSE_NORMAL,
-		     "Too many concurrent streams on this server; try again later.");
-		return -1;
-	}
-	s->has_slot = true;
-	return 0;
-}
-
-/* The stream's config is known: check the key, the rate and the slots,
- * then start the recognizer and ack (where the dialect has an ack). */
-static void start_stream(struct sess *s)
-{
-	struct srv_stream_params sp;
-	struct srv_outq q = { 0 };
-
-	if (!authorized(s)) {
-		fail(s, 401, "unauthenticated", CLOSE_NORMAL, s->auth == SRV_AUTH_MISSING ?
-		     "Missing API key: send \"Authorization: Bearer <key>\" or \"api_key\"." :
-		     "Invalid API key.");
-		return;
-	}
-	if (check_rate(s) || take_slot(s))
-		return;
-	srv_log("conn=%u config rate=%u channels=%u model=%s endpoint=%d auth=%s", s->id,
-		s->cfg.rate, s->cfg.channels, s->cfg.model, s->cfg.endpoint,
-		!s->p->key ? "none" : s->auth == SRV_AUTH_OK ? "header" : "api_key");
-	memset(&sp, 0, sizeof(sp));
-	sp.conn_id = s->id;
-	sp.rate = s->cfg.rate;
-	sp.diarize = s->cfg.diarize;
-	s->rec = s->rc->open(s->p->rec_ctx, &sp);
-	if (!s->rec) {
-		fail(s, 500, "internal_error", CLOSE_INTERNAL,
-		     "The speech recognizer could not be started; see the server log.");
-		return;
-	}
-	s->init_ms = sp.init_ms;
-	s->ready_cpu_ms = sess_thread_cpu_ms();
-	s->state = ST_STREAMING;
-	if (s->p->dialect->configured)
-		push_dialect(s, &q, s->p->dialect->configured(&s->cfg, &s->dst, &q));
-	if (s->p->hooks && s->p->hooks->configured)
-		s->p->hooks->configured(s->priv, s);
-}
-
-static void on_config(struct sess *s, const char *msg, size_t len)
-{
-	struct srv_error e;
-	int rc = s->p->dialect->parse_config(msg, len, &s->cfg, &e);
-
-	if (rc == -1) {
-		sess_send_error(s, &e);
-		return;
-	}
-	if (rc < 0 && authorized(s)) {
-		sess_send_error(s, &e);
-		return;
-	}
-	start_stream(s);
 }
 
 struct sess *sess_new(unsigned id, const struct sess_params *p, enum srv_auth auth, void *priv)
@@ -486,25 +344,6 @@ void sess_free(struct sess *s)
 	free(s);
 }
 
-void sess_open(struct sess *s, const char *query)
-{
-	const struct srv_dialect *d = s->p->dialect;
-	struct srv_outq q = { 0 };
-	struct srv_error e;
-
-	s->dst.conn_id = s->id;
-	if (d->opened)
-		push_dialect(s, &q, d->opened(&s->dst, &q));
-	if (d->parse_request && d->parse_request(query ? query : "", &s->cfg, &e) < 0) {
-		sess_send_error(s, &e);	/* the upgrade checked it: not expected */
-		return;
-	}
-	if (s->p->hooks && s->p->hooks->opened)
-		s->p->hooks->opened(s->priv, s);
-	if (!d->parse_config && s->state == ST_CONFIG)
-		start_stream(s);
-}
-
 static void control(struct sess *s, enum srv_ctl ctl)
 {
 	if (s->p->hooks && s->p->hooks->control)
@@ -523,34 +362,6 @@ static void after_audio(struct sess *s)
 		s->p->hooks->audio(s->priv, s);
 }
 
-/* Audio before any config: the dialect's defaults, where it has them. */
-static bool ready_for_audio(struct sess *s)
-{
-	if (s->state == ST_CONFIG && s->p->dialect->config_optional)
-		start_stream(s);
-	if (s->state == ST_CONFIG)
-		fail(s, 400, "invalid_request", CLOSE_NORMAL,
-		     "Audio received before the configuration message.");
-	return s->state == ST_STREAMING;
-}
-
-/* Before the stream is configured: true when msg was taken as the config
- * (or refused); false lets the control be acted on. */
-static bool config_first(struct sess *s, enum srv_ctl ctl, const char *msg, size_t len)
-{
-	if (s->state != ST_CONFIG)
-		return false;
-	if (ctl == SRV_CTL_CONFIG || !s->p->dialect->config_optional) {
-		on_config(s, msg, len);
-		return true;
-	}
-	if (ctl == SRV_CTL_AUDIO)
-		return false;	/* ready_for_audio() */
-	if (ctl != SRV_CTL_INVALID)
-		start_stream(s);
-	return false;
-}
-
 void sess_on_text(struct sess *s, const char *msg, size_t len)
 {
 	const struct srv_dialect *d = s->p->dialect;
@@ -564,10 +375,10 @@ void sess_on_text(struct sess *s, const char *msg, size_t len)
 	ctl = d->parse_control(msg, len, &a, &e);
 	if (ctl == SRV_CTL_END) {
 		end_of_stream(s);
-	} else if (config_first(s, ctl, msg, len)) {
+	} else if (sess_config_first(s, ctl, msg, len)) {
 		/* taken as the config */
 	} else if (ctl == SRV_CTL_AUDIO) {
-		if (ready_for_audio(s)) {
+		if (sess_ready_for_audio(s)) {
 			feed_audio(s, a.data, a.len);
 			after_audio(s);
 		}
@@ -579,7 +390,7 @@ void sess_on_text(struct sess *s, const char *msg, size_t len)
 			finalize(s);
 	} else if (ctl == SRV_CTL_CONFIG) {
 		if (d->configured)	/* a new config while streaming: acked, not applied */
-			push_dialect(s, &q, d->configured(&s->cfg, &s->dst, &q));
+			sess_push_dialect(s, &q, d->configured(&s->cfg, &s->dst, &q));
 	} else if (ctl == SRV_CTL_INVALID) {
 		sess_send_error(s, &e);
 	}
@@ -595,12 +406,12 @@ void sess_on_binary(struct sess *s, const void *data, size_t len)
 		return;
 	}
 	if (!s->p->dialect->binary_audio) {
-		fail(s, 400, "invalid_request", CLOSE_NORMAL,
+		sess_fail(s, 400, "invalid_request", CLOSE_NORMAL,
 		     "Binary messages are not part of this protocol: send audio in "
 		     "input_audio_buffer.append events.");
 		return;
 	}
-	if (!ready_for_audio(s))
+	if (!sess_ready_for_audio(s))
 		return;
 	feed_audio(s, data, len);
 	after_audio(s);
