@@ -148,12 +148,15 @@ static const struct dialect_defaults {
 	const char *model;		/* "": the service picks */
 	uint32_t max_session_sec;	/* the rollover before the service's cap */
 	uint32_t rate;			/* the only rate it takes; 0: any */
+	uint32_t stall_timeout_ms;	/* 0: the table's default */
+	bool mono;			/* takes one channel only */
 } dialect_defaults[] = {
-	{ "soniox", "stt-rt-v5", 17400, 0 },
-	{ "deepgram", "nova-3", 17400, 0 },
-	/* 60 min cap; the GA transcription session takes audio/pcm at 24 kHz only. */
-	{ "openai-realtime", "gpt-4o-transcribe", 3300, 24000 },
-	{ "vosk", "", 17400, 0 },
+	{ "soniox", "stt-rt-v5", 17400, 0, 0, false },
+	{ "deepgram", "nova-3", 17400, 0, 0, false },
+	/* 60 min cap; the GA transcription session takes audio/pcm at 24 kHz
+	 * mono only; it says nothing until the voice detector ends an utterance. */
+	{ "openai-realtime", "gpt-4o-transcribe", 3300, 24000, 30000, true },
+	{ "vosk", "", 17400, 0, 0, true },
 };
 
 static int check_dialect(struct config_parser *p)
@@ -171,6 +174,12 @@ static int check_dialect(struct config_parser *p)
 		snprintf(svc->model, sizeof(svc->model), "%s", d->model);
 	if (!p->max_session_given)
 		svc->max_session_sec = d->max_session_sec;
+	if (!p->stall_given && d->stall_timeout_ms != 0)
+		p->cfg->stall_timeout_ms = d->stall_timeout_ms;
+	if (d->mono && p->cfg->channels != 1)
+		return config_fail(p, "audio.channels", "%s takes mono only, not %u channels; "
+				"PipeWire downmixes, so leave audio.channels at 1", d->name,
+				p->cfg->channels);
 	if (d->rate != 0 && p->cfg->rate != d->rate)
 		return config_fail(p, "audio.rate", "%s takes %u Hz only, not %u; PipeWire resamples, "
 				"so set audio.rate = %u", d->name, d->rate, p->cfg->rate, d->rate);

@@ -17,6 +17,7 @@ struct config_parser {
 	bool url_given;		/* service.url was set (maybe to ""): no default */
 	bool model_given;	/* service.model was set: not the dialect's default */
 	bool max_session_given;	/* service.max-session-sec was set: likewise */
+	bool stall_given;	/* liveness.stall-timeout-ms was set: likewise */
 	char *err;
 	size_t err_size;
 };

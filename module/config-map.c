@@ -148,7 +148,8 @@ int config_map_all(const struct transcribe_config *cfg, const char *tap, const c
 	struct url url;
 
 	if ((out->dialect = dialect_find(cfg->service.dialect)) == NULL) {
-		snprintf(err, err_size, "service.dialect: unknown dialect %s", cfg->service.dialect);
+		snprintf(err, err_size, "service.dialect: unknown dialect %s (one of %s)",
+				cfg->service.dialect, dialect_names());
 		return -EINVAL;
 	}
 	if (url_parse(cfg->service.url, &url, err, err_size) < 0)

@@ -453,6 +453,8 @@ static int parse_object(struct config_parser *p, const struct opt *opts, size_t 
 			p->model_given |= spa_streq(o->key, "service.model") && opts == global_opts;
 			p->max_session_given |= spa_streq(o->key, "service.max-session-sec") &&
 				opts == global_opts;
+			p->stall_given |= spa_streq(o->key, "liveness.stall-timeout-ms") &&
+				opts == global_opts;
 		} else if (is_prefix_of_opt(opts, n_opts, flat)) {
 			if (!spa_json_is_object(val, len))
 				return config_fail(p, shown_key, "expected an object { … }");

@@ -185,7 +185,7 @@ static void parse_error(struct json_object *root, struct dialect_result *out)
 	    (v = dialect_get_typed(root, "err_msg", json_type_string)) != NULL ||
 	    (v = dialect_get_typed(root, "message", json_type_string)) != NULL)
 		dialect_copy_string(out->error_message, sizeof(out->error_message), v, true);
-	else
+	if (out->error_message[0] == '\0')	/* absent or "" */
 		snprintf(out->error_message, sizeof(out->error_message), "%s",
 				out->error_type[0] ? out->error_type : "error without a message");
 }

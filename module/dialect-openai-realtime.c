@@ -41,6 +41,10 @@
 #define OPENAI_RATE		24000
 /* Sessions last at most 60 minutes. */
 #define OPENAI_MAX_SESSION_SEC	3600
+/* Between speech_started and speech_stopped nothing comes: an utterance
+ * without a pause of the VAD's silence_duration_ms (500 ms by default
+ * [U]) this long would look like a hung service. */
+#define OPENAI_QUIET_IN_SPEECH_MS	30000
 
 static const char openai_commit[] = "{\"type\":\"input_audio_buffer.commit\"}";
 static const char append_head[] = "{\"type\":\"input_audio_buffer.append\",\"audio\":\"";
@@ -128,7 +132,7 @@ static struct dialect_item *find_item(struct dialect_conn *c, const char *id)
 	return NULL;
 }
 
-/* The item id (cut to fit) or NULL when the event has none. */
+/* The item id (cut to fit) into id; false when the event has none. */
 static bool get_item_id(struct json_object *root, char id[DIALECT_ITEM_ID_MAX])
 {
 	struct json_object *v = dialect_get_typed(root, "item_id", json_type_string);
@@ -189,12 +193,15 @@ static void add_text(struct dialect_result *out, const char *text, const struct 
 		bool is_final)
 {
 	struct transcript_token *tok;
+	size_t o = text[0] == ' ' ? 0 : 1;
 
 	if (text[0] == '\0' || out->n_tokens >= DIALECT_MAX_TOKENS)
 		return;
 	tok = &out->tokens[out->n_tokens++];
-	/* Items are utterances: a space between them, as between words. */
-	snprintf(tok->text, sizeof(tok->text), "%s%s", text[0] == ' ' ? "" : " ", text);
+	/* Items are utterances: a space between them, as between words. The
+	 * copy cuts at a character, which the space may have pushed out. */
+	tok->text[0] = ' ';
+	dialect_copy_utf8(tok->text + o, sizeof(tok->text) - o, text, strlen(text), false);
 	tok->start_ms = it != NULL ? it->start_ms : -1;
 	tok->end_ms = it != NULL && it->start_ms >= 0 ? it->end_ms : -1;
 	tok->is_final = is_final;
@@ -313,7 +320,7 @@ static void on_error(struct dialect_conn *c, struct json_object *root, struct di
 	if ((v = dialect_get_typed(e, "message", json_type_string)) != NULL ||
 	    (v = dialect_get_typed(root, "error", json_type_string)) != NULL)
 		dialect_copy_string(out->error_message, sizeof(out->error_message), v, true);
-	else
+	if (out->error_message[0] == '\0')	/* absent or "" */
 		snprintf(out->error_message, sizeof(out->error_message), "%s",
 				out->error_type[0] ? out->error_type : "error without a message");
 }
@@ -329,7 +336,7 @@ static void on_failed(struct json_object *root, struct dialect_result *out)
 	snprintf(out->error_type, sizeof(out->error_type), "transcription_failed");
 	if (e != NULL && (v = dialect_get_typed(e, "message", json_type_string)) != NULL)
 		dialect_copy_string(out->error_message, sizeof(out->error_message), v, true);
-	else
+	if (out->error_message[0] == '\0')
 		snprintf(out->error_message, sizeof(out->error_message), "the transcription of an "
 				"item failed");
 }
@@ -390,6 +397,7 @@ const struct dialect_ops dialect_openai_realtime = {
 	.ready_without_ack = false,
 	.max_session_sec = OPENAI_MAX_SESSION_SEC,
 	.required_rate = OPENAI_RATE,
+	.quiet_in_speech_ms = OPENAI_QUIET_IN_SPEECH_MS,
 	.auth_header = openai_auth_header,
 	.build_config = openai_build_config,
 	.frame_audio = openai_frame_audio,

@@ -110,6 +110,11 @@ struct dialect_ops {
 	/* The only sample rate the service takes (0: any): config-check
 	 * refuses another audio.rate naming the key. */
 	uint32_t required_rate;
+	/* How long the service may say nothing while it hears speech (OpenAI
+	 * is silent until the voice detector ends an utterance): the default
+	 * of liveness.stall-timeout-ms is not shorter. 0: it answers as it
+	 * hears. */
+	uint32_t quiet_in_speech_ms;
 	/* Authorization header value for the upgrade ("Bearer <key>"), or -ENOTSUP
 	 * when the key does not travel in a header. Returns length or -errno
 	 * (-EINVAL: empty key or control characters; -ENOSPC: buf wiped). */

@@ -746,6 +746,7 @@ static void test_each_dialect_gets_its_defaults_and_rate_check(void **state)
 		assert_parses(args, &cfg);
 		if (d->max_session_sec > 0)
 			assert_true(cfg.service.max_session_sec < d->max_session_sec);
+		assert_true(cfg.stall_timeout_ms >= d->quiet_in_speech_ms);
 		if (d->required_rate != 0) {
 			snprintf(args, sizeof(args), "{ service = { dialect = %s url = \"ws://127.0.0.1:1/\" } "
 					"audio.rate = 16000 }", names[i]);
@@ -762,8 +763,17 @@ static void test_each_dialect_gets_its_defaults_and_rate_check(void **state)
 			"model = whisper-1 max-session-sec = 600 } audio.rate = 24000 }", &cfg);
 	assert_string_equal(cfg.service.model, "whisper-1");
 	assert_int_equal(cfg.service.max_session_sec, 600);
+	/* Given, a stall timeout stays what it is (tests make it short). */
+	assert_parses("{ service = { dialect = openai-realtime url = \"ws://127.0.0.1:1/\" } "
+			"audio.rate = 24000 liveness.stall-timeout-ms = 2000 }", &cfg);
+	assert_int_equal(cfg.stall_timeout_ms, 2000);
 	assert_parses("{ service = { dialect = vosk url = \"ws://127.0.0.1:1/\" } }", &cfg);
 	assert_string_equal(cfg.service.model, "");
+	/* Their config messages refuse more channels: so does the load. */
+	assert_rejected("{ service = { dialect = vosk url = \"ws://127.0.0.1:1/\" } audio.channels = 2 }",
+			"audio.channels", "mono only");
+	assert_parses("{ service = { dialect = deepgram url = \"ws://127.0.0.1:1/\" } "
+			"audio.channels = 2 }", &cfg);
 }
 
 int main(void)

@@ -26,7 +26,7 @@ static const struct dialect_params params = {
 
 static void parse(const char *name)
 {
-	parse_file(ops, MESSAGES_DIR, name);
+	expect_file(ops, MESSAGES_DIR, name);
 }
 
 static void test_key_goes_as_token_not_bearer(void **state)
@@ -88,8 +88,8 @@ static void test_interim_result_is_non_final_words_and_moves_no_commit(void **st
 {
 	parse("results-interim.json");
 	assert_int_equal(res.n_tokens, 2);
-	check_token(0, " Another", 80, 400, false);
-	check_token(1, " big", 400, 620, false);
+	expect_token(0, " Another", 80, 400, false);
+	expect_token(1, " big", 400, 620, false);
 	assert_int_equal(res.final_audio_proc_ms, -1);
 	assert_int_equal(res.total_audio_proc_ms, 1060);
 	assert_false(res.ready);
@@ -99,8 +99,8 @@ static void test_final_result_commits_start_plus_duration(void **state)
 {
 	parse("results-final.json");
 	assert_int_equal(res.n_tokens, 8);
-	check_token(0, " Another", 6040, 6280, true);
-	check_token(7, " space.", 7840, 7970, true);
+	expect_token(0, " Another", 6040, 6280, true);
+	expect_token(7, " space.", 7840, 7970, true);
 	assert_true(res.tokens[0].confidence > 0.99);
 	/* start 5.99 + duration 1.98 */
 	assert_int_equal(res.final_audio_proc_ms, 7970);
@@ -145,25 +145,25 @@ static void test_data_error_is_fatal_with_its_message(void **state)
 	assert_int_equal(res.error_class, ERR_FATAL);
 	assert_string_equal(res.error_type, "DATA-0000");
 	assert_non_null(strstr(res.error_message, "cannot be decoded"));
-	parse_ok(ops, LIT("{\"type\":\"Error\",\"description\":\"overloaded\"}"));
+	expect_parse(ops, LIT("{\"type\":\"Error\",\"description\":\"overloaded\"}"));
 	assert_int_equal(res.error_class, ERR_TRANSIENT);
 }
 
 static void test_transcript_without_words_spans_the_result(void **state)
 {
-	parse_ok(ops, LIT("{\"type\":\"Results\",\"start\":1.5,\"duration\":0.5,\"is_final\":true,"
+	expect_parse(ops, LIT("{\"type\":\"Results\",\"start\":1.5,\"duration\":0.5,\"is_final\":true,"
 			"\"channel\":{\"alternatives\":[{\"transcript\":\"hi there\"}]}}"));
 	assert_int_equal(res.n_tokens, 1);
-	check_token(0, " hi there", 1500, 2000, true);
+	expect_token(0, " hi there", 1500, 2000, true);
 }
 
 static void test_hostile_values_count_as_absent(void **state)
 {
-	parse_ok(ops, LIT("{\"type\":\"Results\",\"start\":-1,\"duration\":1e300,\"is_final\":\"yes\","
+	expect_parse(ops, LIT("{\"type\":\"Results\",\"start\":-1,\"duration\":1e300,\"is_final\":\"yes\","
 			"\"channel\":{\"alternatives\":[{\"words\":[{\"word\":\"a\\u0000b\",\"start\":\"x\","
 			"\"end\":1e30,\"confidence\":7,\"speaker\":\"\\n\"}, 5, null]}]}}"));
 	assert_int_equal(res.n_tokens, 1);
-	check_token(0, " a\xef\xbf\xbd" "b", -1, -1, false);
+	expect_token(0, " a\xef\xbf\xbd" "b", -1, -1, false);
 	assert_int_equal(res.tokens[0].confidence, -1);
 	assert_string_equal(res.tokens[0].speaker, " ");
 	assert_int_equal(res.final_audio_proc_ms, -1);
@@ -181,7 +181,7 @@ static void test_too_many_words_keep_the_first_and_say_so(void **state)
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s{\"word\":\"w\",\"start\":0,\"end\":0.1}",
 				i ? "," : "");
 	n += (size_t)snprintf(msg + n, sizeof(msg) - n, "]}]}}");
-	parse_ok(ops, msg, n);
+	expect_parse(ops, msg, n);
 	assert_int_equal(res.n_tokens, DIALECT_MAX_TOKENS);
 	assert_int_equal(res.n_dropped, 10);
 	assert_non_null(strstr(err, "dropped 10"));

@@ -34,7 +34,7 @@ static int setup(void **state)
 
 static void parse(const char *name)
 {
-	parse_file(ops, MESSAGES_DIR, name);
+	expect_file(ops, MESSAGES_DIR, name);
 }
 
 static const char *path_string(struct json_object *obj, const char *const *path)
@@ -135,14 +135,14 @@ static void test_item_span_joins_its_text_and_commits_its_end(void **state)
 	assert_int_equal(res.final_audio_proc_ms, -1);
 	parse("delta.json");
 	assert_int_equal(res.n_tokens, 1);
-	check_token(0, " Hello,", 1000, 2000, false);
-	parse_ok(ops, LIT("{\"type\":\"conversation.item.input_audio_transcription.delta\","
+	expect_token(0, " Hello,", 1000, 2000, false);
+	expect_parse(ops, LIT("{\"type\":\"conversation.item.input_audio_transcription.delta\","
 			"\"item_id\":\"msg_003\",\"delta\":\" how\"}"));
-	check_token(0, " Hello, how", 1000, 2000, false);
+	expect_token(0, " Hello, how", 1000, 2000, false);
 	assert_false(res.finished);
 	parse("completed.json");
 	assert_int_equal(res.n_tokens, 1);
-	check_token(0, " Hello, how are you?", 1000, 2000, true);
+	expect_token(0, " Hello, how are you?", 1000, 2000, true);
 	assert_int_equal(res.final_audio_proc_ms, 2000);
 	assert_true(res.finished);	/* nothing committed waits */
 }
@@ -153,7 +153,7 @@ static void feed(const char *type, const char *item, const char *field, int64_t 
 	int n = snprintf(msg, sizeof(msg), "{\"type\":\"%s\",\"item_id\":\"%s\",\"%s\":%lld}",
 			type, item, field, (long long)ms);
 
-	parse_ok(ops, msg, (size_t)n);
+	expect_parse(ops, msg, (size_t)n);
 }
 
 static void complete(const char *item, const char *text)
@@ -162,20 +162,20 @@ static void complete(const char *item, const char *text)
 	int n = snprintf(msg, sizeof(msg), "{\"type\":\"conversation.item.input_audio_transcription"
 			".completed\",\"item_id\":\"%s\",\"transcript\":\"%s\"}", item, text);
 
-	parse_ok(ops, msg, (size_t)n);
+	expect_parse(ops, msg, (size_t)n);
 }
 
 static void test_out_of_order_completion_commits_only_what_is_complete_before(void **state)
 {
 	feed("input_audio_buffer.speech_started", "a", "audio_start_ms", 500);
 	feed("input_audio_buffer.speech_stopped", "a", "audio_end_ms", 1500);
-	parse_ok(ops, LIT("{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"a\"}"));
+	expect_parse(ops, LIT("{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"a\"}"));
 	feed("input_audio_buffer.speech_started", "b", "audio_start_ms", 2000);
 	feed("input_audio_buffer.speech_stopped", "b", "audio_end_ms", 3000);
-	parse_ok(ops, LIT("{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"b\"}"));
+	expect_parse(ops, LIT("{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"b\"}"));
 	/* b first: a still waits, so nothing after a's start is committed. */
 	complete("b", "second");
-	check_token(0, " second", 2000, 3000, true);
+	expect_token(0, " second", 2000, 3000, true);
 	assert_int_equal(res.final_audio_proc_ms, 500);
 	assert_false(res.finished);
 	complete("a", "first");
@@ -215,11 +215,11 @@ static void test_vllm_events_parse_without_times(void **state)
 	parse("vllm-session-created.json");
 	assert_true(res.ready);
 	parse("vllm-delta.json");
-	check_token(0, " Hello", -1, -1, false);
-	parse_ok(ops, LIT("{\"type\":\"transcription.delta\",\"delta\":\" world\"}"));
-	check_token(0, " Hello world", -1, -1, false);
+	expect_token(0, " Hello", -1, -1, false);
+	expect_parse(ops, LIT("{\"type\":\"transcription.delta\",\"delta\":\" world\"}"));
+	expect_token(0, " Hello world", -1, -1, false);
 	parse("vllm-done.json");
-	check_token(0, " Hello world", -1, -1, true);
+	expect_token(0, " Hello world", -1, -1, true);
 	assert_int_equal(res.final_audio_proc_ms, -1);
 	assert_true(res.finished);
 	parse("vllm-error.json");
@@ -237,28 +237,35 @@ static void test_hostile_events_never_break_the_memory(void **state)
 	for (int i = 0; i < 3 * DIALECT_CONN_ITEMS; i++) {
 		n = snprintf(msg, sizeof(msg), "{\"type\":\"input_audio_buffer.speech_started\","
 				"\"item_id\":\"%03d%0100d\",\"audio_start_ms\":%d}", i, i, i * 10);
-		parse_ok(ops, msg, (size_t)n);
+		expect_parse(ops, msg, (size_t)n);
 		n = snprintf(msg, sizeof(msg), "{\"type\":\"input_audio_buffer.committed\","
 				"\"item_id\":\"%03d%0100d\"}", i, i);
-		parse_ok(ops, msg, (size_t)n);
+		expect_parse(ops, msg, (size_t)n);
 	}
 	assert_int_equal(conn.n_items, DIALECT_CONN_ITEMS);
-	parse_ok(ops, LIT("{\"type\":\"input_audio_buffer.speech_stopped\",\"item_id\":\"x\","
+	expect_parse(ops, LIT("{\"type\":\"input_audio_buffer.speech_stopped\",\"item_id\":\"x\","
 			"\"audio_end_ms\":1e300}"));
 	assert_int_equal(res.total_audio_proc_ms, -1);
-	parse_ok(ops, LIT("{\"type\":\"conversation.item.input_audio_transcription.completed\","
+	expect_parse(ops, LIT("{\"type\":\"conversation.item.input_audio_transcription.completed\","
 			"\"item_id\":5,\"transcript\":[\"x\"]}"));
 	assert_int_equal(res.n_tokens, 0);
-	parse_ok(ops, LIT("{\"type\":\"error\",\"error\":{\"message\":\"a\\nb\"}}"));
+	expect_parse(ops, LIT("{\"type\":\"error\",\"error\":{\"message\":\"a\\nb\"}}"));
 	assert_string_equal(res.error_message, "a b");
-	parse_ok(ops, LIT("{\"type\":7}"));
+	expect_parse(ops, LIT("{\"type\":7}"));
 	assert_true(res.alive);
 	/* Deltas that overflow the partial are cut at a character. */
 	for (int i = 0; i < 200; i++)
-		parse_ok(ops, LIT("{\"type\":\"transcription.delta\",\"delta\":\"\xc3\xa9\xc3\xa9\"}"));
+		expect_parse(ops, LIT("{\"type\":\"transcription.delta\",\"delta\":\"\xc3\xa9\xc3\xa9\"}"));
 	assert_true(strlen(res.tokens[0].text) < TOKEN_TEXT_MAX);
 	assert_int_equal(ops->parse(NULL, LIT("{}"), &res, err, sizeof(err)), -EINVAL);
 	check_refuses_garbage(ops);
+	/* Found by the fuzzer: the item's leading space pushed a long
+	 * transcript's last character out mid-sequence; an empty error string
+	 * left a failure without a reason. */
+	parse("hostile-long-transcript.json");
+	assert_int_equal(res.n_tokens, 1);
+	parse("hostile-empty-error.json");
+	assert_true(res.has_error);
 }
 
 int main(void)

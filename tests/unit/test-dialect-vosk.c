@@ -21,7 +21,7 @@ static const struct dialect_ops *ops = &dialect_vosk;
 
 static void parse(const char *name)
 {
-	parse_file(ops, MESSAGES_DIR, name);
+	expect_file(ops, MESSAGES_DIR, name);
 }
 
 static void test_no_key_travels(void **state)
@@ -72,7 +72,7 @@ static void test_partial_is_one_untimed_non_final_and_alive(void **state)
 {
 	parse("partial.json");
 	assert_int_equal(res.n_tokens, 1);
-	check_token(0, " what zero zero zero one", -1, -1, false);
+	expect_token(0, " what zero zero zero one", -1, -1, false);
 	assert_int_equal(res.final_audio_proc_ms, -1);
 	assert_true(res.alive);
 	parse("partial-empty.json");
@@ -84,8 +84,8 @@ static void test_result_words_are_final_and_commit_the_last_end(void **state)
 {
 	parse("result.json");
 	assert_int_equal(res.n_tokens, 5);
-	check_token(0, " what", 750, 1020, true);
-	check_token(4, " one", 2100, 2340, true);
+	expect_token(0, " what", 750, 1020, true);
+	expect_token(4, " one", 2100, 2340, true);
 	assert_true(res.tokens[2].confidence > 0.98 && res.tokens[2].confidence < 0.99);
 	assert_int_equal(res.final_audio_proc_ms, 2340);
 	assert_int_equal(res.total_audio_proc_ms, 2340);
@@ -95,7 +95,7 @@ static void test_text_without_words_is_one_untimed_final(void **state)
 {
 	parse("result-no-words.json");
 	assert_int_equal(res.n_tokens, 1);
-	check_token(0, " nine oh two one oh", -1, -1, true);
+	expect_token(0, " nine oh two one oh", -1, -1, true);
 	assert_int_equal(res.final_audio_proc_ms, -1);
 	parse("result-empty.json");
 	assert_int_equal(res.n_tokens, 0);
@@ -106,21 +106,21 @@ static void test_alternatives_take_the_first(void **state)
 {
 	parse("alternatives.json");
 	assert_int_equal(res.n_tokens, 2);
-	check_token(1, " zero", 1020, 1380, true);
+	expect_token(1, " zero", 1020, 1380, true);
 	assert_int_equal(res.final_audio_proc_ms, 1380);
 }
 
 static void test_hostile_replies_count_as_absent(void **state)
 {
-	parse_ok(ops, LIT("{\"result\":[{\"word\":7,\"start\":-3,\"end\":\"x\",\"conf\":2}, [], "
+	expect_parse(ops, LIT("{\"result\":[{\"word\":7,\"start\":-3,\"end\":\"x\",\"conf\":2}, [], "
 			"{\"word\":\"ok\",\"start\":1,\"end\":0.5}],\"partial\":1}"));
 	assert_int_equal(res.n_tokens, 2);
-	check_token(0, " ", -1, -1, true);
-	check_token(1, " ok", 1000, 500, true);
+	expect_token(0, " ", -1, -1, true);
+	expect_token(1, " ok", 1000, 500, true);
 	assert_int_equal(res.tokens[0].confidence, -1);
-	parse_ok(ops, LIT("{\"alternatives\":[]}"));
+	expect_parse(ops, LIT("{\"alternatives\":[]}"));
 	assert_int_equal(res.n_tokens, 0);
-	parse_ok(ops, LIT("{\"partial\":\"\\u00ff\\ud800x\"}"));
+	expect_parse(ops, LIT("{\"partial\":\"\\u00ff\\ud800x\"}"));
 	check_label(res.tokens[0].text, sizeof(res.tokens[0].text));
 	check_refuses_garbage(ops);
 }
