@@ -112,8 +112,8 @@ class DialectSpeech(unittest.TestCase):
             for t in threads:
                 t.join(READ_TIMEOUT + 10)
         finally:
-            for s in servers.values():
-                s.stop()
+            codes = {d: s.stop() for d, s in servers.items()}
+        self.assertEqual(codes, {d: 0 for d in DIALECTS}, "servers' exit status")
         ref = librivox_reference()
         for d, (words, secs, n, how) in results.items():
             print("\n%s: %d words in %.1f s, %d replies, recall %.2f (ended: %s)"

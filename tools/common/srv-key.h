@@ -1,5 +1,6 @@
 /* srv-key: the optional shared secret (--key-file). A client proves it knows
- * the key with "Authorization: Bearer <key>" on the upgrade request or
+ * the key with "Authorization: Bearer <key>" on the upgrade request
+ * ("Token <key>" too in the deepgram dialect) or, in the soniox dialect,
  * with "api_key" in its config message. Single-threaded use at startup
  * (key_load); key_matches is a pure function, safe from any thread. */
 #ifndef SRV_KEY_H
