@@ -2,8 +2,8 @@
 """The demo: live captions of real speech, end to end, with nothing to set
 up and no key.
 
-    tools/demo [AUDIO_FILE]
-    tools/demo --installed [AUDIO_FILE]
+    tools/demo [--dialect NAME] [AUDIO_FILE]
+    tools/demo --installed [--dialect NAME] [AUDIO_FILE]
 
 The first takes everything from the build tree (tools/demo builds it;
 tools/demo.py alone reads TRANSCRIBE_BUILD_DIR, TRANSCRIBE_SERVER and
@@ -19,6 +19,10 @@ anything sox reads). The captions are `pw-transcribe follow`, as a user
 would run it: the words in progress rewritten in place, finished segments
 scrolling with their start time. At the end: the word error rate against
 the reference transcript.
+
+--dialect soniox|deepgram|openai-realtime|vosk: the module and
+pw-transcribe-server speak that protocol to each other (service.dialect and
+the server's --dialect; openai-realtime sends 24 kHz, OpenAI's rate).
 """
 import fcntl
 import json
@@ -39,6 +43,9 @@ import fixture  # noqa: E402  (the private-graph helper shared with the tests)
 import speech  # noqa: E402
 
 TAP = "demo"
+DIALECTS = ("soniox", "deepgram", "openai-realtime", "vosk")
+# What else the module needs for a dialect (OpenAI's realtime PCM is 24 kHz).
+DIALECT_EXTRA = {"openai-realtime": "audio.rate = 24000"}
 
 
 def installed_programs():
@@ -59,11 +66,23 @@ def loaded_module(pid):
     return ""
 
 
+def take_dialect(args):
+    """--dialect NAME out of args: (NAME, the rest)."""
+    if "--dialect" not in args:
+        return "soniox", args
+    i = args.index("--dialect")
+    if i + 1 >= len(args) or args[i + 1] not in DIALECTS:
+        sys.exit("demo: --dialect takes one of: " + ", ".join(DIALECTS))
+    return args[i + 1], args[:i] + args[i + 2:]
+
+
 def main():
     args = sys.argv[1:]
     installed = args[:1] == ["--installed"]
     if installed:
         args = args[1:]
+    dialect, args = take_dialect(args)
+    if installed:
         server_bin, cli = installed_programs()
         # A build dir without module/: PipeWire searches only its own
         # module directory (the fixture puts <build>/module first).
@@ -78,15 +97,19 @@ def main():
         else:
             clip = speech.librivox_clip(fx)
             what = "LibriVox: Sense and Sensibility, ch. 1 (pocketsphinx-testdata)"
-        server = speech.Server(fx, server_bin)
-        host = speech.tap_player(fx, server.url, name=TAP)
+        # Another dialect on its own socket: the module takes the default one
+        # for the embedded Soniox-speaking server (and holds it to 16 kHz).
+        sock = () if dialect == "soniox" else ("--socket", str(fx.path(dialect + ".sock")))
+        server = speech.Server(fx, server_bin, "--dialect", dialect, *sock)
+        extra = "service.dialect = %s %s" % (dialect, DIALECT_EXTRA.get(dialect, ""))
+        host = speech.tap_player(fx, server.url, name=TAP, extra=extra)
         fx.wait_for(lambda: bus.get_property(fx, TAP, "State") == "streaming",
                     what="the tap streaming")
-        print("private PipeWire up; %s at %s;\nmodule %s loaded with\n"
-              "  { service.url = \"%s\"\n    taps = [ { name = %s mode = tap target = %s } ] }\n"
+        print("private PipeWire up; %s --dialect %s at %s;\nmodule %s loaded with\n"
+              "  { service.url = \"%s\" %s\n    taps = [ { name = %s mode = tap target = %s } ] }\n"
               "playing %s (%.0f s); captions by `%s follow %s`:\n"
-              % (server_bin, server.url, loaded_module(host.pid), server.url, TAP,
-                 fixture.PLAYER, what, clip.duration, cli, TAP), flush=True)
+              % (server_bin, dialect, server.url, loaded_module(host.pid), server.url,
+                 extra.strip(), TAP, fixture.PLAYER, what, clip.duration, cli, TAP), flush=True)
         shown, shown_ready, pump = follow_on_screen(cli, fx)
         record = subprocess.Popen([cli, "follow", TAP, "--json"], env=fx.env,
                                   stdout=subprocess.PIPE, text=True)

@@ -1,4 +1,5 @@
-/* fault-server: a local Soniox-style speech-to-text WebSocket server with a
+/* fault-server: a local speech-to-text WebSocket server (Soniox's protocol,
+ * or Deepgram's, OpenAI realtime's, vosk's with --dialect) with a
  * deterministic fake recognizer and scriptable faults per connection.
  * Integration, fault and bench tests run the module (or fault-client)
  * against it.
@@ -8,6 +9,7 @@
  * faults below (fs-events.c); its sessions run on the service thread.
  *
  *   fault-server [--port P] [--address A | --socket PATH] [--key K] [--auth-mode json|http]
+ *                [--dialect soniox|deepgram|openai-realtime|vosk]
  *                [--fault N:SPEC]... [--quit-after-idle S] [--no-stdin]
  *                [--tls-cert FILE --tls-key FILE] [--threshold-db D]
  *                [--hangover-ms MS] [--min-word-ms MS] [--partial-ms MS]
@@ -59,6 +61,27 @@
  *   - End of stream: an empty text message or an empty binary message:
  *     remaining words become final, {"tokens":[...],...,"finished":true},
  *     then close 1000.
+ *
+ * Other dialects (--dialect; the framing of each: the top of
+ * tools/common/srv-dialect-<name>.c and pw-transcribe-server(1) DIALECTS):
+ * the same recognizer, pacing and faults; what differs is the framing.
+ *   - deepgram: config in the query (encoding=linear16&sample_rate=N);
+ *     Results/Metadata; KeepAlive, Finalize, CloseStream.
+ *   - openai-realtime: session.created, session.update -> session.updated
+ *     (default 24000 Hz without one), base64 input_audio_buffer.append,
+ *     commit = finalize ("final":true ends), an item per utterance.
+ *   - vosk: optional {"config":{"sample_rate":N}} (default 8000), one reply
+ *     per audio message, {"eof" : 1} ends.
+ *   With --key, these take the key on the upgrade only (deepgram: "Token K"
+ *   or "Bearer K"): a missing or wrong one gets HTTP 401 in the service's
+ *   body (deepgram: also a dg-error header); --auth-mode does not apply.
+ *   Errors (error=, limit=, idle=, a message too large): deepgram and vosk
+ *   close with 1011 (server side, 408, 429, the cap) or 1008 (else) and the
+ *   message as the close reason (deepgram: "NET-0000 ...", "NET-0001 ...",
+ *   "DATA-0000 ..."); openai-realtime sends an "error" event (limit=:
+ *   code "session_expired"), then the close. rst, fin, close, stall, mute
+ *   work alike; the hostile-service faults (tokens, times, ...) and
+ *   garbage/oversized send Soniox-shaped messages whatever the dialect.
  *
  * Fake recognizer (fs-recognizer.h): a word is a stretch of 10 ms frames with
  * RMS above --threshold-db (-30 dBFS), ended by --hangover-ms (150) of frames
@@ -202,6 +225,7 @@
 
 struct options {
 	const char *address, *socket, *tls_cert, *tls_key;
+	const struct srv_dialect *dialect;
 	int port, lws_debug;
 	bool no_stdin;
 	struct rec_params rec;
@@ -225,7 +249,7 @@ static struct fs_state state;
 static void usage(FILE *f)
 {
 	fputs("usage: fault-server [--port P] [--address A | --socket PATH] [--key K]\n"
-	      "         [--auth-mode json|http]\n"
+	      "         [--auth-mode json|http] [--dialect soniox|deepgram|openai-realtime|vosk]\n"
 	      "         [--fault N:SPEC]... [--quit-after-idle S] [--no-stdin]\n"
 	      "         [--tls-cert FILE --tls-key FILE] [--threshold-db D] [--hangover-ms MS]\n"
 	      "         [--min-word-ms MS] [--partial-ms MS] [--progress-ms MS] [--lws-debug BITS]\n"
@@ -349,6 +373,14 @@ static int other_opt(struct options *o, int ch)
 		}
 		return 0;
 	case 'n': o->no_stdin = true; return 0;
+	case 'D':
+		o->dialect = srv_dialect_find(optarg);
+		if (!o->dialect) {
+			fprintf(stderr, "%s: --dialect %s: unknown (%s)\n", PROG, optarg,
+				srv_dialect_names());
+			return -1;
+		}
+		return 0;
 	case 'c': o->tls_cert = optarg; return 0;
 	case 'K': o->tls_key = optarg; return 0;
 	case 'h':
@@ -367,6 +399,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "auth-mode", required_argument, NULL, 'A' },
+		{ "dialect", required_argument, NULL, 'D' },
 		{ "fault", required_argument, NULL, 'f' },
 		{ "quit-after-idle", required_argument, NULL, 'q' },
 		{ "no-stdin", no_argument, NULL, 'n' },
@@ -416,7 +449,7 @@ static struct srv *start(const struct options *o, int lfd)
 		.lws_log_level = o->lws_debug,
 		.sess = {
 			.key = state.key,
-			.dialect = &srv_dialect_soniox,
+			.dialect = o->dialect,
 			.rec = &fs_tone_recognizer,
 			.rec_ctx = (void *)&o->rec,
 			.pacing = { .block_ms = 0, .partial_ms = o->partial_ms,
@@ -432,7 +465,7 @@ static struct srv *start(const struct options *o, int lfd)
 int main(int argc, char **argv)
 {
 	static struct options o = {
-		.address = DEFAULT_ADDRESS, .rec = REC_PARAMS_DEFAULT,
+		.address = DEFAULT_ADDRESS, .rec = REC_PARAMS_DEFAULT, .dialect = &srv_dialect_soniox,
 		.partial_ms = DEFAULT_PARTIAL_MS, .progress_ms = DEFAULT_PROGRESS_MS,
 	};
 	struct srv *srv;

@@ -133,6 +133,7 @@ static void fire(struct sess *s, const struct fault_item *it)
 		srv_error_set(&e, it->code, error_type(it->code), it->close_code,
 			      "Cannot continue request: session limit of %" PRId64
 			      " ms of audio reached (fault-server limit).", it->at_ms);
+		e.cap = true;
 		sess_send_error(s, &e);
 		break;
 	case FAULT_STALL:

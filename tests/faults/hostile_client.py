@@ -50,13 +50,13 @@ def connect(target, timeout=10.0):
     return socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
 
 
-def upgrade_request(path, key=None, host="localhost"):
+def upgrade_request(path, key=None, host="localhost", scheme="Bearer"):
     lines = ["GET %s HTTP/1.1" % path, "Host: %s" % host, "Upgrade: websocket",
              "Connection: Upgrade",
              "Sec-WebSocket-Key: %s" % base64.b64encode(os.urandom(16)).decode(),
              "Sec-WebSocket-Version: 13"]
     if key:
-        lines.append("Authorization: Bearer %s" % key)
+        lines.append("Authorization: %s %s" % (scheme, key))
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -97,9 +97,10 @@ def split_frames(buf):
 class Ws:
     """One upgraded connection: send frames, read frames until it ends."""
 
-    def __init__(self, target, path="/transcribe-websocket", key=None, timeout=10.0):
+    def __init__(self, target, path="/transcribe-websocket", key=None, timeout=10.0,
+                 scheme="Bearer"):
         self.sock = connect(target, timeout)
-        self.sock.sendall(upgrade_request(path, key))
+        self.sock.sendall(upgrade_request(path, key, scheme=scheme))
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(4096)
@@ -107,6 +108,7 @@ class Ws:
                 raise ConnectionError("closed during the upgrade")
             self.buf += chunk
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.head = head.decode("latin-1")
         self.status = int(head.split(b" ")[1])
 
     def send(self, opcode, payload):

@@ -199,7 +199,7 @@ static int on_established(struct srv_conn *c)
 {
 	struct srv *s = c->srv;
 	struct exec_params xp = {
-		.id = c->id, .sp = &s->cfg.sess, .auth = c->auth, .priv = c->priv,
+		.id = c->id, .sp = &s->cfg.sess, .auth = c->auth, .priv = c->priv, .query = c->query,
 		.threaded = s->cfg.threaded, .wake = srv_wake_cb, .wake_data = s,
 	};
 

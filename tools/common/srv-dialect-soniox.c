@@ -3,112 +3,20 @@
  * tools/server/pw-transcribe-server.c). See srv-dialect.h. */
 #include "srv-dialect.h"
 
-#include <json-c/json.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_DEPTH	16	/* our messages nest 3 deep */
+#include "srv-dialect-json.h"
+
 #define MIN_RATE	8000
 #define MAX_RATE	48000
 #define MAX_CHANNELS	2
 #define CLOSE_NORMAL	1000
 
-void srv_error_set(struct srv_error *e, int code, const char *type, int close,
-		   const char *fmt, ...)
-{
-	va_list ap;
-
-	e->code = code;
-	e->type = type;
-	e->close = close;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-}
-
-void srv_stream_cfg_clear(struct srv_stream_cfg *cfg)
-{
-	if (cfg->api_key) {
-		explicit_bzero(cfg->api_key, strlen(cfg->api_key));
-		free(cfg->api_key);
-	}
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* The whole message as one JSON value, white space around it allowed; NULL
- * for anything else (trailing bytes, a NUL inside, too deep). */
-static json_object *parse_whole(const char *msg, size_t len)
-{
-	struct json_tokener *tok;
-	json_object *o = NULL;
-	size_t end;
-
-	if (len > INT_MAX || strlen(msg) != len || !(tok = json_tokener_new_ex(JSON_DEPTH)))
-		return NULL;
-	o = json_tokener_parse_ex(tok, msg, (int)len);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		end = json_tokener_get_parse_end(tok);
-		while (end < len && (msg[end] == ' ' || msg[end] == '\t' || msg[end] == '\r' ||
-				     msg[end] == '\n'))
-			end++;
-		if (end != len) {
-			json_object_put(o);
-			o = NULL;
-		}
-	} else {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static bool get_int(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-		return false;
-	*out = json_object_get_int64(v);
-	return *out >= min && *out <= max;
-}
-
-static const char *get_string(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static bool get_flag(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-/* The model name, printable and quote-free, for the log. */
-static void copy_model(char *out, const char *m)
-{
-	size_t i;
-
-	if (!m) {
-		strcpy(out, "-");
-		return;
-	}
-	for (i = 0; m[i] && i < SRV_MODEL_MAX; i++)
-		out[i] = (m[i] > ' ' && m[i] < 0x7f && m[i] != '"') ? m[i] : '?';
-	out[i] = '\0';
-}
-
 static int check_fields(json_object *o, struct srv_stream_cfg *cfg, struct srv_error *err)
 {
-	const char *fmt = get_string(o, "audio_format");
+	const char *fmt = dj_get_string(o, "audio_format");
 	int64_t n;
 
 	if (!fmt || strcmp(fmt, "pcm_s16le")) {
@@ -117,13 +25,13 @@ static int check_fields(json_object *o, struct srv_stream_cfg *cfg, struct srv_e
 			      "is supported.");
 		return -1;
 	}
-	if (!get_int(o, "sample_rate", MIN_RATE, MAX_RATE, &n)) {
+	if (!dj_get_int(o, "sample_rate", MIN_RATE, MAX_RATE, &n)) {
 		srv_error_set(err, 400, "invalid_config", CLOSE_NORMAL,
 			      "Invalid sample_rate: an integer in %d..%d is required.", MIN_RATE, MAX_RATE);
 		return -1;
 	}
 	cfg->rate = (unsigned)n;
-	if (!get_int(o, "num_channels", 1, MAX_CHANNELS, &n)) {
+	if (!dj_get_int(o, "num_channels", 1, MAX_CHANNELS, &n)) {
 		srv_error_set(err, 400, "invalid_config", CLOSE_NORMAL,
 			      "Invalid num_channels: 1 or 2 is required.");
 		return -1;
@@ -137,7 +45,7 @@ static int check_fields(json_object *o, struct srv_stream_cfg *cfg, struct srv_e
 static int soniox_parse_config(const char *msg, size_t len, struct srv_stream_cfg *cfg,
 			       struct srv_error *err)
 {
-	json_object *o = parse_whole(msg, len);
+	json_object *o = dj_parse_whole(msg, len);
 	const char *key;
 	int rc;
 
@@ -148,27 +56,29 @@ static int soniox_parse_config(const char *msg, size_t len, struct srv_stream_cf
 			      "after it.");
 		return -1;
 	}
-	key = get_string(o, "api_key");
+	key = dj_get_string(o, "api_key");
 	if (key)
 		cfg->api_key = strdup(key);
-	copy_model(cfg->model, get_string(o, "model"));
-	cfg->endpoint = get_flag(o, "enable_endpoint_detection");
-	cfg->diarize = get_flag(o, "enable_speaker_diarization");
+	dj_copy_model(cfg->model, sizeof(cfg->model), dj_get_string(o, "model"));
+	cfg->endpoint = dj_get_flag(o, "enable_endpoint_detection");
+	cfg->diarize = dj_get_flag(o, "enable_speaker_diarization");
 	rc = check_fields(o, cfg, err);
 	json_object_put(o);
 	return rc ? -2 : 0;
 }
 
-static enum srv_ctl soniox_parse_control(const char *msg, size_t len, struct srv_error *err)
+static enum srv_ctl soniox_parse_control(const char *msg, size_t len, struct srv_audio *audio,
+					  struct srv_error *err)
 {
 	json_object *o;
 	const char *type;
 	enum srv_ctl ctl = SRV_CTL_INVALID;
 
+	(void)audio;
 	if (len == 0)
 		return SRV_CTL_END;
-	o = parse_whole(msg, len);
-	type = o ? get_string(o, "type") : NULL;
+	o = dj_parse_whole(msg, len);
+	type = o ? dj_get_string(o, "type") : NULL;
 	if (type && !strcmp(type, "keepalive"))
 		ctl = SRV_CTL_KEEPALIVE;
 	else if (type && !strcmp(type, "finalize"))
@@ -181,28 +91,6 @@ static enum srv_ctl soniox_parse_control(const char *msg, size_t len, struct srv
 			      "{\"type\":\"keepalive\"}) or empty (end of audio).");
 	json_object_put(o);
 	return ctl;
-}
-
-static struct srv_out *json_out(json_object *o)
-{
-	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
-	struct srv_out *out = s ? srv_out_new(SRV_OUT_TEXT, s, strlen(s)) : NULL;
-
-	json_object_put(o);
-	return out;
-}
-
-/* Confidence with three decimals at most, trailing zeros dropped. */
-static json_object *confidence_new(double c)
-{
-	char buf[16];
-	size_t n;
-
-	snprintf(buf, sizeof(buf), "%.3f", c);
-	n = strlen(buf);
-	while (n > 1 && buf[n - 1] == '0' && buf[n - 2] != '.')
-		buf[--n] = '\0';
-	return json_object_new_double_s(c, buf);
 }
 
 static json_object *token_new(const struct srv_word *w, bool final)
@@ -220,7 +108,7 @@ static json_object *token_new(const struct srv_word *w, bool final)
 	json_object_object_add(t, "start_ms", json_object_new_int64((int64_t)w->start_ms));
 	json_object_object_add(t, "end_ms", json_object_new_int64((int64_t)w->end_ms));
 	if (w->kind == SRV_WORD && w->confidence >= 0.0)
-		json_object_object_add(t, "confidence", confidence_new(w->confidence));
+		json_object_object_add(t, "confidence", dj_fixed(w->confidence, 3));
 	json_object_object_add(t, "is_final", json_object_new_boolean(final));
 	if (w->kind == SRV_WORD && w->speaker[0])
 		json_object_object_add(t, "speaker", json_object_new_string(w->speaker));
@@ -228,7 +116,8 @@ static json_object *token_new(const struct srv_word *w, bool final)
 }
 
 /* {"tokens":[finals..., partials...],"final_audio_proc_ms":F,"total_audio_proc_ms":T[,"finished":true]} */
-static struct srv_out *soniox_result(const struct srv_result *r)
+static int soniox_result(const struct srv_result *r, const struct srv_stream_cfg *cfg,
+			 struct srv_dialect_state *st, struct srv_outq *q)
 {
 	json_object *o = json_object_new_object(), *toks = json_object_new_array();
 
@@ -241,17 +130,23 @@ static struct srv_out *soniox_result(const struct srv_result *r)
 	json_object_object_add(o, "total_audio_proc_ms", json_object_new_int64((int64_t)r->total_ms));
 	if (r->finished)
 		json_object_object_add(o, "finished", json_object_new_boolean(1));
-	return json_out(o);
+	(void)cfg;
+	(void)st;
+	return dj_push(q, o);
 }
 
-static struct srv_out *soniox_error(const struct srv_error *e)
+/* Soniox sends the error and closes at once (1000 unless said otherwise). */
+static int soniox_error(const struct srv_error *e, struct srv_dialect_state *st, struct srv_outq *q)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "error_code", json_object_new_int(e->code));
 	json_object_object_add(o, "error_type", json_object_new_string(e->type));
 	json_object_object_add(o, "error_message", json_object_new_string(e->message));
-	return json_out(o);
+	(void)st;
+	if (dj_push(q, o))
+		return -1;
+	return srv_dialect_close(q, e->close, NULL);
 }
 
 const struct srv_dialect srv_dialect_soniox = {
@@ -259,7 +154,10 @@ const struct srv_dialect srv_dialect_soniox = {
 	.parse_request = NULL,
 	.parse_config = soniox_parse_config,
 	.parse_control = soniox_parse_control,
+	.config_optional = false,
+	.key_in_config = true,
 	.empty_binary_ends = true,
+	.binary_audio = true,
 	.result = soniox_result,
 	.error = soniox_error,
 };

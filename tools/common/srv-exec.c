@@ -28,6 +28,7 @@ struct exec {
 	pthread_t thread;
 
 	struct sess *s;			/* inline: the service thread's; threaded: the thread's */
+	char *query;			/* p.query's copy (p.query points here) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -254,7 +255,7 @@ static void *exec_main(void *arg)
 	if (!x->s)
 		srv_log("conn=%u error what=out-of-memory", x->p.id);
 	else
-		sess_open(x->s);
+		sess_open(x->s, x->query);
 	pthread_mutex_lock(&x->lock);
 	while (!x->released) {
 		e = x->in_head;
@@ -301,13 +302,18 @@ struct exec *exec_new(const struct exec_params *p)
 	if (!x)
 		return NULL;
 	x->p = *p;
+	if (p->query && !(x->query = strdup(p->query))) {
+		free(x);
+		return NULL;
+	}
+	x->p.query = x->query;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->cond, NULL);
 	if (!p->threaded) {
 		x->s = sess_new(p->id, p->sp, p->auth, p->priv);
 		if (!x->s)
 			goto fail;
-		sess_open(x->s);
+		sess_open(x->s, x->query);
 		return x;
 	}
 	if (pthread_create(&x->thread, NULL, exec_main, x) == 0)
@@ -315,6 +321,7 @@ struct exec *exec_new(const struct exec_params *p)
 fail:
 	pthread_mutex_destroy(&x->lock);
 	pthread_cond_destroy(&x->cond);
+	free(x->query);
 	free(x);
 	return NULL;
 }
@@ -356,5 +363,6 @@ void exec_reap(struct exec *x)
 	srv_outq_clear(&x->out);
 	pthread_mutex_destroy(&x->lock);
 	pthread_cond_destroy(&x->cond);
+	free(x->query);
 	free(x);
 }

@@ -29,6 +29,7 @@ struct exec_params {
 	const struct sess_params *sp;	/* outlives the exec */
 	enum srv_auth auth;
 	void *priv;			/* for the session hooks */
+	const char *query;		/* the request's query (copied), NULL = none */
 	bool threaded;
 	void (*wake)(void *data);
 	void *wake_data;

@@ -15,6 +15,7 @@
 
 #define SRV_CONN_MAGIC	0x73727663u
 #define SRV_PATH_MAX	200
+#define SRV_QUERY_MAX	1024
 
 struct srv_conn {
 	uint32_t magic;
@@ -32,6 +33,7 @@ struct srv_conn {
 	char peer_ip[48];
 	unsigned peer_port;
 	char path[SRV_PATH_MAX];	/* request path, sanitized for logs */
+	char query[SRV_QUERY_MAX];	/* its query (args joined by '&'), never logged */
 	int64_t adopted_us, last_rx_us, idle_ms;
 	unsigned char *rx;		/* message being reassembled */
 	size_t rx_len, rx_cap;

@@ -148,12 +148,15 @@ int srv_io_receive(struct srv_conn *c, struct lws *wsi, const void *in, size_t l
 	return 0;
 }
 
-static int close_with(struct srv_conn *c, struct lws *wsi, int code)
+/* The reason is the dialect's (Deepgram's "NET-0001 ..."), else our name. */
+static int close_with(struct srv_conn *c, struct lws *wsi, int code, const char *reason, size_t len)
 {
-	const char *reason = c->srv->cfg.name;
-
+	if (!len) {
+		reason = c->srv->cfg.name;
+		len = strlen(reason);
+	}
 	c->our_code = code;
-	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, len);
 	return -1;
 }
 
@@ -199,7 +202,7 @@ static int perform(struct srv_conn *c, struct lws *wsi, struct srv_out *o)
 			return -1;
 		return 0;
 	case SRV_OUT_CLOSE:
-		return close_with(c, wsi, o->code);
+		return close_with(c, wsi, o->code, (const char *)srv_out_payload(o), o->len);
 	case SRV_OUT_RST:
 	case SRV_OUT_FIN:
 		hang_up(c, wsi, o->kind == SRV_OUT_RST);
@@ -234,7 +237,7 @@ int srv_io_writeable(struct srv_conn *c, struct lws *wsi)
 	int rc;
 
 	if (c->closing)
-		return close_with(c, wsi, c->srv->cfg.shutdown_code);
+		return close_with(c, wsi, c->srv->cfg.shutdown_code, NULL, 0);
 	if (c->killed)
 		return 0;
 	o = c->cur ? c->cur : c->x ? exec_pop(c->x) : NULL;

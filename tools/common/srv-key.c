@@ -79,12 +79,24 @@ bool key_matches(const char *key, const char *given, size_t len)
 	return diff == 0;
 }
 
-bool key_bearer_matches(const char *key, const char *header)
+static bool scheme_matches(const char *key, const char *header, const char *scheme)
 {
-	if (strncasecmp(header, "Bearer ", 7))
+	size_t n = strlen(scheme);
+
+	if (strncasecmp(header, scheme, n) || header[n] != ' ')
 		return false;
-	header += 7;
+	header += n;
 	while (*header == ' ')
 		header++;
 	return key_matches(key, header, strlen(header));
+}
+
+bool key_bearer_matches(const char *key, const char *header)
+{
+	return scheme_matches(key, header, "Bearer");
+}
+
+bool key_scheme_matches(const char *key, const char *header, bool token)
+{
+	return scheme_matches(key, header, "Bearer") || (token && scheme_matches(key, header, "Token"));
 }

@@ -1,5 +1,6 @@
 /* srv-key: the optional shared secret (--key-file). A client proves it knows
- * the key with "Authorization: Bearer <key>" on the upgrade request or
+ * the key with "Authorization: Bearer <key>" on the upgrade request
+ * ("Token <key>" too in the deepgram dialect) or, in the soniox dialect,
  * with "api_key" in its config message. Single-threaded use at startup
  * (key_load); key_matches is a pure function, safe from any thread. */
 #ifndef SRV_KEY_H
@@ -22,5 +23,7 @@ bool key_matches(const char *key, const char *given, size_t len);
 
 /* True when header is "Bearer <key>" (scheme case-insensitive). */
 bool key_bearer_matches(const char *key, const char *header);
+/* The same, or "Token <key>" (Deepgram's API keys) when token is set. */
+bool key_scheme_matches(const char *key, const char *header, bool token);
 
 #endif

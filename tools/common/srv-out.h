@@ -17,7 +17,8 @@
 enum srv_out_kind {
 	SRV_OUT_TEXT,
 	SRV_OUT_BINARY,
-	SRV_OUT_CLOSE,		/* WebSocket close frame with code, then hang up */
+	SRV_OUT_CLOSE,		/* WebSocket close frame with code (and the payload as
+				 * its reason, if any), then hang up */
 	SRV_OUT_RST,		/* hang up with a TCP reset */
 	SRV_OUT_FIN,		/* hang up with a TCP FIN, no close frame */
 	SRV_OUT_STALL,		/* stop reading and writing; resume after for_ms if > 0 */
@@ -31,7 +32,7 @@ struct srv_out {
 	enum srv_out_kind kind;
 	int code;		/* CLOSE */
 	int64_t for_ms;		/* STALL */
-	size_t len;		/* TEXT/BINARY/PING/RAW_CLOSE payload length */
+	size_t len;		/* TEXT/BINARY/PING/RAW_CLOSE/CLOSE payload length */
 	unsigned char *buf;	/* those: SRV_OUT_PRE + cap + 1 bytes; payload at
 				 * buf + SRV_OUT_PRE, NUL-terminated */
 	size_t cap;		/* payload room (>= len) */
@@ -55,7 +56,7 @@ struct srv_out *srv_out_new_cap(enum srv_out_kind kind, const void *data, size_t
 static inline bool srv_out_has_payload(enum srv_out_kind kind)
 {
 	return kind == SRV_OUT_TEXT || kind == SRV_OUT_BINARY || kind == SRV_OUT_PING ||
-	       kind == SRV_OUT_RAW_CLOSE;
+	       kind == SRV_OUT_RAW_CLOSE || kind == SRV_OUT_CLOSE;
 }
 void srv_out_free(struct srv_out *o);
 

@@ -1,5 +1,5 @@
 /* srv-session: see srv-session.h. */
-#include "srv-session.h"
+#include "srv-session-int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,46 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "srv-key.h"
 #include "srv-log.h"
-
-#define MAX_PARTIAL_WORDS	256
-#define CLOSE_NORMAL		1000
-#define CLOSE_INTERNAL		1011
-
-enum sess_state { ST_CONFIG, ST_STREAMING, ST_DONE };
-
-struct sess {
-	unsigned id;
-	const struct sess_params *p;
-	const struct srv_recognizer *rc;
-	void *priv;
-	enum srv_auth auth;
-	enum sess_state state;
-	struct srv_stream_cfg cfg;
-
-	void *rec;
-	unsigned init_ms;
-	uint64_t ready_cpu_ms;
-	unsigned char carry[4];		/* a partial input frame between messages */
-	size_t carry_len;
-	int16_t *mono;			/* scratch: mono input */
-	size_t mono_cap;
-	uint64_t in_frames;		/* input frames received */
-
-	struct srv_word *finals;	/* final words of the next response */
-	size_t n_finals, cap_finals;
-	struct srv_word partial[MAX_PARTIAL_WORDS];	/* current words in progress */
-	size_t n_partial;
-	uint64_t partial_hash;
-	bool dirty;			/* the words in progress changed since the last response */
-	uint64_t last_resp_ms, last_partial_ms, sent_final_ms;
-	unsigned n_final_words;
-	bool paused, muted;
-	bool has_slot;
-
-	struct srv_outq out;
-};
 
 static void push(struct sess *s, struct srv_out *o)
 {
@@ -55,6 +16,14 @@ static void push(struct sess *s, struct srv_out *o)
 		return;
 	}
 	srv_outq_push(&s->out, o);
+}
+
+/* What a dialect function queued (rc < 0: it ran out of memory). */
+void sess_push_dialect(struct sess *s, struct srv_outq *q, int rc)
+{
+	if (rc < 0)
+		srv_log("conn=%u error what=out-of-memory", s->id);
+	srv_outq_move(&s->out, q);
 }
 
 void sess_close(struct sess *s, int code)
@@ -75,23 +44,32 @@ void sess_push(struct sess *s, struct srv_out *o)
 	push(s, o);
 }
 
+/* The dialect frames the error and its close (Deepgram and vosk: a close
+ * code and reason only). */
 void sess_send_error(struct sess *s, const struct srv_error *e)
 {
+	struct srv_outq q = { 0 };
 	char logmsg[SRV_ERROR_MSG_MAX];
 	size_t i;
+	int rc;
 
 	if (s->state == ST_DONE)
 		return;
-	push(s, s->p->dialect->error(e));
+	rc = s->p->dialect->error(e, &s->dst, &q);
+	if (!q.tail || q.tail->kind != SRV_OUT_CLOSE)
+		rc = -1;	/* out of memory before the close */
+	sess_push_dialect(s, &q, rc);
 	for (i = 0; e->message[i] && i < sizeof(logmsg) - 1; i++)
 		logmsg[i] = e->message[i] == '"' ? '\'' : e->message[i];
 	logmsg[i] = '\0';
 	srv_log("conn=%u error code=%d type=%s close=%d msg=\"%s\"", s->id, e->code, e->type,
 		e->close, logmsg);
-	sess_close(s, e->close);
+	if (rc < 0)
+		sess_close(s, e->close);
+	s->state = ST_DONE;
 }
 
-static void fail(struct sess *s, int code, const char *type, int close, const char *msg)
+void sess_fail(struct sess *s, int code, const char *type, int close, const char *msg)
 {
 	struct srv_error e;
 
@@ -114,6 +92,7 @@ static void refresh_partial(struct sess *s)
 /* New finals (and markers), then the words in progress (unless finished). */
 static void respond(struct sess *s, bool fin_mark, bool finished)
 {
+	struct srv_outq q = { 0 };
 	struct srv_result r;
 	uint64_t total = rec_total(s);
 	struct srv_word fin = { .kind = SRV_MARK_FIN, .start_ms = total, .end_ms = total,
@@ -129,6 +108,8 @@ static void respond(struct sess *s, bool fin_mark, bool finished)
 	r.total_ms = total;
 	r.final_ms = finished ? total : s->rec ? s->rc->final_ms(s->rec) : 0;
 	r.finished = finished;
+	r.prev_final_ms = s->sent_final_ms;
+	r.per_audio = s->p->dialect->reply_per_audio;
 	for (size_t i = 0; i < s->n_finals; i++)
 		if (s->finals[i].kind == SRV_WORD && s->finals[i].start_ms < s->sent_final_ms)
 			srv_log("conn=%u warning what=final-token-before-final-audio start_ms=%" PRIu64
@@ -140,7 +121,7 @@ static void respond(struct sess *s, bool fin_mark, bool finished)
 	r.n_finals = s->n_finals;
 	r.partials = s->partial;
 	r.n_partials = finished ? 0 : s->n_partial;
-	push(s, s->p->dialect->result(&r));
+	sess_push_dialect(s, &q, s->p->dialect->result(&r, &s->cfg, &s->dst, &q));
 	s->n_finals = 0;
 	s->last_resp_ms = total;
 	if (!s->p->pacing.partial_on_change && r.n_partials > 0)
@@ -224,7 +205,7 @@ static void maybe_respond(struct sess *s)
 
 static void recognizer_failed(struct sess *s)
 {
-	fail(s, 500, "internal_error", CLOSE_INTERNAL,
+	sess_fail(s, 500, "internal_error", CLOSE_INTERNAL,
 	     "The speech recognizer failed; please restart the request.");
 }
 
@@ -242,7 +223,7 @@ static void feed_rec(struct sess *s, const int16_t *pcm, size_t n)
 		}
 		pcm += k;
 		n -= k;
-		if (block)
+		if (block && !s->p->dialect->reply_per_audio)
 			maybe_respond(s);
 	}
 }
@@ -323,103 +304,12 @@ static void finalize(struct sess *s)
 	respond(s, true, false);
 }
 
-/* The config's api_key may stand in for a missing or wrong header. */
-static bool authorized(const struct sess *s)
-{
-	const char *k = s->cfg.api_key;
-
-	if (!s->p->key || s->auth == SRV_AUTH_OK)
-		return true;
-	return k && key_matches(s->p->key, k, strlen(k));
-}
-
 uint64_t sess_thread_cpu_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int check_rate(struct sess *s)
-{
-	struct srv_error e;
-	unsigned want = s->rc->rate;
-
-	/* Clients resample (the PipeWire module's adapter does): no
-	 * hand-written resampler here. */
-	if (!want || s->cfg.rate == want)
-		return 0;
-	srv_error_set(&e, 400, "invalid_config", CLOSE_NORMAL,
-		      "Unsupported sample_rate %u: the %s model needs %u Hz "
-		      "(set audio.rate = %u; PipeWire resamples for you).",
-		      s->cfg.rate, s->rc->name, want, want);
-	sess_send_error(s, &e);
-	return -1;
-}
-
-/* Only a client with the key and a valid config gets a recognizer. */
-static int take_slot(struct sess *s)
-{
-	struct srv_slots *sl = s->p->slots;
-	bool ok;
-
-	if (!sl)
-		return 0;
-	pthread_mutex_lock(&sl->lock);
-	ok = sl->used < sl->max;
-	if (ok)
-		sl->used++;
-	pthread_mutex_unlock(&sl->lock);
-	if (!ok) {
-		fail(s, 429, "too_many_requests", CLOSE_NORMAL,
-		     "Too many concurrent streams on this server; try again later.");
-		return -1;
-	}
-	s->has_slot = true;
-	return 0;
-}
-
-static void on_config(struct sess *s, const char *msg, size_t len)
-{
-	struct srv_stream_params sp;
-	struct srv_error e;
-	int rc = s->p->dialect->parse_config(msg, len, &s->cfg, &e);
-
-	if (rc == -1) {
-		sess_send_error(s, &e);
-		return;
-	}
-	if (!authorized(s)) {
-		fail(s, 401, "unauthenticated", CLOSE_NORMAL, s->auth == SRV_AUTH_MISSING ?
-		     "Missing API key: send \"Authorization: Bearer <key>\" or \"api_key\"." :
-		     "Invalid API key.");
-		return;
-	}
-	if (rc < 0) {
-		sess_send_error(s, &e);
-		return;
-	}
-	if (check_rate(s) || take_slot(s))
-		return;
-	srv_log("conn=%u config rate=%u channels=%u model=%s endpoint=%d auth=%s", s->id,
-		s->cfg.rate, s->cfg.channels, s->cfg.model, s->cfg.endpoint,
-		!s->p->key ? "none" : s->auth == SRV_AUTH_OK ? "header" : "api_key");
-	memset(&sp, 0, sizeof(sp));
-	sp.conn_id = s->id;
-	sp.rate = s->cfg.rate;
-	sp.diarize = s->cfg.diarize;
-	s->rec = s->rc->open(s->p->rec_ctx, &sp);
-	if (!s->rec) {
-		fail(s, 500, "internal_error", CLOSE_INTERNAL,
-		     "The speech recognizer could not be started; see the server log.");
-		return;
-	}
-	s->init_ms = sp.init_ms;
-	s->ready_cpu_ms = sess_thread_cpu_ms();
-	s->state = ST_STREAMING;
-	if (s->p->hooks && s->p->hooks->configured)
-		s->p->hooks->configured(s->priv, s);
 }
 
 struct sess *sess_new(unsigned id, const struct sess_params *p, enum srv_auth auth, void *priv)
@@ -454,38 +344,57 @@ void sess_free(struct sess *s)
 	free(s);
 }
 
-void sess_open(struct sess *s)
-{
-	if (s->p->hooks && s->p->hooks->opened)
-		s->p->hooks->opened(s->priv, s);
-}
-
 static void control(struct sess *s, enum srv_ctl ctl)
 {
 	if (s->p->hooks && s->p->hooks->control)
 		s->p->hooks->control(s->priv, s, ctl);
 }
 
+static void after_audio(struct sess *s)
+{
+	if (s->state != ST_STREAMING)
+		return;
+	if (s->p->dialect->reply_per_audio)
+		respond(s, false, false);
+	else if (!s->p->pacing.block_ms)
+		maybe_respond(s);
+	if (s->p->hooks && s->p->hooks->audio)
+		s->p->hooks->audio(s->priv, s);
+}
+
 void sess_on_text(struct sess *s, const char *msg, size_t len)
 {
+	const struct srv_dialect *d = s->p->dialect;
+	struct srv_audio a = { 0 };
+	struct srv_outq q = { 0 };
 	struct srv_error e;
 	enum srv_ctl ctl;
 
 	if (s->state == ST_DONE || s->paused)
 		return;
-	ctl = s->p->dialect->parse_control(msg, len, &e);
+	ctl = d->parse_control(msg, len, &a, &e);
 	if (ctl == SRV_CTL_END) {
 		end_of_stream(s);
-	} else if (s->state == ST_CONFIG) {
-		on_config(s, msg, len);
+	} else if (sess_config_first(s, ctl, msg, len)) {
+		/* taken as the config */
+	} else if (ctl == SRV_CTL_AUDIO) {
+		if (sess_ready_for_audio(s)) {
+			feed_audio(s, a.data, a.len);
+			after_audio(s);
+		}
 	} else if (ctl == SRV_CTL_KEEPALIVE) {
 		control(s, ctl);	/* its arrival is all that matters (idle timer) */
 	} else if (ctl == SRV_CTL_FINALIZE) {
 		control(s, ctl);
-		finalize(s);
-	} else {
+		if (s->state == ST_STREAMING)
+			finalize(s);
+	} else if (ctl == SRV_CTL_CONFIG) {
+		if (d->configured)	/* a new config while streaming: acked, not applied */
+			sess_push_dialect(s, &q, d->configured(&s->cfg, &s->dst, &q));
+	} else if (ctl == SRV_CTL_INVALID) {
 		sess_send_error(s, &e);
 	}
+	free(a.data);
 }
 
 void sess_on_binary(struct sess *s, const void *data, size_t len)
@@ -496,18 +405,16 @@ void sess_on_binary(struct sess *s, const void *data, size_t len)
 		end_of_stream(s);
 		return;
 	}
-	if (s->state == ST_CONFIG) {
-		fail(s, 400, "invalid_request", CLOSE_NORMAL,
-		     "Audio received before the configuration message.");
+	if (!s->p->dialect->binary_audio) {
+		sess_fail(s, 400, "invalid_request", CLOSE_NORMAL,
+		     "Binary messages are not part of this protocol: send audio in "
+		     "input_audio_buffer.append events.");
 		return;
 	}
-	feed_audio(s, data, len);
-	if (s->state != ST_STREAMING)
+	if (!sess_ready_for_audio(s))
 		return;
-	if (!s->p->pacing.block_ms)
-		maybe_respond(s);
-	if (s->p->hooks && s->p->hooks->audio)
-		s->p->hooks->audio(s->priv, s);
+	feed_audio(s, data, len);
+	after_audio(s);
 }
 
 void sess_pause(struct sess *s, bool paused)

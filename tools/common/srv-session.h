@@ -82,9 +82,11 @@ struct sess *sess_new(unsigned id, const struct sess_params *p, enum srv_auth au
 /* Closes the recognizer. */
 void sess_free(struct sess *s);
 
-/* The upgrade is done (runs the opened hook). */
-void sess_open(struct sess *s);
-/* One complete text message (msg NUL-terminated at len). */
+/* The upgrade is done: query is the request's (without '?'; NULL = none)
+ * for a dialect configured by it. Runs the opened hook. */
+void sess_open(struct sess *s, const char *query);
+/* One complete text message (msg NUL-terminated at len): a config, a
+ * control, or audio inside it, as the dialect says. */
 void sess_on_text(struct sess *s, const char *msg, size_t len);
 /* One complete binary message. */
 void sess_on_binary(struct sess *s, const void *data, size_t len);

@@ -9,7 +9,8 @@
  * log lines below.
  *
  *   pw-transcribe-server [--socket PATH | --address A --port P [--insecure-tcp]]
- *                        [--key-file FILE] [--hmm DIR] [--lm FILE] [--dict FILE]
+ *                        [--key-file FILE] [--dialect NAME]
+ *                        [--hmm DIR] [--lm FILE] [--dict FILE]
  *                        [--max-connections N] [--spare-decoders N]
  *                        [--idle-timeout S] [--upgrade-timeout S] [--max-pending N]
  *                        [--partial-ms MS] [--progress-ms MS]
@@ -39,6 +40,10 @@
  *   (chmod 600) or the server refuses to start. A client then sends
  *   "Authorization: Bearer <key>" on the upgrade request, or "api_key" in
  *   its config message; otherwise it gets error 401 (below) and the close.
+ *
+ * Dialects: --dialect deepgram|openai-realtime|vosk speaks another
+ * service's protocol instead (tools/common/srv-dialect-<name>.c, the man
+ * page's DIALECTS); the Soniox one below is the default.
  *
  * Protocol (any request path is accepted; Soniox uses /transcribe-websocket)
  *   - First text message: the JSON config, one object and nothing after
@@ -217,6 +222,11 @@ static const struct srv_events events = {
 static struct srv *start(const struct server_options *opt, struct rec_pool *pool, const char *key,
 			 int fd)
 {
+	static struct srv_recognizer rec_at_rate;	/* the table, at the pool's rate */
+	const struct srv_recognizer *rec = &rec_at_rate;
+
+	rec_at_rate = rec_pocketsphinx;
+	rec_at_rate.rate = rec_pool_rate(pool);
 	struct srv_config cfg = {
 		.name = SERVER_PROG,
 		.listen_fd = fd,
@@ -233,8 +243,8 @@ static struct srv *start(const struct server_options *opt, struct rec_pool *pool
 		.lws_log_to_srv = true,
 		.sess = {
 			.key = key,
-			.dialect = &srv_dialect_soniox,
-			.rec = &rec_pocketsphinx,
+			.dialect = opt->dialect,
+			.rec = rec,
 			.rec_ctx = pool,
 			.pacing = { .block_ms = BLOCK_MS, .partial_ms = (unsigned)opt->partial_ms,
 				    .progress_ms = (unsigned)opt->progress_ms, .partial_on_change = true },
@@ -264,7 +274,7 @@ int main(int argc, char **argv)
 	}
 	if (server_listen(&opt, key != NULL, &listener))
 		goto out;
-	model = (struct rec_model){ opt.hmm, opt.lm, opt.dict };
+	model = (struct rec_model){ opt.hmm, opt.lm, opt.dict, (unsigned)opt.rate };
 	if (rec_pool_new(&model, (unsigned)opt.spare, &pool, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", SERVER_PROG, err);
 		close(listener.fd);

@@ -17,9 +17,9 @@
 
 #include "srv-log.h"
 
-#define SAMPLES_PER_MS		(REC_RATE / 1000)
 #define FRAME_MS		10		/* pocketsphinx's frame shift */
-#define STEP_SAMPLES		(20 * SAMPLES_PER_MS)	/* VAD state checked this often */
+#define STEP_MS			20		/* VAD state checked this often */
+#define WINDOW_S		0.025625	/* pocketsphinx's analysis window (-wlen) */
 #define PS_LOG_LINE_MAX		512
 
 struct decoder {
@@ -31,6 +31,8 @@ struct decoder {
 
 struct rec_pool {
 	char *hmm, *lm, *dict;
+	unsigned rate, spm;		/* Hz, samples per ms */
+	char samprate[16], nfft[16];	/* their pocketsphinx arguments */
 	unsigned spare;
 	pthread_mutex_t lock;		/* guards idle, n_idle */
 	pthread_mutex_t init_lock;	/* serializes ps_init/ps_free */
@@ -127,7 +129,7 @@ static struct decoder *decoder_new(struct rec_pool *p)
 		return NULL;
 	pthread_mutex_lock(&p->init_lock);
 	d->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm, "-lm", p->lm,
-				"-dict", p->dict, NULL);
+				"-dict", p->dict, "-samprate", p->samprate, "-nfft", p->nfft, NULL);
 	if (d->config)
 		d->ps = ps_init(d->config);
 	pthread_mutex_unlock(&p->init_lock);
@@ -156,6 +158,24 @@ static int check_readable(const char *what, const char *path, bool dir, char *er
 	return -ENOENT;
 }
 
+/* The FFT must hold the analysis window: 512 at 16 kHz, 1024 at 24 kHz. */
+static void set_rate(struct rec_pool *p, unsigned rate)
+{
+	unsigned nfft = 512;
+
+	while (nfft < WINDOW_S * rate)
+		nfft *= 2;
+	p->rate = rate;
+	p->spm = rate / 1000;
+	snprintf(p->samprate, sizeof(p->samprate), "%u", rate);
+	snprintf(p->nfft, sizeof(p->nfft), "%u", nfft);
+}
+
+unsigned rec_pool_rate(const struct rec_pool *p)
+{
+	return p->rate;
+}
+
 int rec_pool_new(const struct rec_model *m, unsigned spare, struct rec_pool **out,
 		 char *err, size_t errlen)
 {
@@ -177,6 +197,7 @@ int rec_pool_new(const struct rec_model *m, unsigned spare, struct rec_pool **ou
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->init_lock, NULL);
 	p->spare = spare;
+	set_rate(p, m->rate ? m->rate : REC_RATE);
 	p->hmm = strdup(m->hmm);
 	p->lm = strdup(m->lm);
 	p->dict = strdup(m->dict);
@@ -190,8 +211,8 @@ int rec_pool_new(const struct rec_model *m, unsigned spare, struct rec_pool **ou
 		rec_pool_free(p);
 		return -EINVAL;
 	}
-	srv_log("model loaded init_ms=%u hmm=%s lm=%s dict=%s spare=%u",
-		(unsigned)(mono_ms() - t0), m->hmm, m->lm, m->dict, spare);
+	srv_log("model loaded init_ms=%u hmm=%s lm=%s dict=%s spare=%u rate=%u",
+		(unsigned)(mono_ms() - t0), m->hmm, m->lm, m->dict, spare, p->rate);
 	if (spare > 0) {
 		p->idle = d;
 		p->n_idle = 1;
@@ -312,7 +333,7 @@ static void rec_close(void *rv)
 
 static uint64_t fed_ms(const struct rec *r)
 {
-	return r->fed / SAMPLES_PER_MS;
+	return r->fed / r->pool->spm;
 }
 
 /* Word text without "(2)"; false for fillers. */
@@ -339,7 +360,7 @@ static bool word_text(const char *w, char *out, size_t outlen)
 static size_t collect(struct rec *r, struct srv_word *out, size_t max, bool with_conf,
 		      uint64_t *last_end_ms)
 {
-	uint64_t base_ms = r->stream_base / SAMPLES_PER_MS, total = fed_ms(r);
+	uint64_t base_ms = r->stream_base / r->pool->spm, total = fed_ms(r);
 	logmath_t *lmath = ps_get_logmath(r->d->ps);
 	ps_seg_t *seg;
 	size_t n = 0;
@@ -431,7 +452,7 @@ static int rec_feed(void *rv, const int16_t *pcm, size_t n, srv_final_fn fn, voi
 	struct rec *r = rv;
 
 	while (n > 0 && !r->broken) {
-		size_t k = n < STEP_SAMPLES ? n : STEP_SAMPLES;
+		size_t step = (size_t)STEP_MS * r->pool->spm, k = n < step ? n : step;
 		bool speech;
 
 		if (ps_process_raw(r->d->ps, pcm, k, FALSE, FALSE) < 0) {
@@ -447,7 +468,8 @@ static int rec_feed(void *rv, const int16_t *pcm, size_t n, srv_final_fn fn, voi
 			r->speech_at = r->fed;
 		} else if (!speech && r->in_speech) {
 			end_utterance(r, false, fn, data);
-		} else if (speech && r->fed - r->speech_at >= (uint64_t)REC_MAX_UTTERANCE_MS * SAMPLES_PER_MS) {
+		} else if (speech && r->fed - r->speech_at >=
+			   (uint64_t)REC_MAX_UTTERANCE_MS * r->pool->spm) {
 			end_utterance(r, true, fn, data);
 		}
 		if (!r->in_speech && fed_ms(r) > REC_VAD_LOOKBACK_MS + r->final_ms)
@@ -486,7 +508,7 @@ static size_t rec_partial(void *rv, struct srv_word *out, size_t max)
 		return 0;
 	memset(&out[0], 0, sizeof(out[0]));
 	snprintf(out[0].text, sizeof(out[0].text), "%s", hyp);
-	out[0].start_ms = r->speech_at / SAMPLES_PER_MS;
+	out[0].start_ms = r->speech_at / r->pool->spm;
 	out[0].end_ms = fed_ms(r);
 	out[0].confidence = -1.0;
 	return 1;

@@ -1,7 +1,9 @@
 /* recognizer: pocketsphinx (0.8 "5prealpha") behind a small streaming API.
  *
- * A struct rec is one connection's decoder: it is fed 16 kHz mono S16
- * audio and reports words with times in ms of that audio (0 = the first
+ * A struct rec is one connection's decoder: it is fed mono S16 audio at
+ * the pool's rate (16 kHz, the model's; 24 kHz for OpenAI realtime
+ * clients: the features are computed at that rate over the same band, so
+ * the model takes it, with slightly different words) and reports words with times in ms of that audio (0 = the first
  * sample fed). pocketsphinx's voice activity detector splits the audio into
  * utterances; when one ends (ps_get_in_speech goes false after being true),
  * its words become final. rec_finalize() ends the utterance in progress at
@@ -27,7 +29,9 @@
 
 #include "srv-recognizer.h"
 
-#define REC_RATE		16000	/* what the en-us model wants */
+#define REC_RATE		16000	/* what the en-us model was trained on */
+#define REC_RATE_MIN		16000	/* below, the model's band (to 6.8 kHz) is cut */
+#define REC_RATE_MAX		48000
 #define REC_MAX_UTTERANCE_MS	30000	/* longer speech is cut into utterances */
 /* Audio older than this, outside an utterance, can no longer become part of
  * one (VAD start-up plus pre-speech padding, measured <= 0.45 s). */
@@ -37,6 +41,7 @@ struct rec_model {
 	const char *hmm;	/* acoustic model directory */
 	const char *lm;		/* language model (.lm.bin / .lm) */
 	const char *dict;	/* pronunciation dictionary */
+	unsigned rate;		/* Hz the decoders take, REC_RATE_MIN..MAX (0: REC_RATE) */
 };
 
 struct rec_pool;
@@ -62,5 +67,7 @@ void rec_pool_free(struct rec_pool *p);
  * none is in progress, the total after finalize(); it never decreases and
  * never exceeds total_ms(). */
 extern const struct srv_recognizer rec_pocketsphinx;
+/* The pool's rate (the table's .rate is REC_RATE: copy it and set this). */
+unsigned rec_pool_rate(const struct rec_pool *p);
 
 #endif

@@ -31,6 +31,7 @@ struct int_option {
 
 static const struct int_option int_options[] = {
 	{ "port", "P", OFF(port), 7681, 0, 65535, "TCP port, 0: a free one; 7681 with only --address" },
+	{ "rate", "HZ", OFF(rate), 0, 0, 48000, "(its --help line is written out)" },
 	{ "max-connections", "N", OFF(max_conns), 8, 1, 256,
 	  "streams (~95 MB each); more get error 429" },
 	{ "spare-decoders", "N", OFF(spare), 1, 0, 64, "decoders kept ready for new streams" },
@@ -52,7 +53,7 @@ static const struct int_option int_options[] = {
 
 enum {
 	OPT_ADDRESS = 256, OPT_KEY_FILE, OPT_SOCKET, OPT_INSECURE_TCP, OPT_HMM, OPT_LM, OPT_DICT,
-	OPT_HELP, OPT_VERSION, OPT_INT
+	OPT_DIALECT, OPT_HELP, OPT_VERSION, OPT_INT
 };
 
 static const struct option named_options[] = {
@@ -63,6 +64,7 @@ static const struct option named_options[] = {
 	{ "hmm", required_argument, NULL, OPT_HMM },
 	{ "lm", required_argument, NULL, OPT_LM },
 	{ "dict", required_argument, NULL, OPT_DICT },
+	{ "dialect", required_argument, NULL, OPT_DIALECT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -97,15 +99,18 @@ static void more(FILE *f, const char *text)
 static void usage(FILE *f, const struct server_options *o)
 {
 	fprintf(f, "Usage: %s [OPTIONS]\n\n"
-		"Local speech-to-text over WebSocket (the Soniox real-time protocol subset)\n"
-		"with pocketsphinx, for pipewire-transcribe.\n\nListening (one of):\n", SERVER_PROG);
+		"Local speech-to-text over WebSocket with pocketsphinx, for pipewire-transcribe\n"
+		"(the Soniox real-time protocol subset, or another dialect).\n\n"
+		"Listening (one of):\n", SERVER_PROG);
 	line(f, "--socket", "PATH", "a Unix socket, mode 0600 (the default:");
 	more(f, "$XDG_RUNTIME_DIR/" UNIX_LISTEN_DIR "/" UNIX_LISTEN_NAME ")");
 	line(f, "--address", "A", "TCP on this IP literal; " DEFAULT_ADDRESS " with only --port");
-	int_line(f, &int_options[0]);
+	int_line(f, &int_options[0]);	/* port */
 	line(f, "--key-file", "FILE", "clients must send this secret (a mode 600 file)");
 	line(f, "--insecure-tcp", NULL, "TCP without a key, on loopback only: any local");
 	more(f, "user can connect (a warning is logged)");
+	line(f, "--dialect", "NAME", "the protocol: soniox (default), deepgram,");
+	more(f, "openai-realtime or vosk");
 	fprintf(f, "\nRecognizer (pocketsphinx):\n");
 	line(f, "--hmm", "DIR", "acoustic model, default:");
 	more(f, o->hmm);
@@ -113,8 +118,10 @@ static void usage(FILE *f, const struct server_options *o)
 	more(f, o->lm);
 	line(f, "--dict", "FILE", "dictionary, default:");
 	more(f, o->dict);
+	line(f, "--rate", "HZ", "the audio rate taken (16000..48000), default:");
+	more(f, "24000 with --dialect openai-realtime, else 16000");
 	fprintf(f, "\nLimits, pacing, diagnostics:\n");
-	for (size_t i = 1; i < N_INT_OPTIONS; i++)
+	for (size_t i = 2; i < N_INT_OPTIONS; i++)
 		int_line(f, &int_options[i]);
 	line(f, "--help", NULL, "this text");
 	line(f, "--version", NULL, "the version");
@@ -141,6 +148,7 @@ static void defaults(struct server_options *o)
 	for (size_t i = 0; i < N_INT_OPTIONS; i++)
 		*(long *)((char *)o + int_options[i].offset) = int_options[i].def;
 	o->address = DEFAULT_ADDRESS;
+	o->dialect = &srv_dialect_soniox;
 	snprintf(o->hmm, sizeof(o->hmm), "%s/en-us/en-us", SERVER_MODELDIR);
 	snprintf(o->lm, sizeof(o->lm), "%s/en-us/en-us.lm.bin", SERVER_MODELDIR);
 	snprintf(o->dict, sizeof(o->dict), "%s/en-us/cmudict-en-us.dict", SERVER_MODELDIR);
@@ -159,6 +167,12 @@ static int one(struct server_options *o, int ch)
 	case OPT_HMM: return set_path(o->hmm, "hmm", optarg);
 	case OPT_LM: return set_path(o->lm, "lm", optarg);
 	case OPT_DICT: return set_path(o->dict, "dict", optarg);
+	case OPT_DIALECT:
+		o->dialect = srv_dialect_find(optarg);
+		if (!o->dialect)
+			fprintf(stderr, "%s: --dialect %s: unknown (%s)\n", SERVER_PROG, optarg,
+				srv_dialect_names());
+		return o->dialect ? 0 : -1;
 	case 'h':
 	case OPT_HELP:
 		usage(stdout, o);
@@ -195,6 +209,13 @@ int server_cli_parse(int argc, char **argv, struct server_options *o)
 		fprintf(stderr, "%s: unexpected argument '%s'\n", SERVER_PROG, argv[optind]);
 		rc = -1;
 	}
+	if (rc == 0 && o->rate != 0 && o->rate < 16000) {
+		fprintf(stderr, "%s: --rate: 16000..48000 (the model's band needs 16 kHz)\n",
+			SERVER_PROG);
+		rc = -1;
+	}
+	if (rc == 0 && !o->rate)
+		o->rate = o->dialect == &srv_dialect_openai_realtime ? 24000 : 16000;
 	if (rc == 0 && o->socket && o->tcp) {
 		fprintf(stderr, "%s: --socket and --address/--port: choose one\n", SERVER_PROG);
 		rc = -1;

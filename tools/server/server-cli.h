@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "srv-dialect.h"
+
 #define SERVER_PROG		"pw-transcribe-server"
 #define SERVER_PATH_MAX		4096
 
@@ -14,10 +16,11 @@ struct server_options {
 	const char *address;		/* TCP: an IP literal */
 	const char *key_file;
 	const char *socket;		/* Unix socket path; NULL = the default one */
+	const struct srv_dialect *dialect;	/* --dialect (default soniox) */
 	bool tcp;			/* --address or --port given: TCP, not a Unix socket */
 	bool insecure_tcp;		/* TCP without a key, on loopback */
 	char hmm[SERVER_PATH_MAX], lm[SERVER_PATH_MAX], dict[SERVER_PATH_MAX];
-	long port, max_conns, spare, idle_s, upgrade_s, max_pending, partial_ms, progress_ms,
+	long port, rate, max_conns, spare, idle_s, upgrade_s, max_pending, partial_ms, progress_ms,
 	     lws_debug;
 };
 
