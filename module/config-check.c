@@ -196,7 +196,14 @@ int config_check_service(struct config_parser *p)
 		return res;
 	if ((res = check_url(p, n_sources > 0)) < 0)
 		return res;
-	/* The server would refuse the stream; say so while the user is looking. */
+	/* The server would refuse the stream; say so while the user is looking.
+	 * The one on the default socket speaks soniox at 16 kHz; the others
+	 * (pw-transcribe-server --dialect) live on sockets of their own. */
+	if (svc->embedded && !spa_streq(svc->dialect, "soniox"))
+		return config_fail(p, "service.dialect", "the embedded service (pw-transcribe-server "
+				"on its default socket) speaks soniox, not %s; run "
+				"`pw-transcribe-server --dialect %s --socket PATH` and set service.url "
+				"= \"ws+unix://PATH:/transcribe-websocket\"", svc->dialect, svc->dialect);
 	if (svc->embedded && p->cfg->rate != CONFIG_EMBEDDED_RATE)
 		return config_fail(p, "audio.rate", "the embedded service (pw-transcribe-server) takes %u Hz, "
 				"not %u; PipeWire resamples, so leave audio.rate at %u or set service.url",

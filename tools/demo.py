@@ -97,8 +97,9 @@ def main():
         else:
             clip = speech.librivox_clip(fx)
             what = "LibriVox: Sense and Sensibility, ch. 1 (pocketsphinx-testdata)"
-        # Another dialect on its own socket: the module takes the default one
-        # for the embedded Soniox-speaking server (and holds it to 16 kHz).
+        # Another dialect on its own socket: the default one is the embedded
+        # server's, which speaks soniox at 16 kHz (the module refuses another
+        # dialect there, naming service.dialect).
         sock = () if dialect == "soniox" else ("--socket", str(fx.path(dialect + ".sock")))
         server = speech.Server(fx, server_bin, "--dialect", dialect, *sock)
         extra = "service.dialect = %s %s" % (dialect, DIALECT_EXTRA.get(dialect, ""))

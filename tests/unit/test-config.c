@@ -497,6 +497,10 @@ static void test_embedded_server_refuses_other_rates_at_load(void **state)
 	/* Another server at another address may take any rate. */
 	assert_parses("{ audio.rate = 48000 service.url = \"ws://127.0.0.1:9/x\" }", &cfg);
 	assert_false(cfg.service.embedded);
+	/* The default socket's server speaks soniox only. */
+	assert_rejected("{ service.dialect = vosk }", "service.dialect", "speaks soniox, not vosk");
+	assert_rejected("{ service.dialect = openai-realtime audio.rate = 24000 }",
+			"service.dialect", "pw-transcribe-server --dialect openai-realtime");
 }
 
 static void test_bad_service_settings_fail_naming_the_key(void **state)
