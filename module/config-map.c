@@ -49,7 +49,7 @@ void config_map_session(const struct transcribe_config *cfg, const struct dialec
 }
 
 void config_map_transport(const struct transcribe_config *cfg, const struct url *url,
-		struct transport_config *out)
+		const struct dialect_ops *dialect, struct transport_config *out)
 {
 	spa_zero(*out);
 	out->url = *url;
@@ -59,6 +59,7 @@ void config_map_transport(const struct transcribe_config *cfg, const struct url 
 	out->hangup_s = 0;
 	out->tcp_user_timeout_ms = cfg->ping_ms + cfg->pong_timeout_ms + MAP_TCP_SLACK_MS;
 	out->max_message = cfg->service.max_message_kb * 1024u;
+	out->error_header = dialect->upgrade_error_header;
 }
 
 void config_map_datapath(const struct transcribe_config *cfg, struct datapath_config *out)
@@ -158,7 +159,7 @@ int config_map_all(const struct transcribe_config *cfg, const char *tap, const c
 	if (add_query(out->dialect, params, &url, err, err_size) < 0)
 		return -EINVAL;
 	config_map_job(cfg, &url, out->dialect, params, &out->job);
-	config_map_transport(cfg, &url, &out->transport);
+	config_map_transport(cfg, &url, out->dialect, &out->transport);
 	config_map_datapath(cfg, &out->datapath);
 	config_map_session(cfg, out->dialect, tap, session_id, seed, &out->session);
 	return 0;

@@ -21,6 +21,7 @@
 void config_map_session(const struct transcribe_config *cfg, const struct dialect_ops *dialect,
 		const char *tap, const char *session_id, uint64_t seed, struct session_config *out);
 void config_map_transport(const struct transcribe_config *cfg, const struct url *url,
+		const struct dialect_ops *dialect,
 		struct transport_config *out);
 void config_map_datapath(const struct transcribe_config *cfg, struct datapath_config *out);
 void config_map_dialect(const struct transcribe_config *cfg, struct dialect_params *out);

@@ -228,6 +228,7 @@ const struct dialect_ops dialect_deepgram = {
 	.ready_without_ack = true,
 	.max_session_sec = 0,		/* none documented */
 	.required_rate = 0,
+	.upgrade_error_header = "dg-error",
 	.auth_header = deepgram_auth_header,
 	.build_config = deepgram_build_config,
 	.build_query = deepgram_build_query,

@@ -115,6 +115,10 @@ struct dialect_ops {
 	 * of liveness.stall-timeout-ms is not shorter. 0: it answers as it
 	 * hears. */
 	uint32_t quiet_in_speech_ms;
+	/* A response header in which the service says why it refused the
+	 * upgrade (Deepgram "dg-error"); NULL: none. The body, where others
+	 * say it, is not read by lws for a failed upgrade. */
+	const char *upgrade_error_header;
 	/* Authorization header value for the upgrade ("Bearer <key>"), or -ENOTSUP
 	 * when the key does not travel in a header. Returns length or -errno
 	 * (-EINVAL: empty key or control characters; -ENOSPC: buf wiped). */

@@ -45,6 +45,7 @@ struct conn {
 	bool close_sent;		/* our close frame is out: wait for the echo */
 	int close_code;
 	int http_status;
+	char refusal[160];		/* the service's reason for a refused upgrade */
 	int64_t retry_after_ms;
 	char cert_error[128];		/* why the server certificate was refused */
 	int peer_close_code;
@@ -288,6 +289,25 @@ static void queue_report(struct conn *c, enum conn_report report)
 	lws_sul_schedule(t->ctx, 0, &t->report_sul, deliver_reports, 0);
 }
 
+/* The service's own words for a refused upgrade, from the dialect's header:
+ * printable ASCII only (it goes into logs and D-Bus), cut to fit. */
+static void read_refusal(struct conn *c, struct lws *wsi)
+{
+	const char *name = c->t->cfg.error_header;
+	char hdr[64], buf[sizeof(c->refusal)];
+	int n;
+	size_t j = 0;
+
+	c->refusal[0] = '\0';
+	if (name == NULL || snprintf(hdr, sizeof(hdr), "%s:", name) >= (int)sizeof(hdr))
+		return;
+	if ((n = lws_hdr_custom_copy(wsi, buf, sizeof(buf), hdr, (int)strlen(hdr))) <= 0)
+		return;
+	for (int i = 0; i < n && j + 1 < sizeof(c->refusal); i++)
+		c->refusal[j++] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+	c->refusal[j] = '\0';
+}
+
 static void describe_failure(struct conn *c, const char *why)
 {
 	struct transport *t = c->t;
@@ -301,8 +321,8 @@ static void describe_failure(struct conn *c, const char *why)
 				"%.100s: %.100s (set service.tls.ca-file for a private CA)",
 				t->cfg.url.host, c->cert_error);
 	} else if (status > 0) {
-		snprintf(c->report_msg, sizeof(c->report_msg), "the server answered the upgrade with HTTP %d",
-				status);
+		snprintf(c->report_msg, sizeof(c->report_msg), "the server answered the upgrade with HTTP %d%s%s",
+				status, c->refusal[0] ? ": " : "", c->refusal);
 	} else if (t->cfg.url.unix_socket) {
 		snprintf(c->report_msg, sizeof(c->report_msg), "cannot connect to the socket %.200s: %.150s",
 				t->cfg.url.socket_path, why ? why : "closed before the upgrade");
@@ -358,6 +378,8 @@ static int transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		/* Every upgrade answer passes here before lws checks for 101. */
 		c->http_status = (int)lws_http_client_http_response(wsi);
 		c->retry_after_ms = parse_retry_after(wsi);
+		if (c->http_status != 101)
+			read_refusal(c, wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		finish_conn(c, wsi, in);

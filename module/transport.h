@@ -51,6 +51,10 @@ struct transport_config {
 	 * the connection (close 1009 to the peer, `closed` 1006 to us). A
 	 * message of exactly this size is delivered. 0: the default. */
 	uint32_t max_message;
+	/* A response header that says why an upgrade was refused (the
+	 * dialect's upgrade_error_header), quoted in connect_failed's reason;
+	 * NULL: none. */
+	const char *error_header;
 };
 
 #define TRANSPORT_MAX_MESSAGE_DEFAULT	(1024u * 1024)
