@@ -281,7 +281,8 @@ void shell_tick(struct shell *sh)
 /* ---- lifecycle ---- */
 
 struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
-		struct lws_context *ctx, struct blocking *blocking, char *err, size_t err_size)
+		struct lws_context *ctx, struct blocking *blocking, struct iothread *io,
+		char *err, size_t err_size)
 {
 	struct shell *sh = calloc(1, sizeof(*sh));
 	uint64_t now = clock_now_ms();
@@ -304,7 +305,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sh->job = map.job;
 	sh->state.session_id = sh->session_id;
 	sh->tout = transcript_out_new(tap, sh->session_id, cfg->rate,
-			cfg->journal ? cfg->journal_dir : NULL);
+			cfg->journal ? cfg->journal_dir : NULL, io);
 	if (sh->tout != NULL)
 		transcript_out_set_journal_limit(sh->tout, (uint64_t)cfg->journal_max_mb << 20);
 	sh->transport = transport_new(ctx, &map.transport, &transport_events, sh);

@@ -19,11 +19,15 @@
 #include "session.h"
 
 struct blocking;
+struct iothread;
 struct publish_queue;
 struct shell;
 
+/* io: where the journal and the spool do their disk I/O (must outlive
+ * shell_free()). */
 struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
-		struct lws_context *ctx, struct blocking *blocking, char *err, size_t err_size);
+		struct lws_context *ctx, struct blocking *blocking, struct iothread *io,
+		char *err, size_t err_size);
 /* Start, Stop, Reconnect, Finalize, Wait (answered through the output once
  * ready, failed, timed out or stopped), network changed, suspending,
  * resumed: fed to the session, then what is due is sent. */

@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "clock.h"
 #include "config.h"
+#include "iothread.h"
 #include "netwatch.h"
 #include "publish-queue.h"
 #include "session-shell.h"
@@ -52,6 +53,7 @@ struct worker {
 	struct shell *shells[CONFIG_MAX_TAPS];	/* NULL: capture only */
 	const struct transcribe_config *cfg;
 	struct blocking *blocking;	/* helper thread */
+	struct iothread *io;		/* journal and spool I/O; with blocking */
 	struct netwatch *netwatch;	/* NULL: no network awareness */
 	struct lws *net_wsi[2];		/* adopted dup()s of netwatch's fds */
 	lws_sorted_usec_list_t net_sul;	/* debounce / bus deadlines */
@@ -122,6 +124,8 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		/* The helper finished a job, a command came or a stop was asked for. */
 		if (w->blocking != NULL)
 			blocking_collect(w->blocking);
+		if (w->io != NULL)
+			iothread_collect(w->io);
 		run_commands(w);
 		break;
 	default:
@@ -443,8 +447,11 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 		}
 	}
 	if (cfg->service.url[0] != '\0' &&
-	    (w->blocking = blocking_new(wake_from_helper, w)) == NULL) {
-		snprintf(err, err_size, "worker: cannot start the helper thread: %s", strerror(errno));
+	    ((w->blocking = blocking_new(wake_from_helper, w)) == NULL ||
+	     (w->io = iothread_new(wake_from_helper, w)) == NULL)) {
+		snprintf(err, err_size, "worker: cannot start the helper or I/O thread: %s",
+				strerror(errno));
+		blocking_destroy(w->blocking);
 		lws_context_destroy(w->ctx);
 		free(w);
 		return NULL;
@@ -475,7 +482,7 @@ int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t er
 		return -EBUSY;
 	}
 	if (w->blocking != NULL) {
-		sh = shell_new(capture_name(c), w->cfg, w->ctx, w->blocking, err, err_size);
+		sh = shell_new(capture_name(c), w->cfg, w->ctx, w->blocking, w->io, err, err_size);
 		if (sh == NULL)
 			return -EINVAL;
 		capture_set_sink(c, feed_shell, sh);
@@ -521,6 +528,11 @@ void worker_destroy(struct worker *w)
 	netwatch_free(w->netwatch);
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		shell_free(w->shells[i]);
+	/* The shells' journals and spools were handed to the I/O thread to
+	 * close. Joining it waits for their last fsync: an asynchronous
+	 * unload calls iothread_stop_async() here instead and frees it when
+	 * its callback says so (iothread.h). */
+	iothread_free(w->io);
 	pthread_mutex_destroy(&w->cmd_lock);
 	free(w);
 }

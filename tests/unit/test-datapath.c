@@ -108,7 +108,7 @@ static struct fake *fake_new(void)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-datapath-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->journal_first = true;
-	f->out = transcript_out_new("t", "s", RATE, f->dir);
+	f->out = transcript_out_new("t", "s", RATE, f->dir, NULL);
 	f->queue = publish_queue_new(on_publish, f);
 	transcript_out_set_queue(f->out, f->queue, 0);
 	f->dp = datapath_new(&c, &dialect_soniox, f->out, &fake_ops, f, err, sizeof(err));
