@@ -310,6 +310,7 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 		transcript_out_set_journal_limit(sh->tout, (uint64_t)cfg->journal_max_mb << 20);
 	sh->transport = transport_new(ctx, &map.transport, &transport_events, sh);
 	sh->session = session_new(&map.session);
+	map.datapath.io = io;
 	if (sh->tout == NULL || sh->transport == NULL || sh->session == NULL ||
 	    (sh->dp = datapath_new(&map.datapath, map.dialect, sh->tout, &datapath_ops, sh,
 			err, err_size)) == NULL) {

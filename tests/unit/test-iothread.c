@@ -1,6 +1,8 @@
-/* The journal through the I/O thread (module/iothread.c): lines reach the
- * file while an fsync is stuck, a full queue never blocks the caller and
- * what it refused is said in a gap line, and the thread ends on its own
+/* The journal and the spool through the I/O thread (module/iothread.c):
+ * lines reach the file while an fsync is stuck, a full queue never blocks
+ * the caller and what it refused is said in a gap line, the spool replays
+ * in order through its read-ahead and a stuck disk costs a gap at C (never
+ * a wait, never a hole in the middle), and the thread ends on its own
  * after the last close (the callback an asynchronous unload waits for). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 
 #include "iothread.h"
 #include "journal.h"
+#include "replay.h"
 
 #define DEADLINE_S	10
 
@@ -188,6 +191,101 @@ static void test_a_full_queue_refuses_lines_at_once_and_a_gap_line_says_so(void 
 	assert_int_equal(count(path, want), 1);
 }
 
+/* Replay buffer: one frame a millisecond, S16 mono; frame f holds f. */
+#define RATE	1000
+#define FRAME	2
+#define BLOCK	100	/* frames pushed at a time */
+
+static void push_block(struct replay *r, uint64_t *next, int64_t *gap, int64_t *gap_start)
+{
+	uint16_t in[BLOCK];
+	int64_t start = -1, g;
+
+	for (int i = 0; i < BLOCK; i++)
+		in[i] = (uint16_t)(*next + i);
+	*next += BLOCK;
+	if ((g = replay_push(r, in, sizeof(in), &start)) > 0) {
+		*gap += g;
+		if (*gap_start < 0)
+			*gap_start = start;
+	}
+}
+
+/* Sends everything from C to `end` (a frame), in order, waiting out the
+ * read-ahead; returns the first frame it got. */
+static uint64_t drain_to(struct replay *r, uint64_t end)
+{
+	static uint16_t out[BLOCK];
+	uint64_t first = r->head_frame + r->sent_off / FRAME, f = first;
+	time_t deadline = time(NULL) + DEADLINE_S;
+	size_t n;
+
+	while (f < end && time(NULL) < deadline) {
+		if ((n = replay_next(r, 0, out, sizeof(out), true)) == 0) {
+			usleep(1000);
+			continue;
+		}
+		for (size_t i = 0; i < n / FRAME; i++, f++)
+			assert_int_equal(out[i], (uint16_t)f);
+		replay_sent(r, n);
+	}
+	assert_int_equal(f, end);
+	return first;
+}
+
+static void test_the_spool_replays_in_order_through_the_read_ahead(void **state)
+{
+	struct fixture *fx = *state;
+	struct replay r;
+	uint64_t next = 0;
+	int64_t gap = 0, gap_start = -1;
+
+	/* 1 s of memory, 10 min of spool: 9 min of outage loses nothing. */
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, fx->dir, 600000 * FRAME, fx->io,
+			fx->err, sizeof(fx->err)), 0);
+	assert_string_equal(fx->err, "");
+	while (next < 540000)
+		push_block(&r, &next, &gap, &gap_start);
+	assert_int_equal(gap, 0);
+	assert_int_equal(replay_spooled_ms(&r), 539000);
+	replay_begin(&r, 1, 0);
+	assert_int_equal(drain_to(&r, next), 0);
+	replay_clear(&r);
+}
+
+static void test_a_stuck_disk_never_blocks_the_spool_and_costs_a_gap_at_c(void **state)
+{
+	struct fixture *fx = *state;
+	struct replay r;
+	struct gate disk;
+	uint64_t next = 0, pushed_while_stuck;
+	int64_t gap = 0, gap_start = -1;
+
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, fx->dir, 6000000ull * FRAME, fx->io,
+			fx->err, sizeof(fx->err)), 0);
+	gate_close(&disk, fx->io, IOTHREAD_DATA);
+	/* The queue takes IOTHREAD_MAX_BYTES, then the spool lets go. */
+	while (gap == 0 && next < 6000000)
+		push_block(&r, &next, &gap, &gap_start);
+	assert_int_equal(gap_start, 0);		/* at C: what stays is contiguous */
+	assert_true(gap * RATE / 1000 * FRAME > IOTHREAD_MAX_BYTES / 2);
+	for (int i = 0; i < 20; i++)		/* 2 s more, memory alone */
+		push_block(&r, &next, &gap, &gap_start);
+	pushed_while_stuck = next;
+	gate_open(&disk);
+	while (iothread_queued_bytes(fx->io) > 0)
+		usleep(1000);
+	for (int i = 0; i < 30; i++)		/* the spool takes audio again */
+		push_block(&r, &next, &gap, &gap_start);
+	assert_true(replay_spooled_ms(&r) > 0);
+	assert_int_equal((uint64_t)gap, replay_dropped_ms(&r));
+	replay_begin(&r, 1, 0);
+	/* All but the gap, in order: the newest second of the stuck time on. */
+	assert_int_equal(drain_to(&r, next), (uint64_t)gap);
+	assert_true((uint64_t)gap >= pushed_while_stuck - 1000);
+	replay_clear(&r);
+}
+
 static atomic_int stopped_calls;
 
 static void on_stopped(void *data)
@@ -225,6 +323,11 @@ int main(void)
 				setup, teardown),
 		cmocka_unit_test_setup_teardown(
 				test_a_full_queue_refuses_lines_at_once_and_a_gap_line_says_so,
+				setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_spool_replays_in_order_through_the_read_ahead,
+				setup, teardown),
+		cmocka_unit_test_setup_teardown(
+				test_a_stuck_disk_never_blocks_the_spool_and_costs_a_gap_at_c,
 				setup, teardown),
 		cmocka_unit_test_setup_teardown(
 				test_stop_returns_at_once_and_says_when_the_last_close_is_done,
