@@ -10,6 +10,7 @@
 #include <spa/utils/defs.h>
 #include <spa/utils/result.h>
 
+#include "clock.h"
 #include "wav-writer.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
@@ -26,6 +27,7 @@ struct capture {
 	capture_sink_fn sink;
 	void *sink_data;
 	struct capture_stats stats;
+	uint64_t last_drain_ms;
 	uint8_t chunk[CAPTURE_CHUNK_BYTES];
 };
 
@@ -88,7 +90,7 @@ static void sink_silence(struct capture *c, uint64_t frames)
 
 uint64_t capture_drain(struct capture *c)
 {
-	uint64_t before = c->stats.frames, dropped, gap;
+	uint64_t before = c->stats.frames, dropped, gap, now;
 	uint32_t frame_bytes = ring_frame_bytes(c->ring), n;
 
 	while ((n = ring_read(c->ring, c->chunk, sizeof(c->chunk))) > 0) {
@@ -110,6 +112,11 @@ uint64_t capture_drain(struct capture *c)
 		record(c, NULL, 0, gap);
 		sink_silence(c, gap);
 	}
+	/* How long the ring waited for us at worst (what a stall costs). */
+	now = clock_now_ms();
+	if (c->stats.drains > 0 && now - c->last_drain_ms > c->stats.max_drain_gap_ms)
+		c->stats.max_drain_gap_ms = now - c->last_drain_ms;
+	c->last_drain_ms = now;
 	c->stats.drains++;
 	return c->stats.frames - before;
 }

@@ -17,6 +17,7 @@ struct capture_stats {
 	uint64_t frames;	/* stream time in frames */
 	uint64_t dropped_frames;	/* of which lost to ring overflow */
 	uint64_t drains;
+	uint64_t max_drain_gap_ms;	/* the longest wait between two drains */
 };
 
 /* record_file may be NULL or "" (no recording). Returns NULL with errno set. */

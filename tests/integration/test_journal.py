@@ -13,6 +13,8 @@ import signal
 import stat
 import subprocess
 import time
+import unittest
+from pathlib import Path
 
 import bus
 import fixture
@@ -68,6 +70,37 @@ class JournalTest(PipeWireTestCase):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("w300", out.stdout)
+
+    # Real time only (the shim sleeps): under the sanitizers it would add
+    # time and no code; tests/unit/test-iothread.c covers the I/O thread there.
+    @unittest.skipIf(os.environ.get("TRANSCRIBE_HOST_PRELOAD"), "real-time; normal pass only")
+    def test_fsync_taking_3_s_loses_no_audio_and_no_word(self):
+        # A ring of 1 s: a worker that waited on one 3 s fsync would drop audio.
+        wav, expected = self.make_tones(3)
+        preload = " ".join(filter(None, [os.environ.get("TRANSCRIBE_HOST_PRELOAD"),
+                                         os.environ["SLOW_FSYNC"]]))
+        self.start(extra="buffer.ring-ms = 1000",
+                   env={"LD_PRELOAD": preload, "SLOW_FSYNC_MS": "3000"})
+        started = time.monotonic()
+        player = self.play(wav)
+        self.assertEqual(player.wait_exit(timeout=expected[-1]["end_ms"] / 1000 + 30), 0)
+        self.fx.wait_for(lambda: len(self.finals()) >= len(expected), timeout=30, what="words")
+        dropped = bus.get_property(self.fx, "c", "DroppedMs") or 0
+        path = bus.get_property(self.fx, "c", "JournalPath")
+        print("\n%.1f s of audio, %d fsyncs of 3 s, dropped_ms=%d"
+              % (expected[-1]["end_ms"] / 1000, self.host.log.count("slow-fsync: fsync"), dropped))
+        self.assertGreater(self.host.log.count("slow-fsync: fsync"), 2, "the shim was not in effect")
+        self.assertEqual(dropped, 0)
+        self.assertNotIn("ring overflow", self.host.log)
+        self.assertEqual([w for w, _, _ in self.finals()], [e["text"] for e in expected])
+        self.host.terminate()
+        print("worst wait between two drains of the ring: %s ms"
+              % re.findall(r"max_drain_gap_ms=(\d+)", self.host.log)[-1])
+        lines = self.lines(Path(path))
+        self.assertEqual([l for l in lines if l["type"] == "gap"], [])
+        self.assertEqual([l["text"] for l in lines if l["type"] == "final"],
+                         [e["text"] for e in expected])
+        print("session took %.1f s" % (time.monotonic() - started))
 
     def test_sigkill_loses_no_final_that_reached_the_module_a_second_before(self):
         wav, expected = self.make_tones(2)
