@@ -5,15 +5,23 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <spa/utils/defs.h>
 #include <spa/utils/ringbuffer.h>
 
+/* The 32-bit stream indexes of spa_ringbuffer give the fill level; where
+ * the bytes go each side counts itself, so the size need not divide 2^32
+ * (index % size would jump where the index wraps, after 4 GiB). */
 struct tap_ring {
 	struct spa_ringbuffer rb;	/* indexes: producer writes write, consumer read */
-	uint8_t *data;			/* setup only */
-	uint32_t size;			/* bytes, power of two */
+	uint8_t *data;			/* mmap()ed and touched at setup */
+	uint32_t size;			/* bytes: exactly the capacity asked for */
+	uint32_t write_off;		/* RT: ring_push() only */
+	uint32_t read_off;		/* consumer only */
+	int lock_error;			/* 0: mlock()ed; else its errno */
 	uint32_t frame_bytes;
 	uint32_t wake_bytes;
 	int wake_fd;
@@ -21,11 +29,17 @@ struct tap_ring {
 	atomic_uint_fast64_t dropped_frames;	/* RT: written by ring_push() only */
 };
 
-static uint32_t round_up_pow2(uint32_t v)
+/* Every page written here, on the creating thread, so the RT thread's
+ * first lap takes no page fault; locked (best effort) so an idle tap's
+ * ring is never swapped out. */
+static uint8_t *data_new(size_t size, int *lock_error)
 {
-	uint32_t p = 1;
-	while (p < v && p < (1u << 31))
-		p <<= 1;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	*lock_error = mlock(p, size) < 0 ? errno : 0;
+	memset(p, 0, size);
 	return p;
 }
 
@@ -41,8 +55,8 @@ struct tap_ring *ring_new(uint32_t capacity_frames, uint32_t frame_bytes,
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->size = round_up_pow2((uint32_t)bytes);
-	if ((r->data = calloc(1, r->size)) == NULL) {
+	r->size = (uint32_t)bytes;
+	if ((r->data = data_new(r->size, &r->lock_error)) == NULL) {
 		free(r);
 		return NULL;
 	}
@@ -60,7 +74,7 @@ void ring_free(struct tap_ring *r)
 {
 	if (r == NULL)
 		return;
-	free(r->data);
+	munmap(r->data, r->size);	/* unlocks too */
 	free(r);
 }
 
@@ -90,8 +104,8 @@ int ring_push(struct tap_ring *r, const void *data, uint32_t n_bytes)
 				n_bytes / r->frame_bytes, memory_order_release);
 		return -ENOSPC;
 	}
-	spa_ringbuffer_write_data(&r->rb, r->data, r->size,
-			index & (r->size - 1), data, n_bytes);
+	spa_ringbuffer_write_data(&r->rb, r->data, r->size, r->write_off, data, n_bytes);
+	r->write_off = (uint32_t)(((uint64_t)r->write_off + n_bytes) % r->size);
 	spa_ringbuffer_write_update(&r->rb, index + n_bytes);
 
 	/* Pairs with the fence in ring_read(): either the consumer sees this
@@ -121,8 +135,8 @@ uint32_t ring_read(struct tap_ring *r, void *dst, uint32_t max_bytes)
 	n -= n % r->frame_bytes;
 	if (n == 0)
 		return 0;
-	spa_ringbuffer_read_data(&r->rb, r->data, r->size,
-			index & (r->size - 1), dst, n);
+	spa_ringbuffer_read_data(&r->rb, r->data, r->size, r->read_off, dst, n);
+	r->read_off = (uint32_t)(((uint64_t)r->read_off + n) % r->size);
 	spa_ringbuffer_read_update(&r->rb, index + n);
 	return n;
 }
@@ -142,6 +156,11 @@ uint32_t ring_readable_frames(struct tap_ring *r)
 uint32_t ring_capacity_frames(const struct tap_ring *r)
 {
 	return r->size / r->frame_bytes;
+}
+
+int ring_lock_error(const struct tap_ring *r)
+{
+	return r->lock_error;
 }
 
 uint32_t ring_frame_bytes(const struct tap_ring *r)

@@ -14,8 +14,10 @@
 
 struct tap_ring;
 
-/* Setup (any non-RT thread). The byte size (capacity_frames * frame_bytes)
- * is rounded up to a power of two. wake_fd is a non-blocking (EFD_NONBLOCK)
+/* Setup (any non-RT thread). The ring holds exactly capacity_frames
+ * (at most 1 GiB); every page of it is written here (so the RT thread
+ * never takes a page fault on it) and mlock()ed if RLIMIT_MEMLOCK allows
+ * (ring_lock_error() says why not). wake_fd is a non-blocking (EFD_NONBLOCK)
  * eventfd owned by the caller (or -1: the consumer polls); wake_frames is
  * clamped to the capacity;
  * the producer writes it once wake_frames are pending and the consumer has
@@ -43,6 +45,9 @@ uint64_t ring_dropped_frames(struct tap_ring *r);
 uint32_t ring_readable_frames(struct tap_ring *r);
 
 uint32_t ring_capacity_frames(const struct tap_ring *r);
+/* 0 when the ring is locked in memory; else mlock()'s errno (EPERM,
+ * ENOMEM: RLIMIT_MEMLOCK), and the ring may be swapped out while idle. */
+int ring_lock_error(const struct tap_ring *r);
 uint32_t ring_frame_bytes(const struct tap_ring *r);
 
 #endif
