@@ -417,6 +417,106 @@ static void test_huge_push_is_dropped_not_overflowing(void **state)
 	ring_free(r);
 }
 
+/* Reads everything readable now as runs: data checked against the pattern
+ * from *next, gaps appended to out[] as negative frame counts. */
+static int read_runs(struct tap_ring *r, uint64_t *next, int64_t *out, int max, unsigned *why)
+{
+	static uint8_t buf[4096 * SAMPLE_BYTES];
+	uint64_t gap;
+	uint32_t n;
+	unsigned w;
+	int k = 0;
+
+	for (;;) {
+		n = ring_read_gap(r, buf, 300 * SAMPLE_BYTES, &gap, &w);
+		if (n == 0 && gap == 0)
+			return k;
+		assert_true(k < max);
+		if (gap > 0) {
+			out[k++] = -(int64_t)gap;
+			*why |= w;
+			*next += gap;	/* the stream went on meanwhile */
+			continue;
+		}
+		pattern_check(buf, n, next);
+		/* Runs of data are merged: only where they are matters. */
+		if (k > 0 && out[k - 1] > 0)
+			out[k - 1] += n / SAMPLE_BYTES;
+		else
+			out[k++] = n / SAMPLE_BYTES;
+	}
+}
+
+/* Issue 13: ring full of A, B dropped, C pushed while A is drained: the
+ * consumer gets A, then the gap where B was, then C (it used to get A, C,
+ * then B's silence, which put C too early and everything after it). */
+static void test_a_gap_comes_where_the_drop_was_not_after_later_audio(void **state)
+{
+	static uint8_t in[1024 * SAMPLE_BYTES], half[512 * SAMPLE_BYTES];
+	uint64_t pushed = 0, read = 0, other = 1 << 20;
+	struct tap_ring *r = ring_new(1024, SAMPLE_BYTES, 1024, -1);
+	int64_t runs[8];
+	unsigned why = 0;
+	int k;
+
+	assert_non_null(r);
+	pattern_fill(in, sizeof(in), &pushed);
+	assert_int_equal(ring_push(r, in, sizeof(in)), 0);		/* A */
+	pattern_fill(in, 256 * SAMPLE_BYTES, &other);
+	assert_int_equal(ring_push(r, in, 256 * SAMPLE_BYTES), -ENOSPC);	/* B */
+	assert_int_equal(ring_push(r, in, 128 * SAMPLE_BYTES), -ENOSPC);	/* B, on */
+	assert_int_equal(ring_read(r, half, sizeof(half)), sizeof(half));	/* the drain */
+	pattern_check(half, sizeof(half), &read);
+	pushed += 384;		/* the pattern goes on after B, as the stream does */
+	pattern_fill(in, 300 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 300 * SAMPLE_BYTES), 0);	/* C */
+
+	k = read_runs(r, &read, runs, 8, &why);
+	/* read_runs() checks the pattern across the gap: C is B's length on. */
+	assert_int_equal(k, 0 + 3);
+	assert_int_equal(runs[0], 512);
+	assert_int_equal(runs[1], -384);
+	assert_true(why == RING_GAP_OVERFLOW);
+	assert_int_equal(runs[2], 300);
+	assert_int_equal(ring_dropped_frames(r), 384);
+	ring_free(r);
+}
+
+/* Frames the graph never delivered (an xrun) are a gap at their place too,
+ * also while the ring has room; two runs stay two gaps. */
+static void test_missed_frames_are_a_gap_in_place(void **state)
+{
+	static uint8_t in[600 * SAMPLE_BYTES];
+	uint64_t pushed = 0, read = 0;
+	struct tap_ring *r = ring_new(4096, SAMPLE_BYTES, 4096, -1);
+	int64_t runs[8];
+	unsigned why = 0;
+
+	assert_non_null(r);
+	pattern_fill(in, 600 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 600 * SAMPLE_BYTES), 0);
+	ring_skip(r, 100);
+	pushed += 100;
+	pattern_fill(in, 200 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 200 * SAMPLE_BYTES), 0);
+	ring_skip(r, 50);
+	ring_skip(r, 25);	/* the same run */
+	assert_int_equal(read_runs(r, &read, runs, 8, &why), 4);
+	assert_int_equal(runs[0], 600);
+	assert_int_equal(runs[1], -100);
+	assert_int_equal(runs[2], 200);
+	assert_int_equal(runs[3], -75);
+	assert_true(why == RING_GAP_MISSED);
+	/* Nothing more, and the open run is not said twice. */
+	assert_int_equal(read_runs(r, &read, runs, 8, &why), 0);
+	pushed += 75;
+	pattern_fill(in, 10 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 10 * SAMPLE_BYTES), 0);
+	assert_int_equal(read_runs(r, &read, runs, 8, &why), 1);
+	assert_int_equal(runs[0], 10);
+	ring_free(r);
+}
+
 /* The largest ring the module accepts: buffer.ring-ms 60000 at 48 kHz,
  * 8 channels of S16 (46,080,000 bytes). */
 #define BIG_RING_FRAMES	(60u * 48000u)
@@ -488,6 +588,8 @@ int main(void)
 		cmocka_unit_test(test_rt_copy_core_makes_no_heap_allocations),
 		cmocka_unit_test(test_huge_push_is_dropped_not_overflowing),
 		cmocka_unit_test(test_the_first_lap_of_a_large_ring_takes_no_page_fault),
+		cmocka_unit_test(test_a_gap_comes_where_the_drop_was_not_after_later_audio),
+		cmocka_unit_test(test_missed_frames_are_a_gap_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
