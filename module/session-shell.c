@@ -271,6 +271,11 @@ void shell_audio(struct shell *sh, const void *data, uint32_t bytes)
 			.voiced = datapath_push(sh->dp, data, bytes) });
 }
 
+void shell_gap(struct shell *sh, uint64_t at_ms, uint64_t len_ms, const char *reason)
+{
+	transcript_out_gap(sh->tout, (int64_t)at_ms, (int64_t)(at_ms + len_ms), reason);
+}
+
 void shell_tick(struct shell *sh)
 {
 	pump(sh);

@@ -34,6 +34,9 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 void shell_event(struct shell *sh, const struct session_event *ev);
 /* Audio in stream order (S16LE, the configured rate and channels). */
 void shell_audio(struct shell *sh, const void *data, uint32_t bytes);
+/* Audio lost before it reached us (the capture fills it with silence):
+ * a gap line in the journal. */
+void shell_gap(struct shell *sh, uint64_t at_ms, uint64_t len_ms, const char *reason);
 /* Periodic: what is due goes out, counters, the journal's fsync. */
 void shell_tick(struct shell *sh);
 /* True while a socket is open or closing (sleep waits for none). */

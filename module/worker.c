@@ -473,6 +473,11 @@ static void feed_shell(void *data, const void *audio, uint32_t bytes)
 	shell_audio(data, audio, bytes);
 }
 
+static void gap_to_shell(void *data, uint64_t at_ms, uint64_t len_ms, const char *reason)
+{
+	shell_gap(data, at_ms, len_ms, reason);
+}
+
 int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t err_size)
 {
 	struct shell *sh = NULL;
@@ -485,7 +490,7 @@ int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t er
 		sh = shell_new(capture_name(c), w->cfg, w->ctx, w->blocking, w->io, err, err_size);
 		if (sh == NULL)
 			return -EINVAL;
-		capture_set_sink(c, feed_shell, sh);
+		capture_set_sink(c, feed_shell, gap_to_shell, sh);
 	}
 	w->shells[w->n_captures] = sh;
 	w->captures[w->n_captures++] = c;
