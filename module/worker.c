@@ -78,9 +78,10 @@ static void log_stats(struct worker *w, const char *when)
 	for (uint32_t i = 0; i < w->n_captures; i++) {
 		uint32_t rate = capture_rate(w->captures[i]);
 		capture_get_stats(w->captures[i], &s);
-		pw_log_info("tap=%s %s captured_ms=%" PRIu64 " dropped_ms=%" PRIu64 " drains=%" PRIu64,
-				capture_name(w->captures[i]), when, s.frames * 1000 / rate,
-				s.dropped_frames * 1000 / rate, s.drains);
+		pw_log_info("tap=%s %s captured_ms=%" PRIu64 " dropped_ms=%" PRIu64 " drains=%" PRIu64
+				" max_drain_gap_ms=%" PRIu64, capture_name(w->captures[i]), when,
+				s.frames * 1000 / rate, s.dropped_frames * 1000 / rate, s.drains,
+				s.max_drain_gap_ms);
 	}
 }
 

@@ -43,6 +43,12 @@
  * becomes the default output unless the user picks it. */
 #define SINK_PRIORITY	"1"
 #define NODE_NAME_MAX	300
+/* A jump of the graph's clock up to this long is audio we missed (an
+ * xrun, a stalled graph) and becomes a gap; a longer one, or one back, is
+ * a new clock (another driver, a suspended graph woken up): followed from
+ * there without a gap, as inserting minutes of silence would flood the
+ * replay buffer and the service. */
+#define CLOCK_GAP_MAX_MS	5000u
 
 /* One pw_stream and what it needs to find its tap and its peer. */
 struct tap_node {
@@ -64,9 +70,49 @@ struct tap_stream {
 	struct tap_node playback;	/* sink mode: play-through */
 
 	uint32_t frame_bytes;
+	uint32_t rate;
+
+	/* RT: the graph's clock against the frames it delivered. */
+	bool clk_valid;
+	struct spa_fraction clk_rate;
+	uint64_t clk_base;		/* ticks when counting started */
+	uint64_t clk_frames;		/* frames delivered (or skipped) since */
 };
 
 /* ---- data thread ---- */
+
+/* Frames the graph's clock says we should have had by now but never got
+ * (cycles we were not run for) are a gap in the ring at this point; the
+ * resampler's few frames of jitter are not. */
+static void follow_clock(struct tap_stream *ts, uint32_t frames)
+{
+	struct pw_time t;
+	uint64_t expected, missing;
+
+	if (pw_stream_get_time_n(ts->capture.stream, &t, sizeof(t)) < 0 || t.rate.denom == 0)
+		return;
+	if (!ts->clk_valid || t.rate.num != ts->clk_rate.num || t.rate.denom != ts->clk_rate.denom ||
+	    t.ticks < ts->clk_base) {
+		ts->clk_valid = true;
+		ts->clk_rate = t.rate;
+		ts->clk_base = t.ticks;
+		ts->clk_frames = frames;
+		return;
+	}
+	expected = (t.ticks - ts->clk_base) * ts->rate * t.rate.num / t.rate.denom;
+	missing = expected > ts->clk_frames ? expected - ts->clk_frames : 0;
+	if (missing > (uint64_t)ts->rate * CLOCK_GAP_MAX_MS / 1000) {
+		ts->clk_base = t.ticks;		/* a new clock: no gap */
+		ts->clk_frames = frames;
+		return;
+	}
+	/* More than half a cycle short: at least one cycle was missed. */
+	if (missing > frames / 2 + ts->rate / 1000) {
+		ring_skip(ts->ring, missing);
+		ts->clk_frames += missing;
+	}
+	ts->clk_frames += frames;
+}
 
 /* Every callback's data is the stream's tap_node. */
 static void capture_process(void *data)
@@ -83,6 +129,7 @@ static void capture_process(void *data)
 		offs = SPA_MIN(d->chunk->offset, d->maxsize);
 		size = SPA_MIN(d->chunk->size, d->maxsize - offs);
 		size -= size % ts->frame_bytes;
+		follow_clock(ts, size / ts->frame_bytes);
 		ring_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
 	}
 	pw_stream_queue_buffer(ts->capture.stream, b);
@@ -359,6 +406,7 @@ struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_stream_
 	ts->events = events;
 	ts->events_data = data;
 	ts->frame_bytes = p->channels * sizeof(int16_t);
+	ts->rate = p->rate;
 	service_layout(&info, p->rate, p->channels);
 
 	switch (p->mode) {

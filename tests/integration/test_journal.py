@@ -102,6 +102,39 @@ class JournalTest(PipeWireTestCase):
                          [e["text"] for e in expected])
         print("session took %.1f s" % (time.monotonic() - started))
 
+    @unittest.skipIf(os.environ.get("TRANSCRIBE_HOST_PRELOAD"), "real-time; normal pass only")
+    def test_a_stalled_host_is_a_gap_in_place_not_a_shift(self):
+        # SIGSTOP the process holding the module for a second: the graph runs
+        # on without it, its tap misses those cycles (no overflow: nothing
+        # runs). The clock says so: a gap line, DroppedMs, and every word
+        # after it still where it was played.
+        wav, expected = self.make_tones(1)
+        self.start()
+        player = self.play(wav)
+        self.fx.wait_for(lambda: len(self.finals()) >= 3, what="words before the stall")
+        self.host.send_signal(signal.SIGSTOP)
+        time.sleep(1.0)     # the stall itself; nothing waits on it to happen
+        self.host.send_signal(signal.SIGCONT)
+        self.assertEqual(player.wait_exit(timeout=expected[-1]["end_ms"] / 1000 + 30), 0)
+        self.fx.wait_for(lambda: self.finals() and self.finals()[-1][0] == expected[-1]["text"],
+                         timeout=30, what="the last word")
+        dropped = bus.get_property(self.fx, "c", "DroppedMs") or 0
+        path = bus.get_property(self.fx, "c", "JournalPath")
+        self.host.terminate()
+        gaps = [l for l in self.lines(Path(path)) if l["type"] == "gap"]
+        want = {e["text"]: e["start_ms"] for e in expected}
+        got = self.finals()
+        offsets = [s - want[w] for w, s, _ in got]
+        print("\ngaps: %s, DroppedMs=%d\nword start offsets vs the file: %s"
+              % ([(g["start_ms"], g["end_ms"]) for g in gaps], dropped, offsets))
+        self.assertEqual(len(gaps), 1, gaps)
+        self.assertIn("missed by the graph", gaps[0]["reason"])
+        self.assertAlmostEqual(gaps[0]["end_ms"] - gaps[0]["start_ms"], 1000, delta=300)
+        self.assertEqual(dropped, gaps[0]["end_ms"] - gaps[0]["start_ms"])
+        self.assertTrue(any(s > gaps[0]["end_ms"] for _, s, _ in got), "no word after the gap")
+        self.assertTrue(all(abs(o - offsets[0]) <= test_continuity.TOLERANCE_MS for o in offsets),
+                        offsets)
+
     def test_sigkill_loses_no_final_that_reached_the_module_a_second_before(self):
         wav, expected = self.make_tones(2)
         self.start()
