@@ -33,7 +33,7 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import bus  # noqa: E402
 import fixture  # noqa: E402  (the private-graph helper shared with the tests)
 import speech  # noqa: E402

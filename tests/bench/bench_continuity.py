@@ -16,19 +16,15 @@
   reconnect costs on the wire.
 """
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import bus  # noqa: E402
-import fixture  # noqa: E402
-from test_session import FaultServer, SECRET  # noqa: E402
+import bus
+import fixture
+from faultserver import FaultServer, SECRET, TONES
 
 MODULE = "libpipewire-module-transcribe"
-TONES = HERE.parent / "faults" / "make-tones.py"
 FREQS = ",".join(str(f) for f in range(300, 3400, 200))
 
 

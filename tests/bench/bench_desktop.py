@@ -15,15 +15,12 @@ sentence starting to play, the first caption (a partial) and the first
 final; 5 runs (--short: 1). Timing never fails the bench.
 """
 import os
-import re
 import statistics
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-import fixture  # noqa: E402
-import speech  # noqa: E402
+import fixture
+import speech
 
 CONF = Path(__file__).resolve().parent.parent.parent / "conf" / "transcribe.conf"
 MARKS = ("daemon_up", "desktop_ready", "streaming", "play", "first_caption", "first_final")

@@ -8,11 +8,9 @@ swallows the flaps after it). Numbers only.
 """
 import statistics
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-import fixture  # noqa: E402
-from test_netns import link_flap  # noqa: E402
+import fixture
+from netpair import link_flap
 
 
 def main():

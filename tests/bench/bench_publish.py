@@ -22,13 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import fixture  # noqa: E402
-from test_session import FaultServer, SECRET  # noqa: E402
+import fixture
+from faultserver import FaultServer, SECRET, TONES
 
 MODULE = "libpipewire-module-transcribe"
-TONES = HERE.parent / "faults" / "make-tones.py"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

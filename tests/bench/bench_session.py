@@ -19,18 +19,13 @@
 Times come from PipeWire's log timestamps, compared with fixture.log_clock()
 (CLOCK_MONOTONIC_RAW, the clock PipeWire 0.3.65 stamps its log with).
 """
-import os
 import re
 import statistics
 import sys
-import time
 import wave
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import fixture  # noqa: E402
-from test_session import FaultServer, SECRET  # noqa: E402
+import fixture
+from faultserver import FaultServer, SECRET, TONES
 
 MODULE = "libpipewire-module-transcribe"
 
@@ -43,7 +38,7 @@ def start(fx, server, extra=""):
     fx.wait_for_ports("transcribe.b", "in", 2)
     tones = fx.path("tones.wav")
     if not tones.exists():
-        fx.run([sys.executable, str(HERE.parent / "faults" / "make-tones.py"), tones, "--repeat", "40"])
+        fx.run([sys.executable, str(TONES), tones, "--repeat", "40"])
     fx.play(tones, channels=1)
     fx.link(fixture.PLAYER + ":output_MONO", fixture.SINK + ":playback_FL")
     return host
@@ -96,7 +91,7 @@ def last_word_final(fx):
                                 env={"TRANSCRIBE_TEST_KEY": SECRET})
     fx.wait_for_ports("transcribe.b", "in", 2)
     tones = fx.path("cut.wav")
-    fx.run([sys.executable, str(HERE.parent / "faults" / "make-tones.py"), tones,
+    fx.run([sys.executable, str(TONES), tones,
             "--freqs", "300,700", "--tail-ms", "0"])
     with wave.open(str(tones), "rb") as w:     # end 200 ms into the last word
         params, frames = w.getparams(), w.readframes(w.getnframes())

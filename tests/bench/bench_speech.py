@@ -29,12 +29,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import fixture  # noqa: E402
-import speech  # noqa: E402
+import fixture
+import speech
 
 UTTERANCE_GAP_S = 0.05   # finals logged within this of each other came in one message
 

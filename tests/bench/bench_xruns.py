@@ -9,10 +9,8 @@ own private PipeWire (fixture.py) so one cannot disturb the other.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-import fixture  # noqa: E402
+import fixture
 
 QUANTUM = 64
 CLOCK = {"default.clock.quantum": QUANTUM, "default.clock.min-quantum": QUANTUM,

@@ -17,9 +17,8 @@ normal one, so "recovers" can be checked). Stdlib only.
 
 import collections
 import os
-import subprocess
 
-from lines import Lines
+from serverproc import ServerProcess
 
 AT_MS = 1000
 
@@ -66,28 +65,12 @@ def _rows():
 ROWS = _rows()
 
 
-class FaultServer:
+class FaultServer(ServerProcess):
     """fault-server with one spec for connection 1, on a free loopback port."""
 
     def __init__(self, spec, *args, binary=None, index=1):
-        binary = binary or os.environ["FAULT_SERVER"]
-        self.proc = subprocess.Popen([binary, "--no-stdin", "--fault", "%d:%s" % (index, spec),
-                                      *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-        self.out = Lines(self.proc.stdout)
-        self.port = int(self.out.wait(r"^listening port=(\d+)").group(1))
-        self.url = "ws://127.0.0.1:%d/transcribe-websocket" % self.port
-
-    def wait(self, pattern, timeout=10.0):
-        return self.out.wait(pattern, timeout)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        rc = self.proc.wait(30)
-        self.out.join()
-        self.proc.stdout.close()
-        return rc
+        super().__init__([binary or os.environ["FAULT_SERVER"], "--no-stdin",
+                          "--fault", "%d:%s" % (index, spec), *args])
 
 
 def start(spec, *args, **kw):

@@ -21,7 +21,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 from pathlib import Path
@@ -29,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import hostile_client  # noqa: E402  (its raw WebSocket client)
+from serverproc import ServerProcess  # noqa: E402
+from testca import make_test_ca  # noqa: E402
 FAULT_SERVER = os.environ.get("FAULT_SERVER", "")
 FAULT_CLIENT = os.environ.get("FAULT_CLIENT", "")
 START_TIMEOUT = 10.0
@@ -39,98 +40,14 @@ TONES = [300, 500, 700, 900]
 EXPECTED = [("w300", 500, 750), ("w500", 1050, 1300), ("w700", 1600, 1850), ("w900", 2150, 2400)]
 
 
-class Server:
-    """A running fault-server; stdout is collected by a thread."""
+class Server(ServerProcess):
+    """A running fault-server; stdout is its event log, stdin its control."""
 
     def __init__(self, *args):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.errfile = tempfile.TemporaryFile(mode="w+")     # lws warnings; never blocks
-        self.proc = subprocess.Popen([FAULT_SERVER, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.errfile,
-                                     text=True, bufsize=1)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.stderr = ""
-        m = self.wait(r"^listening (?:port=(\d+) address=(\S+)|socket=(\S+)) tls=(\d)",
-                      START_TIMEOUT)
-        self.port = int(m.group(1) or 0)
-        self.address = m.group(2)
-        self.socket = m.group(3)
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.lines.append(None)     # EOF marker
-            self.cond.notify_all()
-
-    def wait(self, pattern, timeout=10.0, start=0):
-        """First line (from index start) matching pattern; fails at the deadline."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        i = start
-        with self.cond:
-            while True:
-                while i < len(self.lines):
-                    line = self.lines[i]
-                    if line is None:
-                        raise AssertionError("fault-server exited while waiting for %r:\n%s"
-                                             % (pattern, self.log()))
-                    m = rx.search(line)
-                    if m:
-                        return m
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("no line matching %r within %.1fs:\n%s"
-                                         % (pattern, timeout, self.log()))
-                self.cond.wait(left)
-
-    def grep(self, pattern):
-        rx = re.compile(pattern)
-        with self.cond:
-            return [m for m in (rx.search(l) for l in self.lines if l is not None) if m]
-
-    def log(self):
-        with self.cond:
-            return "\n".join(l for l in self.lines if l is not None)
-
-    def command(self, line, timeout=5.0):
-        start = len(self.lines)
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.wait(r"^(ok|error|status)\b.*", timeout, start)
+        super().__init__([FAULT_SERVER, *args], stdin="--no-stdin" not in args)
 
     def url(self, path="/transcribe-websocket", scheme="ws", host=None):
-        h = host or (self.address if ":" not in self.address else "[%s]" % self.address)
-        return "%s://%s:%d%s" % (scheme, h, self.port, path)
-
-    def stop(self):
-        """SIGTERM, wait; returns the exit status (an ASan build fails on leaks here).
-        Stopping again returns the same status."""
-        if getattr(self, "rc", None) is not None:
-            return self.rc
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            rc = self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait(STOP_TIMEOUT)
-        self.reader.join(STOP_TIMEOUT)
-        self.errfile.seek(0)
-        self.stderr = self.errfile.read()
-        self.errfile.close()
-        try:
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        self.proc.stdout.close()
-        self.rc = rc
-        return rc
+        return self.url_for(path, scheme, host)
 
 
 class ClientResult:
@@ -543,19 +460,7 @@ class FaultServerTest(unittest.TestCase):
     def test_wss_with_a_test_ca(self):
         if not shutil.which("openssl"):
             self.skipTest("openssl not installed")
-        d = self.tmp / "ca"
-        d.mkdir(exist_ok=True)
-
-        def ossl(*args):
-            subprocess.run(["openssl", *args], cwd=d, check=True, timeout=60,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-             "-keyout", "ca.key", "-out", "ca.pem")
-        ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-             "-keyout", "server.key", "-out", "server.csr")
-        (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "server.pem")
+        d = make_test_ca(self.tmp / "ca")
         srv = self.server("--tls-cert", str(d / "server.pem"), "--tls-key", str(d / "server.key"),
                           "--fault", "2:rst@500")
         url = srv.url(scheme="wss", host="localhost")

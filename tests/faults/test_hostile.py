@@ -18,7 +18,6 @@ skipped) without the binaries.
 
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -27,9 +26,10 @@ import threading
 import time
 import unittest
 import wave
+
+from serverproc import ServerProcess
 from pathlib import Path
 
-from lines import Lines
 
 HERE = Path(__file__).resolve().parent
 SERVER = os.environ.get("TRANSCRIBE_SERVER", "")
@@ -56,8 +56,8 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Server:
-    """pw-transcribe-server on a free loopback port; stderr lines counted."""
+class Server(ServerProcess):
+    """pw-transcribe-server on a free loopback port; stderr is its log."""
 
     def __init__(self, *args, nofile=None, env=None):
         e = dict(os.environ)
@@ -67,45 +67,12 @@ class Server:
         def limits():
             if nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        self.proc = subprocess.Popen([SERVER, "--port", "0", "--insecure-tcp", *map(str, args)],
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e,
-                                     preexec_fn=limits)
-        self.err = Lines(self.proc.stderr)
-        box = []
-        t = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
-        t.start()
-        t.join(START_TIMEOUT)
-        if not box or "port=" not in box[0]:
-            self.stop()
-            raise AssertionError("server did not start:\n%s" % self.log())
-        self.port = int(box[0].split("port=")[1].split()[0])
+        super().__init__([SERVER, "--port", "0", "--insecure-tcp", *args], log="stderr", env=e,
+                         preexec_fn=limits, start_timeout=START_TIMEOUT, stop_timeout=30)
         self.target = "127.0.0.1:%d" % self.port
-
-    def log(self):
-        return self.err.text()
-
-    def count(self):
-        return self.err.count()
-
-    def wait_log(self, needle, timeout=30.0):
-        self.err.wait(re.escape(needle), timeout)
 
     def rss_mb(self):
         return proc_status_kb(self.proc.pid, "VmRSS") / 1024.0
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            rc = self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.proc.stdout.close()
-        self.err.join()
-        self.proc.stderr.close()
-        return rc
 
 
 class Sampler:

@@ -17,16 +17,14 @@ import subprocess
 import sys
 import termios
 import time
-from pathlib import Path
 
 import bus
 import fixture
 from fixture import PipeWireTestCase
-from test_session import FaultServer, SECRET, WORDS
+from faultserver import FaultServer, SECRET, WORDS, TONES
 
 MODULE = "libpipewire-module-transcribe"
 CLI = os.environ.get("CLI", "pw-transcribe")
-TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
 
 
 class CliTest(PipeWireTestCase):

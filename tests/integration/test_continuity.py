@@ -19,10 +19,9 @@ from pathlib import Path
 import bus
 import fixture
 from fixture import PipeWireTestCase
-from test_session import FaultServer, SECRET
+from faultserver import FaultServer, SECRET, TONES
 
 MODULE = "libpipewire-module-transcribe"
-TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
 FREQS = ",".join(str(f) for f in range(300, 3400, 200))     # 16 distinct words
 TOLERANCE_MS = 40
 FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')

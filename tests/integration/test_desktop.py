@@ -18,14 +18,12 @@ import unittest
 import wave
 from pathlib import Path
 
-import bus
 import fixture
 import speech
-from fixture import PipeWireFixture, wait_for
-from test_session import FaultServer, SECRET
+from fixture import PipeWireFixture
+from faultserver import FaultServer, SECRET, TONES
 
 MODULE = "libpipewire-module-transcribe"
-TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
 FINAL_RE = re.compile(r' final start_ms=(-?\d+) end_ms=(-?\d+) text=" ?(w\d+)"')
 FINAL_TEXT_RE = re.compile(r' final start_ms=-?\d+ end_ms=-?\d+ text="([^"]*)"')
 CONF = Path(__file__).resolve().parent.parent.parent / "conf"
@@ -211,7 +209,7 @@ class DefaultServiceTest(unittest.TestCase):
         host = other.start_module_host(MODULE, "{ taps = [ { name = t mode = sink } ] }")
         other.wait_for(lambda: "failure" in host.log, timeout=15, what="its first attempt")
         self.assertIn(str(other.runtime_dir), host.log)
-        self.assertNotIn("accept", self.server._out())
+        self.assertNotIn("accept", self.server.out())
         # And the socket itself admits nobody else (not even by its path).
         sock = self.server.socket
         self.assertEqual(os.stat(os.path.dirname(sock)).st_mode & 0o777, 0o700)

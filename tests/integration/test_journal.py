@@ -20,7 +20,7 @@ import bus
 import fixture
 from fixture import PipeWireTestCase
 import test_continuity
-from test_session import SECRET
+from faultserver import SECRET
 
 CLI = os.environ.get("CLI", "pw-transcribe")
 

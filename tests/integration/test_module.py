@@ -4,13 +4,11 @@ to the worker intact and on time, a broken argument fails the load naming
 the key, and unloading while audio flows leaves no thread or fd behind."""
 
 import os
-import re
 import subprocess
-import unittest
 from pathlib import Path
 
 import fixture
-from fixture import PipeWireTestCase, wav_compare, wait_for
+from fixture import PipeWireTestCase, wav_compare
 
 MIN_CORRELATION = 0.99
 CLIP_MS = 5000

@@ -11,7 +11,7 @@ from pathlib import Path
 import bus
 import fixture
 from fixture import PipeWireTestCase
-from test_session import FaultServer, SECRET, WORDS
+from faultserver import FaultServer, SECRET, WORDS
 
 MODULE = "libpipewire-module-transcribe"
 DOC_XML = Path(__file__).resolve().parents[2] / "doc" / "io.github.pw_transcribe.Transcribe1.Tap.xml"

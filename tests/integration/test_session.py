@@ -4,65 +4,17 @@ a tap to tests/faults/fault-server on 127.0.0.1, and scripted faults must
 each lead back to `streaming` with one socket at a time, or to a clear
 `failed` for what retrying cannot fix."""
 
-import os
 import re
-import subprocess
 import sys
 import time
-import unittest
-from pathlib import Path
 
 import bus
 import fixture
-from fixture import PipeWireTestCase, wait_for
+from faultserver import FaultServer, SECRET, TONES, WORDS
+from fixture import PipeWireTestCase
+from testca import make_test_ca
 
 MODULE = "libpipewire-module-transcribe"
-TONES = Path(__file__).resolve().parent.parent / "faults" / "make-tones.py"
-SECRET = "sk-test-0123456789-do-not-log"
-WORDS = ["w300", "w500", "w700", "w900"]
-
-
-class FaultServer:
-    """fault-server as a child of the fixture; its stdout is the event log."""
-
-    def __init__(self, fx, *args, prefix=()):
-        self.proc = fx.spawn("fault-server",
-                             [*prefix, os.environ["FAULT_SERVER"], "--no-stdin", *args])
-        line = wait_for(lambda: re.search(r"listening (?:port=(\d+)|socket=(\S+))", self.out()),
-                        what="fault-server listening")
-        if line.group(1):
-            self.port = int(line.group(1))
-            self.url = "ws://127.0.0.1:%d/transcribe-websocket" % self.port
-        else:           # --socket PATH
-            self.port = None
-            self.url = "ws+unix://%s:/transcribe-websocket" % line.group(2)
-
-    def out(self):
-        return self.proc.out_path.read_text(errors="replace") if self.proc.out_path.exists() else ""
-
-    def max_open(self):
-        return max([int(k) for k in re.findall(r"connections open=(\d+)", self.out())] or [0])
-
-    def accepted(self):
-        return len(re.findall(r"^conn=\d+ accept ", self.out(), re.M))
-
-    def finals(self):
-        return re.findall(r"^conn=\d+ final text=(\S+)", self.out(), re.M)
-
-
-def make_test_ca(fx):
-    """A throwaway CA and a server certificate for localhost/127.0.0.1."""
-    d = fx.path("tls")
-    d.mkdir()
-    run = lambda *a: fx.run(["openssl", *a])
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-        "-keyout", d / "ca.key", "-out", d / "ca.pem")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-        "-keyout", d / "server.key", "-out", d / "server.csr")
-    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", d / "server.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
-        "-CAcreateserial", "-days", "1", "-extfile", d / "san.ext", "-out", d / "server.pem")
-    return d
 
 
 class SessionTest(PipeWireTestCase):
@@ -162,7 +114,7 @@ class SessionTest(PipeWireTestCase):
                          what="still failed")
 
     def test_wss_with_the_test_ca_streams(self):
-        d = make_test_ca(self.fx)
+        d = make_test_ca(self.fx.path("tls"))
         self.start("--tls-cert", str(d / "server.pem"), "--tls-key", str(d / "server.key"),
                    scheme="wss", host="localhost",
                    service="tls.ca-file = \"%s\"" % (d / "ca.pem"))
@@ -170,7 +122,7 @@ class SessionTest(PipeWireTestCase):
         self.fx.wait_for(lambda: len(self.server.finals()) >= 2, timeout=20, what="words over TLS")
 
     def test_wss_with_an_unknown_ca_fails_without_retrying(self):
-        d = make_test_ca(self.fx)
+        d = make_test_ca(self.fx.path("tls"))
         self.start("--tls-cert", str(d / "server.pem"), "--tls-key", str(d / "server.key"),
                    scheme="wss", host="localhost", player=False)
         self.wait_state("failed", timeout=20)

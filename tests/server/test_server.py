@@ -16,18 +16,18 @@ not given.
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
 import wave
 from pathlib import Path
+
+from serverproc import ServerProcess
 
 SERVER = os.environ.get("TRANSCRIBE_SERVER", "")
 CLIENT = os.environ.get("FAULT_CLIENT", "")
@@ -108,93 +108,14 @@ def lcs(a, b):
     return prev[-1]
 
 
-class Server:
-    """A running pw-transcribe-server; stderr is collected by a thread."""
+class Server(ServerProcess):
+    """A running pw-transcribe-server; stderr is its log. TCP without a key
+    must be asked for (the default is a Unix socket)."""
 
     def __init__(self, *args, check_start=True, argv=None, env=None):
-        self.lines = []
-        self.cond = threading.Condition()
-        # TCP without a key must be asked for; the default is a Unix socket
-        self.proc = subprocess.Popen(argv or [SERVER, "--port", "0", "--insecure-tcp", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=env)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.port = None
-        if not check_start:
-            return
-        first = self._first_stdout_line()
-        parts = dict(p.split("=", 1) for p in first.split()[1:])
-        if not first.startswith("listening ") or not ("port" in parts or "socket" in parts):
-            self.kill()
-            raise AssertionError("unexpected first line %r\n%s" % (first, self.log()))
-        self.socket = parts.get("socket")
-        self.port = int(parts.get("port", 0))
-        self.address = parts.get("address")
-
-    def _first_stdout_line(self):
-        box = []
-        t = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
-        t.start()
-        t.join(START_TIMEOUT)
-        if not box:
-            self.kill()
-            raise AssertionError("no listening line within %.0f s\n%s" % (START_TIMEOUT, self.log()))
-        return box[0].rstrip("\n")
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    @property
-    def url(self):
-        return "ws://127.0.0.1:%d/transcribe-websocket" % self.port
-
-    def log(self):
-        with self.cond:
-            return "\n".join(self.lines)
-
-    def wait_log(self, needle, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not any(needle in line for line in self.lines):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("server never logged %r:\n%s" % (needle, "\n".join(self.lines)))
-                self.cond.wait(left)
-
-    def stop(self):
-        """SIGTERM; returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("server did not exit within %.0f s of SIGTERM" % STOP_TIMEOUT)
-        self._close()
-        return rc
-
-    def wait_exit(self, timeout=START_TIMEOUT):
-        """For a server expected to refuse to start: its exit status."""
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.kill()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._close()
-
-    def _close(self):
-        self.reader.join(5)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if not f.closed:
-                f.close()
+        super().__init__(argv or [SERVER, "--port", "0", "--insecure-tcp", *args], log="stderr",
+                         env=env, check_start=check_start, start_timeout=START_TIMEOUT,
+                         stop_timeout=STOP_TIMEOUT)
 
 
 class Result:
@@ -621,7 +542,7 @@ class TestLifecycle(unittest.TestCase):
             s.wait_log("Listening on")
             r = run_client(s, "--wav", wav("goforward.wav"), "--speed", "0")
             self.assertEqual(r.words(), GOFORWARD, r.out)
-            self.assertEqual(s._first_stdout_line(), "listening port=%d address=127.0.0.1" % port)
+            self.assertEqual(s.listening_line(), "listening port=%d address=127.0.0.1" % port)
         finally:
             self.assertEqual(s.stop(), 0, s.log())
 
@@ -733,7 +654,7 @@ class TestListening(unittest.TestCase):
             r = run_client(s, "--wav", wav("goforward.wav"), "--speed", "0",
                            url="ws://localhost/transcribe-websocket")
             self.assertEqual(r.words(), GOFORWARD, r.out)
-            self.assertEqual(s._first_stdout_line(), "listening socket=%s" % path)
+            self.assertEqual(s.listening_line(), "listening socket=%s" % path)
         finally:
             self.assertEqual(s.stop(), 0, s.log())
 

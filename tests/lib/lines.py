@@ -32,13 +32,19 @@ class Lines:
         with self.cond:
             return len(self.lines)
 
-    def wait(self, pattern, timeout=10.0):
-        """The first match of the regex pattern in any line; AssertionError
-        at the deadline or when the stream ends without one."""
+    def grep(self, pattern):
+        """Every match of the regex pattern, one per line at most."""
+        rx = re.compile(pattern)
+        with self.cond:
+            return [m for m in map(rx.search, self.lines) if m]
+
+    def wait(self, pattern, timeout=10.0, start=0):
+        """The first match of the regex pattern in a line from index start on;
+        AssertionError at the deadline or when the stream ends without one."""
         rx, deadline = re.compile(pattern), time.monotonic() + timeout
         with self.cond:
             while True:
-                for line in self.lines:
+                for line in self.lines[start:]:
                     m = rx.search(line)
                     if m:
                         return m

@@ -20,6 +20,7 @@ import subprocess
 from pathlib import Path
 
 import fixture
+from serverproc import FixtureServer
 
 TESTDATA = Path("/usr/share/pocketsphinx/test/data")
 LIBRIVOX = TESTDATA / "librivox"
@@ -87,20 +88,13 @@ def user_clip(fx, audio):
     return Clip(out, None, [(0.0, dur)], dur)
 
 
-class Server:
+class Server(FixtureServer):
     """pw-transcribe-server on its default socket: a Unix socket in the
     fixture's private XDG_RUNTIME_DIR, which is also the module's default
     service (no service block needed)."""
 
     def __init__(self, fx, binary, *args, prefix=()):
-        self.proc = fx.spawn("server", [*prefix, binary, *args])
-        self.socket = fx.wait_for(lambda: re.search(r"listening socket=(\S+)", self._out()),
-                                  what="pw-transcribe-server listening").group(1)
-        self.url = "ws+unix://%s:/transcribe-websocket" % self.socket
-
-    def _out(self):
-        p = self.proc.out_path
-        return p.read_text() if p.exists() else ""
+        super().__init__(fx, "server", [binary, *args], prefix=prefix)
 
 
 def tap_player(fx, url, name="speech", extra="", prefix=()):
