@@ -26,6 +26,7 @@
 #include "tap-stream.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ struct tap_stream {
 	uint32_t rate;
 
 	/* RT: the graph's clock against the frames it delivered. */
+	atomic_bool clk_reset;		/* main: the stream paused (or started) */
 	bool clk_valid;
 	struct spa_fraction clk_rate;
 	uint64_t clk_base;		/* ticks when counting started */
@@ -91,6 +93,12 @@ static void follow_clock(struct tap_stream *ts, uint32_t frames)
 
 	if (pw_stream_get_time_n(ts->capture.stream, &t, sizeof(t)) < 0 || t.rate.denom == 0)
 		return;
+	/* Not run because nothing was to be heard (paused, started, an empty
+	 * cycle of a peer that starts) is no loss: count from the next cycle. */
+	if (atomic_exchange_explicit(&ts->clk_reset, false, memory_order_acquire) || frames == 0) {
+		ts->clk_valid = false;
+		return;
+	}
 	if (!ts->clk_valid || t.rate.num != ts->clk_rate.num || t.rate.denom != ts->clk_rate.denom ||
 	    t.ticks < ts->clk_base) {
 		ts->clk_valid = true;
@@ -183,6 +191,8 @@ static void node_state_changed(void *data, enum pw_stream_state old,
 	struct tap_node *n = data;
 	struct tap_stream *ts = n->ts;
 
+	if (n == &ts->capture && state != PW_STREAM_STATE_STREAMING)
+		atomic_store_explicit(&ts->clk_reset, true, memory_order_release);
 	if (ts->events && ts->events->state_changed)
 		ts->events->state_changed(ts->events_data, n->name, state, error);
 	/* Connected streams only go back to unconnected when their node is
@@ -402,6 +412,7 @@ struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_stream_
 	}
 	if ((ts = calloc(1, sizeof(*ts))) == NULL)
 		return NULL;
+	atomic_init(&ts->clk_reset, false);
 	ts->ring = ring;
 	ts->events = events;
 	ts->events_data = data;
