@@ -171,7 +171,9 @@ void transcript_out_tokens(struct transcript_out *o, const struct transcript_tok
 
 	log_tokens(o, tokens, n, conn);
 	/* The journal line goes out before anyone sees the words: a kill in
-	 * between must not lose a final that was published. */
+	 * between must not lose a final that was published. With an I/O
+	 * thread it is queued first, and its data lane writes it at once (an
+	 * fsync never holds it up), so only a kill in that moment can. */
 	if (o->journal != NULL && publish_queue_push_tokens(NULL, o->queue_tap, &next, tokens, n, 0,
 			o->session_id, conn, &o->segment))
 		journal_segment(o, conn);
