@@ -21,6 +21,9 @@ struct iothread {
 	struct lane lanes[IOTHREAD_N_LANES];
 	struct spa_list finished;	/* under lock: jobs whose done() is due */
 	size_t bytes;			/* under lock: queued in both lanes */
+	unsigned finished_n;		/* under lock: done() or wake jobs since collect */
+	unsigned waking;		/* under lock: wake() calls under way */
+	pthread_cond_t woke;		/* signalled when waking drops */
 	bool stop_asked;		/* under lock */
 	void (*wake)(void *data);
 	void *data;
@@ -47,7 +50,7 @@ static void *lane_thread(void *arg)
 	struct lane *l = arg;
 	struct iothread *io = l->io;
 	struct iothread_job *job;
-	bool wake;
+	bool done, wake;
 
 	pthread_setname_np(pthread_self(), lane_names[l->id]);
 	pthread_mutex_lock(&io->lock);
@@ -62,16 +65,22 @@ static void *lane_thread(void *arg)
 		pthread_mutex_unlock(&io->lock);
 
 		/* Without done(), the job may be gone once run() returns. */
-		wake = job->done != NULL;
+		done = job->done != NULL;
+		wake = done || job->wake;
 		job->run(job);
 
 		pthread_mutex_lock(&io->lock);
-		if (wake)
+		if (done)
 			spa_list_append(&io->finished, &job->link);
+		io->finished_n += wake;
 		if (wake && io->wake != NULL) {
+			void (*fn)(void *data) = io->wake;
+			io->waking++;
 			pthread_mutex_unlock(&io->lock);
-			io->wake(io->data);
+			fn(io->data);
 			pthread_mutex_lock(&io->lock);
+			if (--io->waking == 0)
+				pthread_cond_broadcast(&io->woke);
 		}
 	}
 	if (l->id == IOTHREAD_DATA)
@@ -90,6 +99,7 @@ struct iothread *iothread_new(void (*wake)(void *data), void *data)
 	if (io == NULL)
 		return NULL;
 	pthread_mutex_init(&io->lock, NULL);
+	pthread_cond_init(&io->woke, NULL);
 	spa_list_init(&io->finished);
 	io->wake = wake;
 	io->data = data;
@@ -132,20 +142,35 @@ int iothread_submit(struct iothread *io, enum iothread_lane lane, struct iothrea
 	return res;
 }
 
-void iothread_collect(struct iothread *io)
+unsigned iothread_collect(struct iothread *io)
 {
 	struct spa_list done;
 	struct iothread_job *job;
+	unsigned n;
 
 	spa_list_init(&done);
 	pthread_mutex_lock(&io->lock);
 	spa_list_insert_list(&done, &io->finished);
 	spa_list_init(&io->finished);
+	n = io->finished_n;
+	io->finished_n = 0;
 	pthread_mutex_unlock(&io->lock);
 	spa_list_consume(job, &done, link) {
 		spa_list_remove(&job->link);
 		job->done(job);
 	}
+	return n;
+}
+
+void iothread_mute(struct iothread *io)
+{
+	if (io == NULL)
+		return;
+	pthread_mutex_lock(&io->lock);
+	io->wake = NULL;
+	while (io->waking > 0)
+		pthread_cond_wait(&io->woke, &io->lock);
+	pthread_mutex_unlock(&io->lock);
 }
 
 size_t iothread_queued_bytes(struct iothread *io)
@@ -184,6 +209,7 @@ void iothread_free(struct iothread *io)
 	iothread_collect(io);
 	for (int i = 0; i < IOTHREAD_N_LANES; i++)
 		pthread_cond_destroy(&io->lanes[i].cond);
+	pthread_cond_destroy(&io->woke);
 	pthread_mutex_destroy(&io->lock);
 	free(io);
 }

@@ -43,6 +43,7 @@ struct iothread_job {
 	struct spa_list link;
 	size_t bytes;			/* counted against the bound while queued */
 	bool must;			/* taken even when the queue is full */
+	bool wake;			/* wake() after run(), also without done() */
 	/* The lane's thread. Without done() the job is the run()'s own from
 	 * here (it may free it or submit it on). */
 	void (*run)(struct iothread_job *job);
@@ -53,14 +54,19 @@ struct iothread_job {
 
 struct iothread;
 
-/* wake(data) is called from a lane's thread when a job with done() has
- * finished (e.g. lws_cancel_service()). NULL with errno set on failure. */
+/* wake(data) is called from a lane's thread when a job with done() or
+ * `wake` has finished (e.g. lws_cancel_service()). NULL with errno set on failure. */
 struct iothread *iothread_new(void (*wake)(void *data), void *data);
 /* 0, or -EAGAIN: the queue is full (not for `must` jobs), or -ESHUTDOWN:
  * iothread_stop_async() was called before. The job is not taken then. */
 int iothread_submit(struct iothread *io, enum iothread_lane lane, struct iothread_job *job);
-/* done() of every finished job, on the calling thread. */
-void iothread_collect(struct iothread *io);
+/* done() of every finished job, on the calling thread. Returns how many
+ * jobs finished with done() or `wake` since the last call (> 0: what the
+ * lanes did may let the caller go on, e.g. a read-ahead is in). */
+unsigned iothread_collect(struct iothread *io);
+/* No wake() from here on (none is under way when it returns): before
+ * what wake() uses goes (the lws context). NULL is ignored. */
+void iothread_mute(struct iothread *io);
 /* Bytes waiting in both lanes (the bench's and the logs' view). */
 size_t iothread_queued_bytes(struct iothread *io);
 

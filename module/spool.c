@@ -211,7 +211,9 @@ static int64_t read_ahead(struct spool *s, uint64_t offset, void *dst, size_t n)
 	f->rd_pos = pos;
 	f->rd_at = s->head + offset;
 	f->rd_len = (size_t)(s->len - offset < SPOOL_READ_AHEAD ? s->len - offset : SPOOL_READ_AHEAD);
-	f->read_job = (struct iothread_job){ .bytes = f->rd_len, .run = read_run };
+	/* `wake`: the worker pumps again when it is in, even with no audio
+	 * or timer due to wake it. */
+	f->read_job = (struct iothread_job){ .bytes = f->rd_len, .wake = true, .run = read_run };
 	atomic_store(&f->reading, true);
 	if ((r = iothread_submit(s->io, IOTHREAD_DATA, &f->read_job)) < 0) {
 		atomic_store(&f->reading, false);

@@ -125,8 +125,11 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		/* The helper finished a job, a command came or a stop was asked for. */
 		if (w->blocking != NULL)
 			blocking_collect(w->blocking);
-		if (w->io != NULL)
-			iothread_collect(w->io);
+		/* A spool read-ahead came in: what waited for it goes out. */
+		if (w->io != NULL && iothread_collect(w->io) > 0)
+			for (uint32_t i = 0; i < w->n_captures; i++)
+				if (w->shells[i] != NULL)
+					shell_tick(w->shells[i]);
 		run_commands(w);
 		break;
 	default:
@@ -530,6 +533,7 @@ void worker_destroy(struct worker *w)
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
 			shell_shutdown(w->shells[i]);
+	iothread_mute(w->io);		/* its wake-up is lws_cancel_service() */
 	lws_context_destroy(w->ctx);
 	netwatch_free(w->netwatch);
 	for (uint32_t i = 0; i < w->n_captures; i++)

@@ -233,12 +233,25 @@ static uint64_t drain_to(struct replay *r, uint64_t end)
 	return first;
 }
 
+static atomic_int wakes;
+
+static void count_wake(void *data)
+{
+	atomic_fetch_add(&wakes, 1);
+}
+
 static void test_the_spool_replays_in_order_through_the_read_ahead(void **state)
 {
 	struct fixture *fx = *state;
 	struct replay r;
 	uint64_t next = 0;
 	int64_t gap = 0, gap_start = -1;
+	int seen;
+
+	/* An I/O thread that says when a read-ahead is in (the worker pumps
+	 * then, even with nothing else due). */
+	iothread_free(fx->io);
+	assert_non_null(fx->io = iothread_new(count_wake, NULL));
 
 	/* 1 s of memory, 10 min of spool: 9 min of outage loses nothing. */
 	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, fx->dir, 600000 * FRAME, fx->io,
@@ -250,7 +263,15 @@ static void test_the_spool_replays_in_order_through_the_read_ahead(void **state)
 	assert_int_equal(replay_spooled_ms(&r), 539000);
 	replay_begin(&r, 1, 0);
 	assert_int_equal(drain_to(&r, next), 0);
+	assert_true(atomic_load(&wakes) > 0);
+	assert_true(iothread_collect(fx->io) > 0);
+	/* Muted (the worker's lws context is going): no wake-up any more. */
+	iothread_mute(fx->io);
+	seen = atomic_load(&wakes);
 	replay_clear(&r);
+	iothread_free(fx->io);
+	fx->io = NULL;
+	assert_int_equal(atomic_load(&wakes), seen);
 }
 
 static void test_a_stuck_disk_never_blocks_the_spool_and_costs_a_gap_at_c(void **state)
