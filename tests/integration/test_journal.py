@@ -91,7 +91,11 @@ class JournalTest(PipeWireTestCase):
               % (expected[-1]["end_ms"] / 1000, self.host.log.count("slow-fsync: fsync"), dropped))
         self.assertGreater(self.host.log.count("slow-fsync: fsync"), 2, "the shim was not in effect")
         self.assertEqual([w for w, _, _ in self.finals()], [e["text"] for e in expected])
+        stopping = time.monotonic()
         self.host.terminate()
+        # The unload joins the I/O thread (its last fsync) until the
+        # asynchronous teardown takes over.
+        print("host stopped in %.1f s" % (time.monotonic() - stopping))
         print("worst wait between two drains of the ring: %s ms"
               % re.findall(r"max_drain_gap_ms=(\d+)", self.host.log)[-1])
         lines = self.lines(Path(path))
