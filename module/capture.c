@@ -10,6 +10,7 @@
 #include <spa/utils/defs.h>
 #include <spa/utils/result.h>
 
+#include "clock.h"
 #include "wav-writer.h"
 
 PW_LOG_TOPIC_EXTERN(mod_topic);
@@ -24,8 +25,10 @@ struct capture {
 	uint32_t channels;
 	struct wav_writer *wav;
 	capture_sink_fn sink;
+	capture_gap_fn gap;
 	void *sink_data;
 	struct capture_stats stats;
+	uint64_t last_drain_ms;
 	uint8_t chunk[CAPTURE_CHUNK_BYTES];
 };
 
@@ -68,9 +71,10 @@ static void record(struct capture *c, const void *data, uint32_t bytes, uint64_t
 	}
 }
 
-void capture_set_sink(struct capture *c, capture_sink_fn fn, void *data)
+void capture_set_sink(struct capture *c, capture_sink_fn fn, capture_gap_fn gap, void *data)
 {
 	c->sink = fn;
+	c->gap = gap;
 	c->sink_data = data;
 }
 
@@ -86,30 +90,51 @@ static void sink_silence(struct capture *c, uint64_t frames)
 	}
 }
 
+/* Frames lost where the stream is now: said (log, the sink's gap), counted
+ * (DroppedMs), and kept on the timeline as silence, so what follows stays
+ * where it was played. */
+static void lost(struct capture *c, uint64_t frames, unsigned why)
+{
+	const char *reason = why & RING_GAP_OVERFLOW ?
+		"ring overflow (buffer.ring-ms): the worker fell behind" :
+		"audio missed by the graph (an xrun or a stall)";
+	uint64_t at_ms = c->stats.frames * 1000 / c->rate;
+
+	pw_log_warn("tap=%s %" PRIu64 " frames (%" PRIu64 " ms) lost at stream time %" PRIu64
+			" ms: %s", c->name, frames, frames * 1000 / c->rate, at_ms, reason);
+	if (c->gap != NULL)
+		c->gap(c->sink_data, at_ms, frames * 1000 / c->rate, reason);
+	c->stats.dropped_frames += frames;
+	c->stats.frames += frames;
+	record(c, NULL, 0, frames);
+	sink_silence(c, frames);
+}
+
 uint64_t capture_drain(struct capture *c)
 {
-	uint64_t before = c->stats.frames, dropped, gap;
+	uint64_t before = c->stats.frames, gap, now;
 	uint32_t frame_bytes = ring_frame_bytes(c->ring), n;
+	unsigned why;
 
-	while ((n = ring_read(c->ring, c->chunk, sizeof(c->chunk))) > 0) {
+	/* Stops at every gap, so each comes where its frames were lost. */
+	for (;;) {
+		n = ring_read_gap(c->ring, c->chunk, sizeof(c->chunk), &gap, &why);
+		if (gap > 0) {
+			lost(c, gap, why);
+			continue;
+		}
+		if (n == 0)
+			break;
 		c->stats.frames += n / frame_bytes;
 		record(c, c->chunk, n, 0);
 		if (c->sink != NULL)
 			c->sink(c->sink_data, c->chunk, n);
 	}
-	/* Drops happen only while the ring is full, i.e. right after what was
-	 * just read: the gap goes here, keeping later audio on time. */
-	dropped = ring_dropped_frames(c->ring);
-	if (dropped > c->stats.dropped_frames) {
-		gap = dropped - c->stats.dropped_frames;
-		pw_log_warn("tap=%s ring overflow: %" PRIu64 " frames (%" PRIu64 " ms) dropped at "
-				"stream time %" PRIu64 " ms; the worker fell behind",
-				c->name, gap, gap * 1000 / c->rate, c->stats.frames * 1000 / c->rate);
-		c->stats.dropped_frames = dropped;
-		c->stats.frames += gap;
-		record(c, NULL, 0, gap);
-		sink_silence(c, gap);
-	}
+	/* How long the ring waited for us at worst (what a stall costs). */
+	now = clock_now_ms();
+	if (c->stats.drains > 0 && now - c->last_drain_ms > c->stats.max_drain_gap_ms)
+		c->stats.max_drain_gap_ms = now - c->last_drain_ms;
+	c->last_drain_ms = now;
 	c->stats.drains++;
 	return c->stats.frames - before;
 }

@@ -84,7 +84,7 @@ struct datapath *datapath_new(const struct datapath_config *cfg, const struct di
 	dp->speech_power = pow(32768.0 * pow(10.0, DATAPATH_SPEECH_DB / 20.0), 2);
 	dp->end_ms = -1;
 	if (replay_init(&dp->replay, cfg->rate, dp->frame_bytes, cfg->memory_sec, cfg->replay_speed,
-			cfg->spool_bytes > 0 ? cfg->spool_dir : NULL, cfg->spool_bytes,
+			cfg->spool_bytes > 0 ? cfg->spool_dir : NULL, cfg->spool_bytes, cfg->io,
 			spool_err, sizeof(spool_err)) < 0 ||
 	    (dp->chunk = malloc(dp->chunk_bytes)) == NULL ||
 	    (dialect->frame_audio != NULL &&

@@ -37,6 +37,7 @@ struct datapath_ops {
 	uint32_t (*queued)(void *data, uint64_t conn);
 };
 
+struct iothread;
 struct datapath_config {
 	uint32_t rate;
 	uint32_t channels;
@@ -44,6 +45,7 @@ struct datapath_config {
 	uint32_t replay_speed;		/* × real time while catching up */
 	uint64_t spool_bytes;		/* disk spool beyond memory; 0: none */
 	const char *spool_dir;		/* "" the state dir */
+	struct iothread *io;		/* the spool's I/O thread; NULL: none */
 	uint32_t overlap_ms;		/* replayed before C (speaker mapping) */
 	uint32_t frame_ms;		/* audio per WebSocket message */
 	uint32_t max_queued;		/* messages handed to the transport at once */

@@ -1,12 +1,16 @@
 /* The transcript journal (see journal.h): a file created once, lines
- * appended with one write(2) each, fsync on the caller's schedule. */
+ * appended with one write(2) each, fsync on the caller's schedule; with an
+ * I/O thread both happen there (iothread.h). */
 #include "journal.h"
+#include "iothread.h"
 #include "transcribe-api.h"
 #include "json-double.h"
 #include "state-dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <spa/utils/defs.h>
 
 #define JSON_FLAGS		(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define FILE_MODE		0600
@@ -27,14 +32,34 @@
 #define STAMP_FILE_FMT		"%Y%m%dT%H%M%SZ"
 #define STAMP_ISO_FMT		"%Y-%m-%dT%H:%M:%SZ"
 
-struct journal {		/* worker thread only */
+/* One line on its way to the file (with an I/O thread). */
+struct line_job {
+	struct iothread_job job;
+	struct journal *j;
+	size_t len;
+	char line[];
+};
+
+/* Owned by the thread that calls the journal_* functions (the worker),
+ * except where it says otherwise. With an I/O thread, the file itself is
+ * the lanes': the data lane writes (fd, written), the sync lane syncs and,
+ * last of all, closes and frees. */
+struct journal {
 	int fd;
 	char path[PATH_MAX];
 	char session_id[NAME_MAX_LEN + 1];
-	off_t size;		/* bytes of whole lines in the file */
+	off_t size;		/* bytes of whole lines in the file (or on their way) */
 	uint64_t limit;		/* 0: none */
 	bool dirty;		/* written since the last sync */
-	int error;		/* 0, or the -errno that broke the journal */
+	atomic_int error;	/* 0, or the -errno that broke the journal (any thread) */
+
+	struct iothread *io;	/* NULL: write and sync right here */
+	off_t written;		/* data lane: bytes of whole lines in the file */
+	atomic_bool syncing;	/* a sync is on its way (set here, cleared by the sync lane) */
+	struct iothread_job sync_data, sync_sync;	/* one sync at a time */
+	struct iothread_job close_data, close_sync;
+	uint32_t lost_lines;	/* refused by a full I/O queue, not said yet */
+	int64_t lost_from_ms, lost_to_ms;	/* their span */
 };
 
 static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
@@ -140,19 +165,121 @@ static bool fits(const struct journal *j, size_t len, bool gap)
 	return (uint64_t)j->size + len <= room;
 }
 
-/* One write(2) of the whole line; a short write is cut back off. Takes o. */
-static int write_line(struct journal *j, struct json_object *o, bool gap)
+static void set_error(struct journal *j, int r)
+{
+	int none = 0;
+
+	/* The first error is the one that broke it. */
+	atomic_compare_exchange_strong(&j->error, &none, r);
+}
+
+/* One write(2) of the whole line at the file's end (*size bytes of whole
+ * lines); a short write is cut back off. Any thread, one at a time. */
+static int write_all(struct journal *j, const char *line, size_t len, off_t *size)
+{
+	ssize_t n;
+	int r = 0;
+
+	do {
+		n = write(j->fd, line, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		r = -errno;
+	} else if ((size_t)n < len) {
+		r = -ENOSPC;
+		if (ftruncate(j->fd, *size) < 0)
+			r = -EIO;
+	} else {
+		*size += (off_t)len;
+	}
+	if (r < 0)
+		set_error(j, r);
+	return r;
+}
+
+static void line_run(struct iothread_job *job)
+{
+	struct line_job *l = SPA_CONTAINER_OF(job, struct line_job, job);
+
+	if (atomic_load(&l->j->error) == 0)
+		write_all(l->j, l->line, l->len, &l->j->written);
+	free(l);
+}
+
+static int put_line(struct journal *j, const char *s, size_t len, int64_t from_ms, int64_t to_ms);
+
+/* Lines a full I/O queue refused are said in a gap line as soon as one
+ * fits again (with the span of the words, the finals', they held). */
+static int say_lost(struct journal *j)
+{
+	char why[160], line[320];
+	uint32_t n = j->lost_lines;
+	int len;
+
+	snprintf(why, sizeof(why), "journal: %u lines not written: the disk was too slow "
+			"(the I/O queue was full); the words were published", n);
+	len = snprintf(line, sizeof(line), "{\"type\":\"%s\",\"start_ms\":%" PRIi64 ","
+			"\"end_ms\":%" PRIi64 ",\"reason\":\"%s\"}\n", TRANSCRIBE_LINE_GAP,
+			j->lost_from_ms, j->lost_to_ms, why);
+	j->lost_lines = 0;
+	if (put_line(j, line, (size_t)len, j->lost_from_ms, j->lost_to_ms) < 0) {
+		/* Still full: the same lines are still lost, the gap line itself
+		 * is no more of them (its span was set by the first). */
+		j->lost_lines = n;
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* The line (with its '\n') to the file, or to the I/O thread's queue. */
+static int put_line(struct journal *j, const char *s, size_t len, int64_t from_ms, int64_t to_ms)
+{
+	struct line_job *l;
+	off_t size = j->size;
+	int r;
+
+	if (j->io == NULL) {
+		if ((r = write_all(j, s, len, &size)) == 0) {
+			j->size = size;
+			j->dirty = true;
+		}
+		return r;
+	}
+	if (j->lost_lines > 0 && say_lost(j) < 0)
+		r = -EAGAIN;
+	else if ((l = malloc(sizeof(*l) + len)) == NULL)
+		r = -ENOMEM;
+	else {
+		*l = (struct line_job){ .job = { .bytes = sizeof(*l) + len, .run = line_run },
+			.j = j, .len = len };
+		memcpy(l->line, s, len);
+		if ((r = iothread_submit(j->io, IOTHREAD_DATA, &l->job)) < 0)
+			free(l);
+	}
+	if (r == 0) {
+		j->size += (off_t)len;
+		j->dirty = true;
+	} else if (r == -EAGAIN) {
+		if (j->lost_lines++ == 0)
+			j->lost_from_ms = from_ms;
+		j->lost_to_ms = SPA_MAX(to_ms, j->lost_from_ms);
+	}
+	return r;
+}
+
+/* One line of o (taken): formatted here, written with one write(2). A
+ * line the I/O queue refused is counted for a later gap line and is no
+ * error of the journal. */
+static int write_line(struct journal *j, struct json_object *o, bool gap,
+		int64_t from_ms, int64_t to_ms)
 {
 	const char *s;
 	size_t len;
 	char *line = NULL;
-	ssize_t n;
 	int r = 0;
 
-	if (j->error) {
-		r = j->error;
+	if ((r = atomic_load(&j->error)) != 0)
 		goto out;
-	}
 	if (!o || !(s = json_object_to_json_string_length(o, JSON_FLAGS, &len)) ||
 	    !(line = malloc(len + 1))) {
 		r = -ENOMEM;	/* not fatal: the next line may fit */
@@ -164,21 +291,7 @@ static int write_line(struct journal *j, struct json_object *o, bool gap)
 	}
 	memcpy(line, s, len);
 	line[len++] = '\n';
-	do {
-		n = write(j->fd, line, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		r = -errno;
-	} else if ((size_t)n < len) {
-		r = -ENOSPC;
-		if (ftruncate(j->fd, j->size) < 0)
-			r = -EIO;
-	} else {
-		j->size += (off_t)len;
-		j->dirty = true;
-	}
-	if (r < 0)
-		j->error = r;
+	r = put_line(j, line, len, from_ms, to_ms);
 out:
 	free(line);
 	json_object_put(o);
@@ -196,11 +309,40 @@ static int write_header(struct journal *j, const char *tap, const char *started,
 		json_object_object_add(o, "started", json_str(started));
 		json_object_object_add(o, "rate", json_object_new_int64(rate));
 	}
-	return write_line(j, o, false);
+	return write_line(j, o, false, 0, 0);
+}
+
+/* The directory's sync on the sync lane: the entry is there already. */
+struct dir_job {
+	struct iothread_job job;
+	char dir[];
+};
+
+static void dir_run(struct iothread_job *job)
+{
+	struct dir_job *d = SPA_CONTAINER_OF(job, struct dir_job, job);
+
+	sync_dir(d->dir);
+	free(d);
+}
+
+static void sync_dir_on(struct iothread *io, const char *dir)
+{
+	size_t n = strlen(dir) + 1;
+	struct dir_job *d;
+
+	if (io == NULL) {
+		sync_dir(dir);
+	} else if ((d = malloc(sizeof(*d) + n)) != NULL) {
+		*d = (struct dir_job){ .job = { .bytes = sizeof(*d) + n, .must = true, .run = dir_run } };
+		memcpy(d->dir, dir, n);
+		if (iothread_submit(io, IOTHREAD_SYNC, &d->job) < 0)
+			free(d);	/* best effort anyway */
+	}
 }
 
 struct journal *journal_open(const char *dir, const char *tap, const char *session_id,
-		uint32_t rate, char *err, size_t err_size)
+		uint32_t rate, struct iothread *io, char *err, size_t err_size)
 {
 	char dbuf[PATH_MAX], stamp[32], started[32];
 	struct journal *j;
@@ -240,7 +382,11 @@ struct journal *journal_open(const char *dir, const char *tap, const char *sessi
 		unlink(j->path);
 		goto error;
 	}
-	sync_dir(dir);
+	/* From here the lanes own the file (the header went in at once: a
+	 * journal that cannot take one is refused above). */
+	j->io = io;
+	j->written = j->size;
+	sync_dir_on(io, dir);
 	return j;
 error:
 	free(j);
@@ -282,7 +428,7 @@ int journal_final(struct journal *j, const struct journal_final *f)
 			json_object_object_add(o, "confidence", json_double_shortest(f->confidence));
 		json_object_object_add(o, "connection_id", json_object_new_uint64(f->connection_id));
 	}
-	return write_line(j, o, false);
+	return write_line(j, o, false, f->start_ms, f->end_ms);
 }
 
 int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char *reason)
@@ -294,7 +440,7 @@ int journal_gap(struct journal *j, int64_t start_ms, int64_t end_ms, const char 
 		json_object_object_add(o, "end_ms", json_object_new_int64(end_ms));
 		json_object_object_add(o, "reason", json_str(reason));
 	}
-	return write_line(j, o, true);
+	return write_line(j, o, true, start_ms, end_ms);
 }
 
 int journal_state(struct journal *j, const char *state, const char *error, int64_t at_ms)
@@ -306,18 +452,55 @@ int journal_state(struct journal *j, const char *state, const char *error, int64
 		json_object_object_add(o, "state", json_str(state));
 		json_object_object_add(o, "error", json_str(error));
 	}
-	return write_line(j, o, false);
+	return write_line(j, o, false, at_ms, at_ms);
+}
+
+/* Sync lane: after the lines before it were written (the data lane
+ * handed it on). */
+static void sync_run(struct iothread_job *job)
+{
+	struct journal *j = SPA_CONTAINER_OF(job, struct journal, sync_sync);
+
+	if (atomic_load(&j->error) == 0 && fsync(j->fd) < 0)
+		set_error(j, -errno);
+	atomic_store(&j->syncing, false);
+}
+
+/* Data lane: everything before it is in the file; the sync may go. */
+static void sync_handoff(struct iothread_job *job)
+{
+	struct journal *j = SPA_CONTAINER_OF(job, struct journal, sync_data);
+
+	j->sync_sync = (struct iothread_job){ .must = true, .run = sync_run };
+	if (iothread_submit(j->io, IOTHREAD_SYNC, &j->sync_sync) < 0)
+		atomic_store(&j->syncing, false);
 }
 
 int journal_sync(struct journal *j)
 {
-	if (j->error)
-		return j->error;
+	int r = atomic_load(&j->error);
+
+	if (r != 0)
+		return r;
 	if (!j->dirty)
 		return 0;
+	if (j->io != NULL) {
+		/* One at a time: a slow disk gets one fsync, not a pile. The
+		 * lines since stay dirty for the next. */
+		if (atomic_load(&j->syncing))
+			return 0;
+		atomic_store(&j->syncing, true);
+		j->sync_data = (struct iothread_job){ .must = true, .run = sync_handoff };
+		if ((r = iothread_submit(j->io, IOTHREAD_DATA, &j->sync_data)) < 0) {
+			atomic_store(&j->syncing, false);
+			return r;
+		}
+		j->dirty = false;
+		return 0;
+	}
 	if (fsync(j->fd) < 0) {
-		j->error = -errno;
-		return j->error;
+		set_error(j, -errno);
+		return -errno;
 	}
 	j->dirty = false;
 	return 0;
@@ -328,11 +511,42 @@ bool journal_dirty(const struct journal *j)
 	return j->dirty;
 }
 
+int journal_error(const struct journal *j)
+{
+	return atomic_load(&((struct journal *)j)->error);
+}
+
+/* Syncs what no earlier sync covers (the sync lane ran those first), so
+ * an unload right after a sync waits for no second one. */
+static void close_now(struct journal *j)
+{
+	if (atomic_load(&j->error) == 0 && j->dirty)
+		fsync(j->fd);
+	close(j->fd);
+	free(j);
+}
+
+static void close_run(struct iothread_job *job)
+{
+	close_now(SPA_CONTAINER_OF(job, struct journal, close_sync));
+}
+
+static void close_handoff(struct iothread_job *job)
+{
+	struct journal *j = SPA_CONTAINER_OF(job, struct journal, close_data);
+
+	j->close_sync = (struct iothread_job){ .must = true, .run = close_run };
+	if (iothread_submit(j->io, IOTHREAD_SYNC, &j->close_sync) < 0)
+		close_now(j);	/* never: the sync lane outlives the data lane */
+}
+
 void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
-	journal_sync(j);
-	close(j->fd);
-	free(j);
+	if (j->lost_lines > 0 && j->io != NULL)
+		say_lost(j);
+	j->close_data = (struct iothread_job){ .must = true, .run = close_handoff };
+	if (j->io == NULL || iothread_submit(j->io, IOTHREAD_DATA, &j->close_data) < 0)
+		close_now(j);
 }

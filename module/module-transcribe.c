@@ -136,6 +136,7 @@ struct impl {
 	struct linker *linker;
 	uint32_t n_taps;
 	struct tap taps[CONFIG_MAX_TAPS];
+	bool warned_unlocked;		/* a ring could not be mlock()ed: said once */
 };
 
 /* Everything that lives on the PipeWire connection: the metadata, links, then streams
@@ -498,6 +499,13 @@ static int setup_tap(struct impl *impl, struct tap *tap, const struct tap_config
 			g->wake_ms * g->rate / 1000, worker_wake_fd(impl->worker));
 	if (tap->ring == NULL)
 		return -errno;
+	if (ring_lock_error(tap->ring) != 0 && !impl->warned_unlocked) {
+		impl->warned_unlocked = true;
+		pw_log_warn("tap=%s the %u ms ring is not locked in memory (mlock: %s; raise "
+				"RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in the unit): an idle tap's ring "
+				"may be swapped out", c->name, g->ring_ms,
+				strerror(ring_lock_error(tap->ring)));
+	}
 	tap->capture = capture_new(c->name, tap->ring, g->rate, g->channels, c->record_file);
 	if (tap->capture == NULL) {
 		res = -errno;

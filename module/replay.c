@@ -13,7 +13,8 @@ static uint64_t frames_ms(const struct replay *r, uint64_t frames)
 }
 
 int replay_init(struct replay *r, uint32_t rate, uint32_t frame_bytes, uint32_t memory_sec,
-		uint32_t speed, const char *spool_dir, uint64_t spool_bytes, char *err, size_t err_size)
+		uint32_t speed, const char *spool_dir, uint64_t spool_bytes, struct iothread *io,
+		char *err, size_t err_size)
 {
 	memset(r, 0, sizeof(*r));
 	r->spool.fd = -1;
@@ -29,7 +30,7 @@ int replay_init(struct replay *r, uint32_t rate, uint32_t frame_bytes, uint32_t 
 		return 0;
 	if ((r->scratch = malloc(REPLAY_SCRATCH - REPLAY_SCRATCH % frame_bytes)) == NULL)
 		return -ENOMEM;
-	if ((r->spool_error = spool_open(&r->spool, spool_dir, spool_bytes, frame_bytes,
+	if ((r->spool_error = spool_open(&r->spool, spool_dir, spool_bytes, frame_bytes, io,
 			err, err_size)) < 0) {
 		free(r->scratch);
 		r->scratch = NULL;
@@ -60,6 +61,18 @@ static size_t drop_spool(struct replay *r, int err)
 	return lost;
 }
 
+/* The I/O queue is full (the disk is stuck): the spool cannot take more
+ * now. What it holds goes (a gap at C, so the rest stays contiguous) and
+ * memory's oldest will go as it fills; the spool is used again once the
+ * queue drains. */
+static size_t skip_spool(struct replay *r)
+{
+	size_t lost = (size_t)r->spool.len;
+
+	spool_consume(&r->spool, r->spool.len);
+	return lost;
+}
+
 /* Makes room in memory for `bytes` by moving its oldest into the spool;
  * returns the bytes lost on the way (the spool's oldest, when it is full). */
 static size_t spill(struct replay *r, size_t bytes)
@@ -76,7 +89,9 @@ static size_t spill(struct replay *r, size_t bytes)
 		int64_t d;
 		if (k == 0)
 			break;
-		if ((d = spool_append(&r->spool, r->scratch, k)) < 0)
+		if (d = spool_append(&r->spool, r->scratch, k), d == -EAGAIN)
+			return lost + skip_spool(r);
+		if (d < 0)
 			return lost + drop_spool(r, (int)d);
 		lost += (size_t)d;
 		audio_fifo_consume(&r->fifo, k);
@@ -88,7 +103,12 @@ static size_t spill(struct replay *r, size_t bytes)
 int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms)
 {
 	int64_t from = r->tl.committed_ms, gap;
-	size_t dropped = spill(r, bytes);
+	size_t dropped = 0;
+
+	/* A write or read that failed on the I/O thread since. */
+	if (r->spool.fd >= 0 && spool_error(&r->spool) < 0)
+		dropped += drop_spool(r, spool_error(&r->spool));
+	dropped += spill(r, bytes);
 
 	dropped += audio_fifo_push(&r->fifo, data, bytes);
 	if (dropped == 0)

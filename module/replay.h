@@ -8,7 +8,9 @@
  * records the gap.
  *
  * No clock and no sockets: times are passed in; the only I/O is the
- * spool's file. One owner (the worker's session shell, or a test).
+ * spool's file (on the I/O thread, when given one: a chunk the spool is
+ * still reading ahead is simply not due yet). One owner (the worker's
+ * session shell, or a test).
  */
 #ifndef TRANSCRIBE_REPLAY_H
 #define TRANSCRIBE_REPLAY_H
@@ -20,6 +22,8 @@
 #include "audio-fifo.h"
 #include "spool.h"
 #include "timeline.h"
+
+struct iothread;
 
 /* Ahead of real time a connection may always be: what makes the replay
  * start at once and live audio never wait. */
@@ -44,14 +48,17 @@ struct replay {
 
 /* spool_dir NULL: memory only; "": the state dir. A spool that cannot be
  * opened leaves memory only and says why in err (the call still succeeds).
- * Returns 0 or -ENOMEM. */
+ * io: the spool's I/O thread, or NULL. Returns 0 or -ENOMEM. */
 int replay_init(struct replay *r, uint32_t rate, uint32_t frame_bytes, uint32_t memory_sec,
-		uint32_t speed, const char *spool_dir, uint64_t spool_bytes, char *err, size_t err_size);
+		uint32_t speed, const char *spool_dir, uint64_t spool_bytes, struct iothread *io,
+		char *err, size_t err_size);
 void replay_clear(struct replay *r);
 
 /* Appends captured audio, moving the oldest of memory into the spool when
  * memory is full. A spool write error drops the spool (a gap) and leaves
- * memory only; r->spool_error says why. When the oldest had to go, returns the gap's
+ * memory only; r->spool_error says why (also for an error the I/O thread
+ * met since). A full I/O queue empties the spool (a gap at C) and keeps it.
+ * When the oldest had to go, returns the gap's
  * length in ms and its stream start in *gap_start_ms (may be NULL); else 0. */
 int64_t replay_push(struct replay *r, const void *data, size_t bytes, int64_t *gap_start_ms);
 /* Keeps overlap_ms of audio before C, which the next connection hears

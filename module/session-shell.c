@@ -284,6 +284,11 @@ void shell_died(struct shell *sh, const char *why)
 	tap_state_publish(&sh->state, &st, sh->dp, sh->tout, clock_now_ms());
 }
 
+void shell_gap(struct shell *sh, uint64_t at_ms, uint64_t len_ms, const char *reason)
+{
+	transcript_out_gap(sh->tout, (int64_t)at_ms, (int64_t)(at_ms + len_ms), reason);
+}
+
 void shell_tick(struct shell *sh)
 {
 	pump(sh);
@@ -294,7 +299,8 @@ void shell_tick(struct shell *sh)
 /* ---- lifecycle ---- */
 
 struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
-		struct lws_context *ctx, struct blocking *blocking, char *err, size_t err_size)
+		struct lws_context *ctx, struct blocking *blocking, struct iothread *io,
+		char *err, size_t err_size)
 {
 	struct shell *sh = calloc(1, sizeof(*sh));
 	uint64_t now = clock_now_ms();
@@ -317,11 +323,12 @@ struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
 	sh->job = map.job;
 	sh->state.session_id = sh->session_id;
 	sh->tout = transcript_out_new(tap, sh->session_id, cfg->rate,
-			cfg->journal ? cfg->journal_dir : NULL);
+			cfg->journal ? cfg->journal_dir : NULL, io);
 	if (sh->tout != NULL)
 		transcript_out_set_journal_limit(sh->tout, (uint64_t)cfg->journal_max_mb << 20);
 	sh->transport = transport_new(ctx, &map.transport, &transport_events, sh);
 	sh->session = session_new(&map.session);
+	map.datapath.io = io;
 	if (sh->tout == NULL || sh->transport == NULL || sh->session == NULL ||
 	    (sh->dp = datapath_new(&map.datapath, map.dialect, sh->tout, &datapath_ops, sh,
 			err, err_size)) == NULL) {

@@ -19,11 +19,15 @@
 #include "session.h"
 
 struct blocking;
+struct iothread;
 struct publish_queue;
 struct shell;
 
+/* io: where the journal and the spool do their disk I/O (must outlive
+ * shell_free()). */
 struct shell *shell_new(const char *tap, const struct transcribe_config *cfg,
-		struct lws_context *ctx, struct blocking *blocking, char *err, size_t err_size);
+		struct lws_context *ctx, struct blocking *blocking, struct iothread *io,
+		char *err, size_t err_size);
 /* Start, Stop, Reconnect, Finalize, Wait (answered through the output once
  * ready, failed, timed out or stopped), network changed, suspending,
  * resumed: fed to the session, then what is due is sent. */
@@ -33,6 +37,9 @@ void shell_audio(struct shell *sh, const void *data, uint32_t bytes);
 /* The worker that runs this shell is ending unexpectedly: `failed` with
  * why goes out (and to the journal); nothing runs the session after. */
 void shell_died(struct shell *sh, const char *why);
+/* Audio lost before it reached us (the capture fills it with silence):
+ * a gap line in the journal. */
+void shell_gap(struct shell *sh, uint64_t at_ms, uint64_t len_ms, const char *reason);
 /* Periodic: what is due goes out, counters, the journal's fsync. */
 void shell_tick(struct shell *sh);
 /* True while a socket is open or closing (sleep waits for none). */

@@ -36,7 +36,7 @@ struct transcript_out {
 };
 
 struct transcript_out *transcript_out_new(const char *tap, const char *session_id, uint32_t rate,
-		const char *journal_dir)
+		const char *journal_dir, struct iothread *io)
 {
 	struct transcript_out *o = calloc(1, sizeof(*o));
 	char err[512];
@@ -48,7 +48,7 @@ struct transcript_out *transcript_out_new(const char *tap, const char *session_i
 	if (journal_dir == NULL)
 		return o;
 	o->journal = journal_open(journal_dir[0] ? journal_dir : NULL, tap, session_id, rate,
-			err, sizeof(err));
+			io, err, sizeof(err));
 	if (o->journal == NULL)
 		pw_log_warn("tap=%s no journal: %s", tap, err);
 	else
@@ -171,7 +171,9 @@ void transcript_out_tokens(struct transcript_out *o, const struct transcript_tok
 
 	log_tokens(o, tokens, n, conn);
 	/* The journal line goes out before anyone sees the words: a kill in
-	 * between must not lose a final that was published. */
+	 * between must not lose a final that was published. With an I/O
+	 * thread it is queued first, and its data lane writes it at once (an
+	 * fsync never holds it up), so only a kill in that moment can. */
 	if (o->journal != NULL && publish_queue_push_tokens(NULL, o->queue_tap, &next, tokens, n, 0,
 			o->session_id, conn, &o->segment))
 		journal_segment(o, conn);
@@ -208,7 +210,14 @@ void transcript_out_tick(struct transcript_out *o, uint64_t now_ms)
 {
 	int res;
 
-	if (o->journal == NULL || !journal_dirty(o->journal))
+	if (o->journal == NULL)
+		return;
+	/* A write or sync on the I/O thread failed since the last tick. */
+	if ((res = journal_error(o->journal)) < 0) {
+		journal_failed(o, res);
+		return;
+	}
+	if (!journal_dirty(o->journal))
 		return;
 	/* Lines are written at once and fsynced in batches: the first tick
 	 * after a write starts the clock (ticks come every 100 ms). */

@@ -1,7 +1,8 @@
 /* Where a tap's words go once they are on the tap's timeline: the log,
  * the crash-safe journal, and the main thread (publish queue) for the
  * metadata and D-Bus. Also the journal's gap and state lines, and its
- * fsync within a second of a write.
+ * fsync within a second of a write (asked of the I/O thread, if any: a
+ * slow disk never holds up the worker, see journal.h).
  *
  * Worker thread only.
  */
@@ -19,13 +20,15 @@
  * transcript_out_set_journal_limit() says otherwise. */
 #define TRANSCRIPT_OUT_JOURNAL_MAX	(64ull << 20)
 
+struct iothread;
 struct publish_queue;
 struct transcript_out;
 
 /* journal_dir: NULL for no journal, "" for the default state dir. A
- * journal that cannot be opened is logged and left out. */
+ * journal that cannot be opened is logged and left out. io: the I/O
+ * thread that writes and syncs the journal (NULL: this thread does). */
 struct transcript_out *transcript_out_new(const char *tap, const char *session_id, uint32_t rate,
-		const char *journal_dir);
+		const char *journal_dir, struct iothread *io);
 void transcript_out_free(struct transcript_out *o);	/* syncs and closes the journal */
 
 void transcript_out_set_queue(struct transcript_out *o, struct publish_queue *q, uint32_t tap);

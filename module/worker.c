@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "clock.h"
 #include "config.h"
+#include "iothread.h"
 #include "netwatch.h"
 #include "publish-queue.h"
 #include "session-shell.h"
@@ -59,6 +60,7 @@ struct worker {
 	struct shell *shells[CONFIG_MAX_TAPS];	/* NULL: capture only */
 	const struct transcribe_config *cfg;
 	struct blocking *blocking;	/* helper thread */
+	struct iothread *io;		/* journal and spool I/O; with blocking */
 	struct netwatch *netwatch;	/* NULL: no network awareness */
 	struct lws *net_wsi[2];		/* adopted dup()s of netwatch's fds */
 	lws_sorted_usec_list_t net_sul;	/* debounce / bus deadlines */
@@ -95,9 +97,10 @@ static void log_stats(struct worker *w, const char *when)
 	for (uint32_t i = 0; i < w->n_captures; i++) {
 		uint32_t rate = capture_rate(w->captures[i]);
 		capture_get_stats(w->captures[i], &s);
-		pw_log_info("tap=%s %s captured_ms=%" PRIu64 " dropped_ms=%" PRIu64 " drains=%" PRIu64,
-				capture_name(w->captures[i]), when, s.frames * 1000 / rate,
-				s.dropped_frames * 1000 / rate, s.drains);
+		pw_log_info("tap=%s %s captured_ms=%" PRIu64 " dropped_ms=%" PRIu64 " drains=%" PRIu64
+				" max_drain_gap_ms=%" PRIu64, capture_name(w->captures[i]), when,
+				s.frames * 1000 / rate, s.dropped_frames * 1000 / rate, s.drains,
+				s.max_drain_gap_ms);
 	}
 }
 
@@ -170,6 +173,11 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		/* The helper finished a job, a command came or a stop was asked for. */
 		if (w->blocking != NULL)
 			blocking_collect(w->blocking);
+		/* A spool read-ahead came in: what waited for it goes out. */
+		if (w->io != NULL && iothread_collect(w->io) > 0)
+			for (uint32_t i = 0; i < w->n_captures; i++)
+				if (w->shells[i] != NULL)
+					shell_tick(w->shells[i]);
 		run_commands(w);
 		poll_wake(w);
 		break;
@@ -563,8 +571,11 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 		}
 	}
 	if (cfg->service.url[0] != '\0' &&
-	    (w->blocking = blocking_new(wake_from_helper, w)) == NULL) {
-		snprintf(err, err_size, "worker: cannot start the helper thread: %s", strerror(errno));
+	    ((w->blocking = blocking_new(wake_from_helper, w)) == NULL ||
+	     (w->io = iothread_new(wake_from_helper, w)) == NULL)) {
+		snprintf(err, err_size, "worker: cannot start the helper or I/O thread: %s",
+				strerror(errno));
+		blocking_destroy(w->blocking);
 		lws_context_destroy(w->ctx);
 		free(w);
 		return NULL;
@@ -586,6 +597,11 @@ static void feed_shell(void *data, const void *audio, uint32_t bytes)
 	shell_audio(data, audio, bytes);
 }
 
+static void gap_to_shell(void *data, uint64_t at_ms, uint64_t len_ms, const char *reason)
+{
+	shell_gap(data, at_ms, len_ms, reason);
+}
+
 int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t err_size)
 {
 	struct shell *sh = NULL;
@@ -595,10 +611,10 @@ int worker_add_capture(struct worker *w, struct capture *c, char *err, size_t er
 		return -EBUSY;
 	}
 	if (w->blocking != NULL) {
-		sh = shell_new(capture_name(c), w->cfg, w->ctx, w->blocking, err, err_size);
+		sh = shell_new(capture_name(c), w->cfg, w->ctx, w->blocking, w->io, err, err_size);
 		if (sh == NULL)
 			return -EINVAL;
-		capture_set_sink(c, feed_shell, sh);
+		capture_set_sink(c, feed_shell, gap_to_shell, sh);
 	}
 	w->shells[w->n_captures] = sh;
 	w->captures[w->n_captures++] = c;
@@ -626,6 +642,7 @@ static void release_network(struct worker *w)
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
 			shell_shutdown(w->shells[i]);
+	iothread_mute(w->io);		/* its wake-up is lws_cancel_service() */
 	lws_context_destroy(w->ctx);
 	w->ctx = NULL;
 	netwatch_free(w->netwatch);
@@ -634,6 +651,11 @@ static void release_network(struct worker *w)
 	 * from other threads, and only compares them with NULL. */
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		shell_free(w->shells[i]);
+	/* The shells' journals and spools were handed to the I/O thread to
+	 * close: joining it waits for their last fsync, here on the worker's
+	 * own thread (an unload does not wait for it: see worker_destroy). */
+	iothread_free(w->io);
+	w->io = NULL;
 	publish_queue_free(w->out);
 	w->out = NULL;
 }

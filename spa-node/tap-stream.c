@@ -26,6 +26,7 @@
 #include "tap-stream.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,12 @@
  * becomes the default output unless the user picks it. */
 #define SINK_PRIORITY	"1"
 #define NODE_NAME_MAX	300
+/* A jump of the graph's clock up to this long is audio we missed (an
+ * xrun, a stalled graph) and becomes a gap; a longer one, or one back, is
+ * a new clock (another driver, a suspended graph woken up): followed from
+ * there without a gap, as inserting minutes of silence would flood the
+ * replay buffer and the service. */
+#define CLOCK_GAP_MAX_MS	5000u
 
 /* One pw_stream and what it needs to find its tap and its peer. */
 struct tap_node {
@@ -64,9 +71,56 @@ struct tap_stream {
 	struct tap_node playback;	/* sink mode: play-through */
 
 	uint32_t frame_bytes;
+	uint32_t rate;
+
+	/* RT: the graph's clock against the frames it delivered. */
+	atomic_bool clk_reset;		/* main: the stream paused (or started) */
+	bool clk_valid;
+	struct spa_fraction clk_rate;
+	uint64_t clk_base;		/* ticks when counting started */
+	uint64_t clk_frames;		/* frames delivered (or skipped) since */
 };
 
 /* ---- data thread ---- */
+
+/* Frames the graph's clock says we should have had by now but never got
+ * (cycles we were not run for) are a gap in the ring at this point; the
+ * resampler's few frames of jitter are not. */
+static void follow_clock(struct tap_stream *ts, uint32_t frames)
+{
+	struct pw_time t;
+	uint64_t expected, missing;
+
+	if (pw_stream_get_time_n(ts->capture.stream, &t, sizeof(t)) < 0 || t.rate.denom == 0)
+		return;
+	/* Not run because nothing was to be heard (paused, started, an empty
+	 * cycle of a peer that starts) is no loss: count from the next cycle. */
+	if (atomic_exchange_explicit(&ts->clk_reset, false, memory_order_acquire) || frames == 0) {
+		ts->clk_valid = false;
+		return;
+	}
+	if (!ts->clk_valid || t.rate.num != ts->clk_rate.num || t.rate.denom != ts->clk_rate.denom ||
+	    t.ticks < ts->clk_base) {
+		ts->clk_valid = true;
+		ts->clk_rate = t.rate;
+		ts->clk_base = t.ticks;
+		ts->clk_frames = frames;
+		return;
+	}
+	expected = (t.ticks - ts->clk_base) * ts->rate * t.rate.num / t.rate.denom;
+	missing = expected > ts->clk_frames ? expected - ts->clk_frames : 0;
+	if (missing > (uint64_t)ts->rate * CLOCK_GAP_MAX_MS / 1000) {
+		ts->clk_base = t.ticks;		/* a new clock: no gap */
+		ts->clk_frames = frames;
+		return;
+	}
+	/* More than half a cycle short: at least one cycle was missed. */
+	if (missing > frames / 2 + ts->rate / 1000) {
+		ring_skip(ts->ring, missing);
+		ts->clk_frames += missing;
+	}
+	ts->clk_frames += frames;
+}
 
 /* Every callback's data is the stream's tap_node. */
 static void capture_process(void *data)
@@ -83,6 +137,7 @@ static void capture_process(void *data)
 		offs = SPA_MIN(d->chunk->offset, d->maxsize);
 		size = SPA_MIN(d->chunk->size, d->maxsize - offs);
 		size -= size % ts->frame_bytes;
+		follow_clock(ts, size / ts->frame_bytes);
 		ring_push(ts->ring, SPA_PTROFF(d->data, offs, void), size);
 	}
 	pw_stream_queue_buffer(ts->capture.stream, b);
@@ -136,6 +191,8 @@ static void node_state_changed(void *data, enum pw_stream_state old,
 	struct tap_node *n = data;
 	struct tap_stream *ts = n->ts;
 
+	if (n == &ts->capture && state != PW_STREAM_STATE_STREAMING)
+		atomic_store_explicit(&ts->clk_reset, true, memory_order_release);
 	if (ts->events && ts->events->state_changed)
 		ts->events->state_changed(ts->events_data, n->name, state, error);
 	/* Connected streams only go back to unconnected when their node is
@@ -355,10 +412,12 @@ struct tap_stream *tap_stream_new(struct pw_core *core, const struct tap_stream_
 	}
 	if ((ts = calloc(1, sizeof(*ts))) == NULL)
 		return NULL;
+	atomic_init(&ts->clk_reset, false);
 	ts->ring = ring;
 	ts->events = events;
 	ts->events_data = data;
 	ts->frame_bytes = p->channels * sizeof(int16_t);
+	ts->rate = p->rate;
 	service_layout(&info, p->rate, p->channels);
 
 	switch (p->mode) {

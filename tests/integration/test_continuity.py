@@ -57,7 +57,7 @@ class ContinuityTest(PipeWireTestCase):
         out = subprocess.run(args + ["--expect"], capture_output=True, text=True, check=True).stdout
         return wav, [json.loads(l) for l in out.splitlines() if l.strip()]
 
-    def start(self, *server_args, port=None, extra=""):
+    def start(self, *server_args, port=None, extra="", env=None):
         fx = self.fx
         more = ("--port", str(port)) if port else ()
         self.server = FaultServer(fx, "--key", SECRET, *more, *server_args)
@@ -66,7 +66,7 @@ class ContinuityTest(PipeWireTestCase):
                 "taps = [ { name = c mode = tap target = %s } ] }"
                 % (self.server.url, extra, fixture.PLAYER))
         self.host = fx.start_module_host(MODULE, args, debug="mod.transcribe:4",
-                                         env={"TRANSCRIBE_TEST_KEY": SECRET})
+                                         env={"TRANSCRIBE_TEST_KEY": SECRET, **(env or {})})
         fx.wait_for_ports("transcribe.c", "in", 2)
         fx.wait_for(lambda: "-> streaming" in self.host.log, what="streaming")
 

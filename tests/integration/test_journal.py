@@ -13,6 +13,8 @@ import signal
 import stat
 import subprocess
 import time
+import unittest
+from pathlib import Path
 
 import bus
 import fixture
@@ -68,6 +70,78 @@ class JournalTest(PipeWireTestCase):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("w300", out.stdout)
+
+    # Real time only (the shim sleeps): under the sanitizers it would add
+    # time and no code; tests/unit/test-iothread.c covers the I/O thread there.
+    @unittest.skipIf(os.environ.get("TRANSCRIBE_HOST_PRELOAD"), "real-time; normal pass only")
+    def test_fsync_taking_3_s_loses_no_audio_and_no_word(self):
+        # A ring of 1 s: a worker that waited on one 3 s fsync would drop audio.
+        wav, expected = self.make_tones(3)
+        preload = " ".join(filter(None, [os.environ.get("TRANSCRIBE_HOST_PRELOAD"),
+                                         os.environ["SLOW_FSYNC"]]))
+        self.start(extra="buffer.ring-ms = 1000",
+                   env={"LD_PRELOAD": preload, "SLOW_FSYNC_MS": "3000"})
+        started = time.monotonic()
+        player = self.play(wav)
+        self.assertEqual(player.wait_exit(timeout=expected[-1]["end_ms"] / 1000 + 30), 0)
+        self.fx.wait_for(lambda: len(self.finals()) >= len(expected), timeout=30, what="words")
+        dropped = bus.get_property(self.fx, "c", "DroppedMs") or 0
+        path = bus.get_property(self.fx, "c", "JournalPath")
+        print("\n%.1f s of audio, %d fsyncs of 3 s, dropped_ms=%d"
+              % (expected[-1]["end_ms"] / 1000, self.host.log.count("slow-fsync: fsync"), dropped))
+        self.assertGreater(self.host.log.count("slow-fsync: fsync"), 2, "the shim was not in effect")
+        self.assertEqual([w for w, _, _ in self.finals()], [e["text"] for e in expected])
+        stopping = time.monotonic()
+        self.host.terminate()
+        # The unload joins the I/O thread (its last fsync) until the
+        # asynchronous teardown takes over.
+        print("host stopped in %.1f s" % (time.monotonic() - stopping))
+        print("worst wait between two drains of the ring: %s ms"
+              % re.findall(r"max_drain_gap_ms=(\d+)", self.host.log)[-1])
+        lines = self.lines(Path(path))
+        gaps = [l for l in lines if l["type"] == "gap"]
+        # Nothing lost on our side; an xrun of a busy machine's graph (a
+        # "missed" gap) would be the graph's, and is said as such.
+        self.assertEqual([g for g in gaps if "missed by the graph" not in g["reason"]], [])
+        self.assertEqual(dropped, sum(g["end_ms"] - g["start_ms"] for g in gaps), gaps)
+        self.assertEqual([l["text"] for l in lines if l["type"] == "final"],
+                         [e["text"] for e in expected])
+        print("session took %.1f s" % (time.monotonic() - started))
+
+    @unittest.skipIf(os.environ.get("TRANSCRIBE_HOST_PRELOAD"), "real-time; normal pass only")
+    def test_a_stalled_host_is_a_gap_in_place_not_a_shift(self):
+        # SIGSTOP the process holding the module for a second: the graph runs
+        # on without it, its tap misses those cycles (no overflow: nothing
+        # runs). The clock says so: a gap line, DroppedMs, and every word
+        # after it still where it was played.
+        wav, expected = self.make_tones(1)
+        self.start()
+        player = self.play(wav)
+        self.fx.wait_for(lambda: len(self.finals()) >= 3, what="words before the stall")
+        self.host.send_signal(signal.SIGSTOP)
+        time.sleep(1.0)     # the stall itself; nothing waits on it to happen
+        self.host.send_signal(signal.SIGCONT)
+        self.assertEqual(player.wait_exit(timeout=expected[-1]["end_ms"] / 1000 + 30), 0)
+        self.fx.wait_for(lambda: self.finals() and self.finals()[-1][0] == expected[-1]["text"],
+                         timeout=30, what="the last word")
+        dropped = bus.get_property(self.fx, "c", "DroppedMs") or 0
+        path = bus.get_property(self.fx, "c", "JournalPath")
+        self.host.terminate()
+        gaps = [l for l in self.lines(Path(path)) if l["type"] == "gap"]
+        want = {e["text"]: e["start_ms"] for e in expected}
+        got = self.finals()
+        offsets = [s - want[w] for w, s, _ in got]
+        print("\ngaps: %s, DroppedMs=%d\nword start offsets vs the file: %s"
+              % ([(g["start_ms"], g["end_ms"]) for g in gaps], dropped, offsets))
+        # The stall's gap (a busy machine's xrun may add a short one).
+        self.assertTrue(gaps, "no gap line for the stall")
+        stall = max(gaps, key=lambda g: g["end_ms"] - g["start_ms"])
+        self.assertIn("missed by the graph", stall["reason"])
+        self.assertAlmostEqual(stall["end_ms"] - stall["start_ms"], 1000, delta=300)
+        self.assertEqual(dropped, sum(g["end_ms"] - g["start_ms"] for g in gaps), gaps)
+        self.assertTrue(any(s > stall["end_ms"] for _, s, _ in got), "no word after the gap")
+        self.assertTrue(all(abs(o - offsets[0]) <= test_continuity.TOLERANCE_MS for o in offsets),
+                        offsets)
 
     def test_sigkill_loses_no_final_that_reached_the_module_a_second_before(self):
         wav, expected = self.make_tones(2)

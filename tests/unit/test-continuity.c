@@ -189,7 +189,7 @@ static void test_replay_sends_from_the_committed_position_in_order(void **state)
 	struct replay r;
 	size_t n;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 3, 1000, NULL, 0, NULL, 0), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 3, 1000, NULL, 0, NULL, NULL, 0), 0);
 	fill(in, 3000, 0);
 	replay_push(&r, in, sizeof(in), NULL);
 	replay_begin(&r, 1, 0);
@@ -212,7 +212,7 @@ static void test_replay_order_survives_the_buffer_wrapping(void **state)
 	struct replay r;
 	uint16_t expect = 0;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, NULL, 0, NULL, 0), 0);	/* 1000 frames */
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, NULL, 0, NULL, NULL, 0), 0);	/* 1000 frames */
 	replay_begin(&r, 1, 0);
 	for (int round = 0; round < 6; round++) {
 		size_t n;
@@ -241,7 +241,7 @@ static void test_catching_up_is_paced_live_audio_is_not(void **state)
 	struct replay r;
 	size_t sent = 0;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 30, 4, NULL, 0, NULL, 0), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 30, 4, NULL, 0, NULL, NULL, 0), 0);
 	replay_push(&r, in, sizeof(in), NULL);	/* 20 s waiting */
 	replay_begin(&r, 1, 1000);
 	while (replay_next(&r, 1000, out, CHUNK, false) > 0) {
@@ -269,7 +269,7 @@ static void test_a_full_buffer_drops_the_oldest_and_reports_the_gap(void **state
 	struct replay r;
 	int64_t gap_start = -1, gap;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, NULL, 0, NULL, 0), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, NULL, 0, NULL, NULL, 0), 0);
 	replay_begin(&r, 1, 0);
 	fill(in, 300, 0);
 	replay_push(&r, in, 300 * FRAME, &gap_start);
@@ -291,7 +291,7 @@ static void test_commit_never_releases_audio_not_sent(void **state)
 	static uint8_t in[1000 * FRAME], out[CHUNK];
 	struct replay r;
 
-	assert_int_equal(replay_init(&r, RATE, FRAME, 2, 1000, NULL, 0, NULL, 0), 0);
+	assert_int_equal(replay_init(&r, RATE, FRAME, 2, 1000, NULL, 0, NULL, NULL, 0), 0);
 	replay_push(&r, in, sizeof(in), NULL);
 	replay_begin(&r, 1, 0);
 	replay_sent(&r, replay_next(&r, 0, out, CHUNK, false));
@@ -327,7 +327,7 @@ static void test_audio_beyond_memory_waits_in_the_spool_in_order(void **state)
 
 	/* 1 s of memory, 3 s of spool: 3.5 s of outage loses nothing. */
 	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, spool_dir, 3000 * FRAME,
-			err, sizeof(err)), 0);
+			NULL, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
 	for (int i = 0; i < 35; i++) {
 		fill(in, 100, (uint16_t)(i * 100));
@@ -353,7 +353,7 @@ static void test_a_full_spool_drops_its_oldest_as_a_gap_and_wraps_in_order(void 
 	uint16_t expect;
 
 	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, spool_dir, 1000 * FRAME,
-			err, sizeof(err)), 0);
+			NULL, err, sizeof(err)), 0);
 	replay_begin(&r, 1, 0);
 	for (int i = 0; i < 50; i++) {	/* 5 s into 2 s of room */
 		int64_t g;
@@ -377,7 +377,7 @@ static void test_an_unusable_spool_dir_leaves_memory_only(void **state)
 	char err[256];
 
 	assert_int_equal(replay_init(&r, RATE, FRAME, 1, 1000, "/proc/no-such-dir", 1 << 20,
-			err, sizeof(err)), 0);
+			NULL, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "/proc/no-such-dir"));
 	assert_int_equal(replay_push(&r, in, sizeof(in), NULL), 500);	/* memory alone */
 	replay_clear(&r);

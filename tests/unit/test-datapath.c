@@ -129,7 +129,7 @@ static struct fake *fake_new_with(const struct dialect_ops *dialect)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-datapath-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->journal_first = true;
-	f->out = transcript_out_new("t", "s", RATE, f->dir);
+	f->out = transcript_out_new("t", "s", RATE, f->dir, NULL);
 	f->queue = publish_queue_new(on_publish, f);
 	transcript_out_set_queue(f->out, f->queue, 0);
 	f->dp = datapath_new(&c, dialect, f->out, &fake_ops, f, err, sizeof(err));

@@ -108,7 +108,7 @@ static void test_default_dir_is_created_0700_and_file_is_0600(void **state)
 	snprintf(xdg, sizeof(xdg), "%s/state", fx->dir);
 	snprintf(dir, sizeof(dir), "%s/pipewire-transcribe", xdg);
 	setenv("XDG_STATE_HOME", xdg, 1);
-	j = journal_open(NULL, "captions", "1c5e2256", 16000, fx->err, sizeof(fx->err));
+	j = journal_open(NULL, "captions", "1c5e2256", 16000, NULL, fx->err, sizeof(fx->err));
 	umask(old);
 	assert_non_null(j);
 	snprintf(prefix, sizeof(prefix), "%s/captions-", dir);
@@ -129,7 +129,7 @@ static void test_without_xdg_state_home_the_dir_is_under_home(void **state)
 
 	setenv("HOME", fx->dir, 1);
 	setenv("XDG_STATE_HOME", "relative/is/ignored", 1);
-	j = journal_open(NULL, "mic", "ab", 16000, fx->err, sizeof(fx->err));
+	j = journal_open(NULL, "mic", "ab", 16000, NULL, fx->err, sizeof(fx->err));
 	assert_non_null(j);
 	snprintf(dir, sizeof(dir), "%s/.local/state/pipewire-transcribe/mic-", fx->dir);
 	assert_memory_equal(journal_path(j), dir, strlen(dir));
@@ -146,7 +146,7 @@ static void test_lines_are_written_byte_for_byte(void **state)
 {
 	struct fixture *fx = *state;
 	struct journal *j = journal_open(fx->dir, "browser", "1c5e2256", 16000,
-					 fx->err, sizeof(fx->err));
+					 NULL, fx->err, sizeof(fx->err));
 	char started[32], expected[1024], path[PATH_MAX];
 	char *got;
 
@@ -191,15 +191,15 @@ static void test_second_open_gets_a_new_file_and_leaves_the_first_intact(void **
 	char *before, *after, first[PATH_MAX], stem[PATH_MAX];
 	size_t n;
 
-	a = journal_open(fx->dir, "tap", "s1", 16000, fx->err, sizeof(fx->err));
+	a = journal_open(fx->dir, "tap", "s1", 16000, NULL, fx->err, sizeof(fx->err));
 	assert_non_null(a);
 	assert_int_equal(journal_final(a, &(struct journal_final){
 		.seq = 1, .start_ms = 0, .end_ms = 10, .text = "one", .confidence = -1 }), 0);
 	snprintf(first, sizeof(first), "%s", journal_path(a));
 	before = slurp(first, NULL);
 
-	b = journal_open(fx->dir, "tap", "s1", 16000, fx->err, sizeof(fx->err));
-	c = journal_open(fx->dir, "tap", "s1", 16000, fx->err, sizeof(fx->err));
+	b = journal_open(fx->dir, "tap", "s1", 16000, NULL, fx->err, sizeof(fx->err));
+	c = journal_open(fx->dir, "tap", "s1", 16000, NULL, fx->err, sizeof(fx->err));
 	assert_non_null(b);
 	assert_non_null(c);
 	assert_string_not_equal(journal_path(b), first);
@@ -232,7 +232,7 @@ static void test_text_with_quotes_newlines_and_utf8_round_trips(void **state)
 		"control \x01\x1f and / slash",
 	};
 	struct fixture *fx = *state;
-	struct journal *j = journal_open(fx->dir, "u", "s", 48000, fx->err, sizeof(fx->err));
+	struct journal *j = journal_open(fx->dir, "u", "s", 48000, NULL, fx->err, sizeof(fx->err));
 	struct json_tokener *tok = json_tokener_new();
 	char path[PATH_MAX], *buf, *line, *nl;
 	size_t len, i = 0;
@@ -273,7 +273,7 @@ static void test_text_with_quotes_newlines_and_utf8_round_trips(void **state)
 static void test_sync_is_due_only_after_a_write(void **state)
 {
 	struct fixture *fx = *state;
-	struct journal *j = journal_open(fx->dir, "t", "s", 16000, fx->err, sizeof(fx->err));
+	struct journal *j = journal_open(fx->dir, "t", "s", 16000, NULL, fx->err, sizeof(fx->err));
 
 	assert_non_null(j);
 	assert_true(journal_dirty(j));		/* the header */
@@ -302,14 +302,14 @@ static void test_unusable_dir_gives_an_error_naming_the_path(void **state)
 	close(fd);
 	snprintf(dir, sizeof(dir), "%s/sub", file);
 	errno = 0;
-	j = journal_open(dir, "t", "s", 16000, fx->err, sizeof(fx->err));
+	j = journal_open(dir, "t", "s", 16000, NULL, fx->err, sizeof(fx->err));
 	assert_null(j);
 	assert_int_equal(errno, ENOTDIR);
 	snprintf(expected, sizeof(expected), "journal: cannot create directory %s: %s",
 		 dir, strerror(ENOTDIR));
 	assert_string_equal(fx->err, expected);
 
-	j = journal_open(file, "t", "s", 16000, fx->err, sizeof(fx->err));
+	j = journal_open(file, "t", "s", 16000, NULL, fx->err, sizeof(fx->err));
 	assert_null(j);
 	snprintf(expected, sizeof(expected), "journal: %s: %s", file, strerror(ENOTDIR));
 	assert_string_equal(fx->err, expected);
@@ -318,7 +318,7 @@ static void test_unusable_dir_gives_an_error_naming_the_path(void **state)
 	if (geteuid() != 0) {
 		snprintf(dir, sizeof(dir), "%s/read-only", fx->dir);
 		assert_int_equal(mkdir(dir, 0500), 0);
-		j = journal_open(dir, "t", "s", 16000, fx->err, sizeof(fx->err));
+		j = journal_open(dir, "t", "s", 16000, NULL, fx->err, sizeof(fx->err));
 		assert_null(j);
 		assert_int_equal(errno, EACCES);
 		snprintf(expected, sizeof(expected), "journal: cannot create %s/t-", dir);
@@ -332,11 +332,11 @@ static void test_bad_names_are_refused(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_null(journal_open(fx->dir, "../up", "s", 16000, fx->err, sizeof(fx->err)));
+	assert_null(journal_open(fx->dir, "../up", "s", 16000, NULL, fx->err, sizeof(fx->err)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(fx->err, "\"../up\""));
-	assert_null(journal_open(fx->dir, "t", "", 16000, fx->err, sizeof(fx->err)));
-	assert_null(journal_open(fx->dir, NULL, "s", 16000, NULL, 0));
+	assert_null(journal_open(fx->dir, "t", "", 16000, NULL, fx->err, sizeof(fx->err)));
+	assert_null(journal_open(fx->dir, NULL, "s", 16000, NULL, NULL, 0));
 }
 
 /* RLIMIT_FSIZE makes write(2) stop short in the middle of a line, as a
@@ -345,7 +345,7 @@ static void test_bad_names_are_refused(void **state)
 static void test_short_write_leaves_only_whole_lines(void **state)
 {
 	struct fixture *fx = *state;
-	struct journal *j = journal_open(fx->dir, "t", "s", 16000, fx->err, sizeof(fx->err));
+	struct journal *j = journal_open(fx->dir, "t", "s", 16000, NULL, fx->err, sizeof(fx->err));
 	struct rlimit old, lim;
 	char path[PATH_MAX], *before, *after;
 	size_t len;
@@ -383,7 +383,7 @@ static void test_short_write_leaves_only_whole_lines(void **state)
 static void test_a_capped_journal_stops_below_its_limit_and_can_still_say_so(void **state)
 {
 	struct fixture *fx = *state;
-	struct journal *j = journal_open(fx->dir, "cap", "s1", 16000, fx->err, sizeof(fx->err));
+	struct journal *j = journal_open(fx->dir, "cap", "s1", 16000, NULL, fx->err, sizeof(fx->err));
 	uint64_t limit = 3 * JOURNAL_RESERVE, seq = 0;
 	struct stat st;
 	int r;
@@ -421,14 +421,14 @@ static void test_the_journal_never_follows_a_symlink(void **state)
 	char target[128], link[PATH_MAX];
 	struct journal *j;
 
-	j = journal_open(fx->dir, "sym", "s1", 16000, fx->err, sizeof(fx->err));
+	j = journal_open(fx->dir, "sym", "s1", 16000, NULL, fx->err, sizeof(fx->err));
 	assert_non_null(j);
 	snprintf(link, sizeof(link), "%s", journal_path(j));
 	journal_close(j);
 	unlink(link);
 	snprintf(target, sizeof(target), "%s/target", fx->dir);
 	assert_int_equal(symlink(target, link), 0);
-	j = journal_open(fx->dir, "sym", "s1", 16000, fx->err, sizeof(fx->err));
+	j = journal_open(fx->dir, "sym", "s1", 16000, NULL, fx->err, sizeof(fx->err));
 	/* same second: the name is taken (by the link), the next one is used */
 	if (j != NULL) {
 		assert_string_not_equal(journal_path(j), link);

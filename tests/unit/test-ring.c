@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -182,7 +184,7 @@ static void test_ring_new_rejects_empty_and_oversized_rings(void **state)
 
 	r = ring_new(1000, 4, 1, -1);
 	assert_non_null(r);
-	assert_int_equal(ring_capacity_frames(r), 1024);
+	assert_int_equal(ring_capacity_frames(r), 1000);	/* exactly, not rounded */
 	assert_int_equal(ring_frame_bytes(r), 4);
 	assert_int_equal(ring_readable_frames(r), 0);
 	assert_int_equal(ring_dropped_frames(r), 0);
@@ -190,31 +192,32 @@ static void test_ring_new_rejects_empty_and_oversized_rings(void **state)
 	ring_free(NULL);
 }
 
-/* 6-byte frames (S16, 3 channels) in a power-of-two byte buffer: frames
- * straddle the end of the buffer at every possible split. */
+/* 6-byte frames (S16, 3 channels) in a 6000-byte buffer (no power of
+ * two): pushes and reads of every size cross its end. */
 static void test_data_is_byte_exact_across_buffer_end(void **state)
 {
 	struct traffic t = { .seed = 0x2545f491 };
 	struct tap_ring *r = ring_new(1000, 6, 1, -1);
 
 	assert_non_null(r);
-	assert_int_equal(ring_capacity_frames(r), 8192 / 6);
-	run_traffic(r, &t, 200 * 8192);
-	assert_true(t.read > 100 * 8192 / SAMPLE_BYTES);
+	assert_int_equal(ring_capacity_frames(r), 1000);
+	run_traffic(r, &t, 200 * 6000);
+	assert_true(t.read > 100 * 6000 / SAMPLE_BYTES);
 	ring_free(r);
 }
 
 /* The 32-bit stream indexes wrap after 4 GiB; data and fill level must stay
  * exact across that point. Fast-forward there with full-ring laps (data not
  * checked, filler that can not pass for the pattern), then check every byte
- * for a few laps on each side. 2^32 is not a multiple of the 6-byte frame,
- * so a frame straddles the index wrap too. */
+ * for a few laps on each side. 2^32 is a multiple of neither the 6-byte
+ * frame nor the 60000-byte ring: a frame straddles the index wrap, and
+ * where the bytes go must not jump there (index % size would). */
 static void test_data_is_byte_exact_across_index_wrap(void **state)
 {
 	struct traffic t = { .seed = 0x9e3779b9 };
 	struct tap_ring *r = ring_new(10000, 6, 1, -1);
 	const uint64_t wrap = UINT64_C(1) << 32;
-	uint32_t lap = 65536 - 65536 % 6;
+	uint32_t lap = 60000;
 	uint8_t *filler = malloc(lap), *sink = malloc(lap);
 
 	assert_non_null(r);
@@ -414,6 +417,165 @@ static void test_huge_push_is_dropped_not_overflowing(void **state)
 	ring_free(r);
 }
 
+/* Reads everything readable now as runs: data checked against the pattern
+ * from *next, gaps appended to out[] as negative frame counts. */
+static int read_runs(struct tap_ring *r, uint64_t *next, int64_t *out, int max, unsigned *why)
+{
+	static uint8_t buf[4096 * SAMPLE_BYTES];
+	uint64_t gap;
+	uint32_t n;
+	unsigned w;
+	int k = 0;
+
+	for (;;) {
+		n = ring_read_gap(r, buf, 300 * SAMPLE_BYTES, &gap, &w);
+		if (n == 0 && gap == 0)
+			return k;
+		assert_true(k < max);
+		if (gap > 0) {
+			out[k++] = -(int64_t)gap;
+			*why |= w;
+			*next += gap;	/* the stream went on meanwhile */
+			continue;
+		}
+		pattern_check(buf, n, next);
+		/* Runs of data are merged: only where they are matters. */
+		if (k > 0 && out[k - 1] > 0)
+			out[k - 1] += n / SAMPLE_BYTES;
+		else
+			out[k++] = n / SAMPLE_BYTES;
+	}
+}
+
+/* Issue 13: ring full of A, B dropped, C pushed while A is drained: the
+ * consumer gets A, then the gap where B was, then C (it used to get A, C,
+ * then B's silence, which put C too early and everything after it). */
+static void test_a_gap_comes_where_the_drop_was_not_after_later_audio(void **state)
+{
+	static uint8_t in[1024 * SAMPLE_BYTES], half[512 * SAMPLE_BYTES];
+	uint64_t pushed = 0, read = 0, other = 1 << 20;
+	struct tap_ring *r = ring_new(1024, SAMPLE_BYTES, 1024, -1);
+	int64_t runs[8];
+	unsigned why = 0;
+	int k;
+
+	assert_non_null(r);
+	pattern_fill(in, sizeof(in), &pushed);
+	assert_int_equal(ring_push(r, in, sizeof(in)), 0);		/* A */
+	pattern_fill(in, 256 * SAMPLE_BYTES, &other);
+	assert_int_equal(ring_push(r, in, 256 * SAMPLE_BYTES), -ENOSPC);	/* B */
+	assert_int_equal(ring_push(r, in, 128 * SAMPLE_BYTES), -ENOSPC);	/* B, on */
+	assert_int_equal(ring_read(r, half, sizeof(half)), sizeof(half));	/* the drain */
+	pattern_check(half, sizeof(half), &read);
+	pushed += 384;		/* the pattern goes on after B, as the stream does */
+	pattern_fill(in, 300 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 300 * SAMPLE_BYTES), 0);	/* C */
+
+	k = read_runs(r, &read, runs, 8, &why);
+	/* read_runs() checks the pattern across the gap: C is B's length on. */
+	assert_int_equal(k, 0 + 3);
+	assert_int_equal(runs[0], 512);
+	assert_int_equal(runs[1], -384);
+	assert_true(why == RING_GAP_OVERFLOW);
+	assert_int_equal(runs[2], 300);
+	assert_int_equal(ring_dropped_frames(r), 384);
+	ring_free(r);
+}
+
+/* Frames the graph never delivered (an xrun) are a gap at their place too,
+ * also while the ring has room; two runs stay two gaps. */
+static void test_missed_frames_are_a_gap_in_place(void **state)
+{
+	static uint8_t in[600 * SAMPLE_BYTES];
+	uint64_t pushed = 0, read = 0;
+	struct tap_ring *r = ring_new(4096, SAMPLE_BYTES, 4096, -1);
+	int64_t runs[8];
+	unsigned why = 0;
+
+	assert_non_null(r);
+	pattern_fill(in, 600 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 600 * SAMPLE_BYTES), 0);
+	ring_skip(r, 100);
+	pushed += 100;
+	pattern_fill(in, 200 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 200 * SAMPLE_BYTES), 0);
+	ring_skip(r, 50);
+	ring_skip(r, 25);	/* the same run */
+	assert_int_equal(read_runs(r, &read, runs, 8, &why), 4);
+	assert_int_equal(runs[0], 600);
+	assert_int_equal(runs[1], -100);
+	assert_int_equal(runs[2], 200);
+	assert_int_equal(runs[3], -75);
+	assert_true(why == RING_GAP_MISSED);
+	/* Nothing more, and the open run is not said twice. */
+	assert_int_equal(read_runs(r, &read, runs, 8, &why), 0);
+	pushed += 75;
+	pattern_fill(in, 10 * SAMPLE_BYTES, &pushed);
+	assert_int_equal(ring_push(r, in, 10 * SAMPLE_BYTES), 0);
+	assert_int_equal(read_runs(r, &read, runs, 8, &why), 1);
+	assert_int_equal(runs[0], 10);
+	ring_free(r);
+}
+
+/* The largest ring the module accepts: buffer.ring-ms 60000 at 48 kHz,
+ * 8 channels of S16 (46,080,000 bytes). */
+#define BIG_RING_FRAMES	(60u * 48000u)
+#define BIG_FRAME	(8u * SAMPLE_BYTES)
+#define BIG_BLOCK	1024u	/* frames per push: a 21 ms quantum */
+
+struct lap {
+	struct tap_ring *r;
+	uint8_t *block;
+	long faults;
+	uint64_t pushes;
+};
+
+static long thread_minflt(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/* Stands in for the data thread: one whole lap of pushes into a fresh
+ * ring, counting the minor page faults this thread takes meanwhile. */
+static void *first_lap(void *data)
+{
+	struct lap *l = data;
+	long before;
+
+	/* Warm what is not the ring: this thread's stack and the code. */
+	ring_push(l->r, l->block, 0);
+	before = thread_minflt();
+	while (ring_push(l->r, l->block, BIG_BLOCK * BIG_FRAME) == 0)
+		l->pushes++;
+	l->faults = thread_minflt() - before;
+	return NULL;
+}
+
+/* Issue 13: the first lap used to fault in every page on the RT thread
+ * (16,388 minor faults for this ring); ring_new() touches them all. */
+static void test_the_first_lap_of_a_large_ring_takes_no_page_fault(void **state)
+{
+	struct lap l = { .r = ring_new(BIG_RING_FRAMES, BIG_FRAME, BIG_RING_FRAMES, -1) };
+	pthread_t t;
+
+	assert_non_null(l.r);
+	assert_int_equal(ring_capacity_frames(l.r), BIG_RING_FRAMES);
+	assert_non_null(l.block = malloc(BIG_BLOCK * BIG_FRAME));
+	memset(l.block, 0x5a, BIG_BLOCK * BIG_FRAME);
+	assert_int_equal(pthread_create(&t, NULL, first_lap, &l), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("first lap of a %u-byte ring: %" PRIu64 " pushes, %ld minor faults; "
+			"mlock: %s\n", BIG_RING_FRAMES * BIG_FRAME, l.pushes, l.faults,
+			ring_lock_error(l.r) ? strerror(ring_lock_error(l.r)) : "locked");
+	assert_int_equal(l.pushes, BIG_RING_FRAMES / BIG_BLOCK);
+	assert_int_equal(l.faults, 0);
+	free(l.block);
+	ring_free(l.r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +587,9 @@ int main(void)
 		cmocka_unit_test(test_wake_fd_written_once_per_read),
 		cmocka_unit_test(test_rt_copy_core_makes_no_heap_allocations),
 		cmocka_unit_test(test_huge_push_is_dropped_not_overflowing),
+		cmocka_unit_test(test_the_first_lap_of_a_large_ring_takes_no_page_fault),
+		cmocka_unit_test(test_a_gap_comes_where_the_drop_was_not_after_later_audio),
+		cmocka_unit_test(test_missed_frames_are_a_gap_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

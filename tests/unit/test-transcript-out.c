@@ -70,7 +70,7 @@ static int count_lines(const char *path, const char *type, struct json_object **
 static void test_a_flood_of_finals_stops_at_the_limit_and_is_still_published(void **state)
 {
 	struct publish_queue *q = publish_queue_new(wake, NULL);
-	struct transcript_out *o = transcript_out_new("flood", "s1", 16000, dir);
+	struct transcript_out *o = transcript_out_new("flood", "s1", 16000, dir, NULL);
 	struct json_object *gap = NULL, *v;
 	struct publish_event ev;
 	uint64_t published = 0, limit = 16 * 1024;
@@ -116,7 +116,7 @@ static void test_a_flood_of_finals_stops_at_the_limit_and_is_still_published(voi
 
 static void test_under_the_limit_nothing_changes(void **state)
 {
-	struct transcript_out *o = transcript_out_new("quiet", "s2", 16000, dir);
+	struct transcript_out *o = transcript_out_new("quiet", "s2", 16000, dir, NULL);
 	char path[512];
 
 	assert_non_null(o);
