@@ -2,6 +2,7 @@
  * appended with one write(2) each, fsync on the caller's schedule; with an
  * I/O thread both happen there (iothread.h). */
 #include "journal.h"
+#include "errmsg.h"
 #include "iothread.h"
 #include "transcribe-api.h"
 #include "json-double.h"
@@ -62,24 +63,6 @@ struct journal {
 	int64_t lost_from_ms, lost_to_ms;	/* their span */
 };
 
-static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (err && err_size > 0) {
-		va_start(ap, fmt);
-		n = vsnprintf(err, err_size, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < err_size)
-			snprintf(err + n, err_size - n, ": %s", strerror(-r));
-	}
-	return r;
-}
-
 static bool name_valid(const char *s)
 {
 	size_t n = 0;
@@ -106,7 +89,7 @@ static int create_file(struct journal *j, const char *dir, const char *tap,
 		n = snprintf(j->path, sizeof(j->path), "%s/%s-%s-%s%s" FILE_SUFFIX,
 			     dir, tap, stamp, j->session_id, suffix);
 		if (n < 0 || (size_t)n >= sizeof(j->path))
-			return fail(err, err_size, -ENAMETOOLONG, "journal: file name in %s", dir);
+			return errmsg_fail(err, err_size, -ENAMETOOLONG, "journal: file name in %s", dir);
 		/* O_EXCL: never an existing file, nor a symlink planted there */
 		fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC,
 			  FILE_MODE);
@@ -116,15 +99,15 @@ static int create_file(struct journal *j, const char *dir, const char *tap,
 				n = -errno;
 				close(fd);
 				unlink(j->path);
-				return fail(err, err_size, n, "journal: cannot chmod %s", j->path);
+				return errmsg_fail(err, err_size, n, "journal: cannot chmod %s", j->path);
 			}
 			j->fd = fd;
 			return 0;
 		}
 		if (errno != EEXIST)
-			return fail(err, err_size, -errno, "journal: cannot create %s", j->path);
+			return errmsg_fail(err, err_size, -errno, "journal: cannot create %s", j->path);
 	}
-	return fail(err, err_size, -EEXIST, "journal: %u files named %s/%s-%s-%s*" FILE_SUFFIX,
+	return errmsg_fail(err, err_size, -EEXIST, "journal: %u files named %s/%s-%s-%s*" FILE_SUFFIX,
 		    MAX_SAME_NAME, dir, tap, stamp, j->session_id);
 }
 
@@ -353,7 +336,7 @@ struct journal *journal_open(const char *dir, const char *tap, const char *sessi
 	if (err && err_size > 0)
 		err[0] = '\0';
 	if (!name_valid(tap) || !name_valid(session_id)) {
-		r = fail(err, err_size, -EINVAL, "journal: tap \"%s\" and session \"%s\" may "
+		r = errmsg_fail(err, err_size, -EINVAL, "journal: tap \"%s\" and session \"%s\" may "
 			 "only have letters, digits, '-', '_' and '.'",
 			 tap ? tap : "", session_id ? session_id : "");
 		errno = -r;
@@ -365,7 +348,7 @@ struct journal *journal_open(const char *dir, const char *tap, const char *sessi
 	}
 	dir = dbuf;
 	if (!(j = calloc(1, sizeof(*j)))) {
-		fail(err, err_size, -ENOMEM, "journal");
+		errmsg_fail(err, err_size, -ENOMEM, "journal");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -377,7 +360,7 @@ struct journal *journal_open(const char *dir, const char *tap, const char *sessi
 	if ((r = create_file(j, dir, tap, stamp, err, err_size)) < 0)
 		goto error;
 	if ((r = write_header(j, tap, started, rate)) < 0) {
-		fail(err, err_size, r, "journal: cannot write %s", j->path);
+		errmsg_fail(err, err_size, r, "journal: cannot write %s", j->path);
 		close(j->fd);
 		unlink(j->path);
 		goto error;

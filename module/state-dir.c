@@ -1,5 +1,6 @@
 /* The state directory (see state-dir.h). */
 #include "state-dir.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,24 +13,6 @@
 #include <unistd.h>
 
 #define DIR_MODE	0700
-
-static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (err && err_size > 0) {
-		va_start(ap, fmt);
-		n = vsnprintf(err, err_size, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < err_size)
-			snprintf(err + n, err_size - n, ": %s", strerror(-r));
-	}
-	return r;
-}
 
 static int default_dir(const char *what, char *buf, size_t size, char *err, size_t err_size)
 {
@@ -44,14 +27,14 @@ static int default_dir(const char *what, char *buf, size_t size, char *err, size
 		if (!home || home[0] != '/') {
 			if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res ||
 			    !pw.pw_dir || pw.pw_dir[0] != '/')
-				return fail(err, err_size, -ENOENT,
+				return errmsg_fail(err, err_size, -ENOENT,
 					    "%s: no state directory (set XDG_STATE_HOME or HOME)", what);
 			home = pw.pw_dir;
 		}
 		n = snprintf(buf, size, "%s/.local/state/" STATE_DIR_NAME, home);
 	}
 	if (n < 0 || (size_t)n >= size)
-		return fail(err, err_size, -ENAMETOOLONG, "%s: state directory", what);
+		return errmsg_fail(err, err_size, -ENAMETOOLONG, "%s: state directory", what);
 	return 0;
 }
 
@@ -63,7 +46,7 @@ static int make_dirs(const char *path, const char *what, char *err, size_t err_s
 	size_t len = strlen(path), i;
 
 	if (len == 0 || len >= sizeof(buf))
-		return fail(err, err_size, -ENAMETOOLONG, "%s: directory \"%s\"", what, path);
+		return errmsg_fail(err, err_size, -ENAMETOOLONG, "%s: directory \"%s\"", what, path);
 	memcpy(buf, path, len + 1);
 	for (i = 1; i <= len; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
@@ -72,13 +55,13 @@ static int make_dirs(const char *path, const char *what, char *err, size_t err_s
 		if (mkdir(buf, DIR_MODE) == 0)
 			chmod(buf, DIR_MODE);	/* 0700 whatever the umask */
 		else if (errno != EEXIST)
-			return fail(err, err_size, -errno, "%s: cannot create directory %s", what, buf);
+			return errmsg_fail(err, err_size, -errno, "%s: cannot create directory %s", what, buf);
 		buf[i] = path[i];
 	}
 	if (stat(path, &st) < 0)
-		return fail(err, err_size, -errno, "%s: directory %s", what, path);
+		return errmsg_fail(err, err_size, -errno, "%s: directory %s", what, path);
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, err_size, -ENOTDIR, "%s: %s", what, path);
+		return errmsg_fail(err, err_size, -ENOTDIR, "%s: %s", what, path);
 	return 0;
 }
 
@@ -92,7 +75,7 @@ int state_dir_prepare(const char *dir, const char *what, char *buf, size_t size,
 		if ((r = default_dir(what, buf, size, err, err_size)) < 0)
 			return r;
 	} else if (snprintf(buf, size, "%s", dir) >= (int)size) {
-		return fail(err, err_size, -ENAMETOOLONG, "%s: directory", what);
+		return errmsg_fail(err, err_size, -ENAMETOOLONG, "%s: directory", what);
 	}
 	/* "a/b/" names its files "a/b/x", not "a/b//x" */
 	for (len = strlen(buf); len > 1 && buf[len - 1] == '/'; len--)
