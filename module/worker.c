@@ -1,5 +1,6 @@
 /* Worker thread on the libwebsockets service loop. */
 #include "worker.h"
+#include "worker-internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,64 +26,9 @@
 #include "session-shell.h"
 #include "transport.h"
 
-/* Sessions get this long to finalize after a stop before the thread ends. */
-#define WORKER_STOP_GRACE_MS	4000
-/* A burst of network changes is acted on this long after its last message. */
-#define WORKER_NET_DEBOUNCE_MS	300
-/* Before sleep, sessions get this long to finalize before the lock goes. */
-#define WORKER_SLEEP_GRACE_MS	2000
-/* After this many poll ticks without audio or a socket, the poll timer
- * rests until audio, a command or a socket comes (an idle daemon is not
- * woken ten times a second for nothing). */
-#define WORKER_QUIET_TICKS	20
-/* Commands waiting for the worker; D-Bus callers get -EBUSY beyond. */
-#define WORKER_MAX_COMMANDS	64
-
 PW_LOG_TOPIC_EXTERN(mod_topic);
 #define PW_LOG_TOPIC_DEFAULT mod_topic
 
-struct worker {
-	struct lws_context *ctx;	/* created on main, serviced by the thread */
-	struct lws *wake_wsi;
-	int wake_fd;			/* owned by lws once adopted */
-	pthread_t thread;
-	bool running;			/* main thread only */
-	atomic_bool stopping;
-	lws_sorted_usec_list_t poll_sul;	/* worker thread only */
-	uint32_t poll_ms;
-	uint32_t stats_every;		/* in poll ticks */
-	uint32_t ticks;
-	uint32_t quiet_ticks;		/* worker thread only */
-	uint64_t seen_frames;		/* captured + dropped, at the last tick */
-	bool poll_resting;		/* worker thread only */
-	uint32_t n_captures;
-	struct capture *captures[CONFIG_MAX_TAPS];
-	struct shell *shells[CONFIG_MAX_TAPS];	/* NULL: capture only */
-	const struct transcribe_config *cfg;
-	struct blocking *blocking;	/* helper thread */
-	struct iothread *io;		/* journal and spool I/O; with blocking */
-	struct netwatch *netwatch;	/* NULL: no network awareness */
-	struct lws *net_wsi[2];		/* adopted dup()s of netwatch's fds */
-	lws_sorted_usec_list_t net_sul;	/* debounce / bus deadlines */
-	lws_sorted_usec_list_t sleep_sul;	/* lets the system sleep */
-	uint64_t sleep_deadline;
-
-	pthread_mutex_t cmd_lock;	/* any thread queues, the worker runs them */
-	uint32_t n_cmds;
-	struct worker_command cmds[WORKER_MAX_COMMANDS];
-
-	struct publish_queue *out;	/* a reference of our own: we may outlive the reader */
-	/* The end: the thread frees its own side, then says so; when the
-	 * main thread stopped waiting (orphaned), the thread also calls
-	 * release() and frees the worker. */
-	pthread_mutex_t end_lock;
-	pthread_cond_t end_cond;
-	bool releasing;			/* under end_lock: ctx is going, wake no more */
-	bool ended;			/* under end_lock */
-	bool orphaned;			/* under end_lock */
-	void (*release)(void *data);
-	void *release_data;
-};
 
 static void drain_all(struct worker *w)
 {
@@ -142,7 +88,7 @@ static void on_poll_timer(lws_sorted_usec_list_t *sul)
 }
 
 /* Audio, a command, a helper's result, a network event or a socket. */
-static void poll_wake(struct worker *w)
+void worker_poll_wake(struct worker *w)
 {
 	if (!w->poll_resting)
 		return;
@@ -165,7 +111,7 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (read(lws_get_socket_fd(wsi), &count, sizeof(count)) < 0 && errno != EAGAIN)
 			pw_log_warn("worker wake-up read failed: %m");
 		drain_all(w);
-		poll_wake(w);
+		worker_poll_wake(w);
 		break;
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
 		return transport_cert_verified(wsi, user, len);
@@ -179,115 +125,18 @@ static int wake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 				if (w->shells[i] != NULL)
 					shell_tick(w->shells[i]);
 		run_commands(w);
-		poll_wake(w);
+		worker_poll_wake(w);
 		break;
 	default:
 		break;
 	}
 	return 0;
-}
-
-static void net_process(struct worker *w);
-
-static void notify_all(struct worker *w, enum session_event_type type)
-{
-	for (uint32_t i = 0; i < w->n_captures; i++)
-		if (w->shells[i] != NULL)
-			shell_event(w->shells[i], &(struct session_event){ .type = type });
-}
-
-/* Sleep waits until every session closed cleanly, or the grace ran out. */
-static void on_sleep_check(lws_sorted_usec_list_t *sul)
-{
-	struct worker *w = lws_container_of(sul, struct worker, sleep_sul);
-	bool open = false;
-
-	for (uint32_t i = 0; i < w->n_captures; i++)
-		if (w->shells[i] != NULL && shell_has_socket(w->shells[i]))
-			open = true;
-	if (open && clock_now_ms() < w->sleep_deadline) {
-		lws_sul_schedule(w->ctx, 0, &w->sleep_sul, on_sleep_check, 50 * LWS_US_PER_MS);
-		return;
-	}
-	pw_log_info("sessions closed for sleep; releasing the sleep lock");
-	netwatch_release_sleep_lock(w->netwatch);
-}
-
-static void on_net_due(lws_sorted_usec_list_t *sul)
-{
-	net_process(lws_container_of(sul, struct worker, net_sul));
-}
-
-static void adopt_net_fds(struct worker *w);
-
-static void net_process(struct worker *w)
-{
-	int ev = netwatch_process(w->netwatch, clock_now_ms());
-	uint64_t due;
-
-	if (ev & NETWATCH_NETWORK_CHANGED) {
-		pw_log_info("network changed: sessions in backoff retry now, streaming ones check the path");
-		notify_all(w, SESSION_EV_NETWORK_CHANGED);
-	}
-	if (ev & NETWATCH_SUSPENDING) {
-		pw_log_info("system going to sleep: finalizing and closing sessions");
-		notify_all(w, SESSION_EV_SUSPENDING);
-		w->sleep_deadline = clock_now_ms() + WORKER_SLEEP_GRACE_MS;
-		on_sleep_check(&w->sleep_sul);
-	}
-	if (ev & NETWATCH_RESUMED) {
-		pw_log_info("system resumed: reconnecting");
-		notify_all(w, SESSION_EV_RESUMED);
-	}
-	if (ev & NETWATCH_FDS_CHANGED) {
-		adopt_net_fds(w);
-		/* The system bus is gone: a resume signal will never come. */
-		notify_all(w, SESSION_EV_RESUMED);
-	}
-	due = netwatch_next_due_ms(w->netwatch);
-	if (due != 0) {
-		uint64_t now = clock_now_ms();
-		lws_sul_schedule(w->ctx, 0, &w->net_sul, on_net_due,
-				(lws_usec_t)(due > now ? due - now : 0) * LWS_US_PER_MS);
-	}
-}
-
-static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		void *user, void *in, size_t len)
-{
-	struct worker *w = lws_context_user(lws_get_context(wsi));
-
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		if (w->netwatch != NULL)
-			net_process(w);
-		poll_wake(w);
-		break;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		for (int i = 0; i < 2; i++)
-			if (w->net_wsi[i] == wsi)
-				w->net_wsi[i] = NULL;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-static void net_log(void *data, enum netwatch_log_level level, const char *msg)
-{
-	if (level == NETWATCH_LOG_WARN)
-		pw_log_warn("netwatch: %s", msg);
-	else if (level == NETWATCH_LOG_INFO)
-		pw_log_info("netwatch: %s", msg);
-	else
-		pw_log_debug("netwatch: %s", msg);
 }
 
 static struct lws_protocols protocols[] = {
 	{ "transcribe-wake", wake_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },	/* transport_protocol, set at runtime */
-	{ "transcribe-net", net_callback, 0, 0, 0, NULL, 0 },
+	{ "transcribe-net", worker_net_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -336,7 +185,7 @@ static void *worker_thread(void *data)
 	pthread_setname_np(pthread_self(), "pw-transcribe");
 	on_poll_timer(&w->poll_sul);
 	if (w->netwatch != NULL)
-		net_process(w);
+		worker_net_process(w);
 	for (uint32_t i = 0; i < w->n_captures; i++)
 		if (w->shells[i] != NULL)
 			shell_event(w->shells[i], &(struct session_event){ .type = SESSION_EV_START });
@@ -361,7 +210,7 @@ static void *worker_thread(void *data)
 		}
 		/* A session's own timer opened a socket: it needs its ticks. */
 		if (w->poll_resting && any_socket(w))
-			poll_wake(w);
+			worker_poll_wake(w);
 	}
 	lws_sul_cancel(&w->poll_sul);
 	lws_sul_cancel(&w->net_sul);
@@ -399,28 +248,6 @@ static void log_emit(int level, const char *line)
 		pw_log_warn("lws: %.*s", (int)n, line);
 	else
 		pw_log_debug("lws: %.*s", (int)n, line);
-}
-
-/* lws closes what it adopts; netwatch keeps its own fds: adopt dup()s. */
-static void adopt_net_fds(struct worker *w)
-{
-	lws_sock_file_fd_type fd;
-	int fds[2], n;
-
-	for (int i = 0; i < 2; i++) {
-		if (w->net_wsi[i] != NULL)
-			lws_set_timeout(w->net_wsi[i], PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		w->net_wsi[i] = NULL;
-	}
-	n = netwatch_fds(w->netwatch, fds);
-	for (int i = 0; i < n && i < 2; i++) {
-		if ((fd.filefd = dup(fds[i])) < 0)
-			continue;
-		w->net_wsi[i] = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(w->ctx, "default"),
-				LWS_ADOPT_RAW_FILE_DESC, fd, "transcribe-net", NULL);
-		if (w->net_wsi[i] == NULL)
-			close(fd.filefd);
-	}
 }
 
 /* Any thread but the worker's own: its context may be going. */
@@ -566,8 +393,8 @@ struct worker *worker_new(const struct transcribe_config *cfg, uint32_t poll_ms,
 		if ((w->netwatch = netwatch_new(true, WORKER_NET_DEBOUNCE_MS, why, sizeof(why))) == NULL) {
 			pw_log_warn("network awareness off: %s", why);
 		} else {
-			netwatch_set_log(w->netwatch, net_log, w);
-			adopt_net_fds(w);
+			netwatch_set_log(w->netwatch, worker_net_log, w);
+			worker_net_adopt_fds(w);
 		}
 	}
 	if (cfg->service.url[0] != '\0' &&
